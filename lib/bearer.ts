@@ -1,0 +1,65 @@
+/**
+ * Bearer token extraction, strict RFC 6750 §2.1, framework-free.
+ *
+ * Accepts exactly one `Authorization: Bearer <b64token>` header (scheme case-insensitive, one or
+ * more spaces, no trailing junk). Refuses, before any decoding: two Authorization headers, a
+ * token in the query string or form body (alone or beside a header), an empty or malformed token,
+ * and a token over `maxTokenBytes`. Linear time: the size cap is checked before the regular
+ * expression runs, and the expression has no nested quantifiers.
+ *
+ * Deliberately not supported: the form-body and URI-query methods (RFC 6750 §2.2, §2.3).
+ */
+import { InvalidRequestError, InvalidTokenError, MissingTokenError } from './errors.js';
+
+/** What the framework layer hands over. */
+export interface BearerInput {
+  /** Every `Authorization` header value received (raw; Node keeps only the first in `req.headers`). */
+  authorization: readonly string[];
+  /** True when the query string carries `access_token`. */
+  tokenInQuery: boolean;
+  /** True when a form body carries `access_token`. */
+  tokenInBody: boolean;
+}
+
+const SCHEME = /^bearer(?: +|$)/i;
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * Return the one bearer token of a request.
+ * @throws {MissingTokenError} no credentials at all (401, challenge without `error=`).
+ * @throws {InvalidRequestError} malformed header, two credentials, token in query or body (400).
+ * @throws {InvalidTokenError} token over the size cap (401).
+ */
+export function extractBearer(input: BearerInput, maxTokenBytes: number): string {
+  if (input.tokenInQuery) {
+    throw new InvalidRequestError({ reason: 'token_in_query', description: 'Access tokens are accepted in the Authorization header only' });
+  }
+  if (input.tokenInBody) {
+    throw new InvalidRequestError({ reason: 'token_in_body', description: 'Access tokens are accepted in the Authorization header only' });
+  }
+  const headers = input.authorization;
+  if (headers.length === 0) throw new MissingTokenError();
+  if (headers.length > 1) {
+    throw new InvalidRequestError({ reason: 'multiple_tokens', description: 'More than one Authorization header' });
+  }
+  const value = headers[0]!.trim();
+  if (value === '') throw new MissingTokenError();
+  const scheme = SCHEME.exec(value);
+  if (scheme === null) {
+    // Another scheme (Basic, DPoP, ...) is no bearer credential: challenge for Bearer.
+    if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |$)/.test(value.slice(0, 64))) throw new MissingTokenError();
+    throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed Authorization header' });
+  }
+  const tokenLength = value.length - scheme[0].length;
+  if (tokenLength === 0) {
+    throw new InvalidRequestError({ reason: 'malformed_header', description: 'Empty bearer token' });
+  }
+  if (tokenLength > maxTokenBytes) {
+    throw new InvalidTokenError({ reason: 'token_too_large', description: 'The access token is too large' });
+  }
+  const token = value.slice(scheme[0].length);
+  if (!B64TOKEN.test(token)) {
+    throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed bearer token' });
+  }
+  return token;
+}

@@ -1,0 +1,153 @@
+/**
+ * `fromEnv(env = process.env)`: `MCP_AUTH_*` variables → an options object for `mcpAuth()`.
+ *
+ * Only variables that are set (and not empty) produce options, so explicit options spread after
+ * `...fromEnv()` win. A bad value, or an unknown `MCP_AUTH_*` variable (with a "did you mean"),
+ * throws one {@link ConfigError} naming every variable at fault. Nothing is read at import time.
+ */
+import { ConfigError } from './errors.js';
+import { didYouMean, type Options } from './options.js';
+
+type Parser = (value: string, name: string, problems: string[]) => unknown;
+
+const list: Parser = (v) => v.split(/[\s,]+/).filter((s) => s !== '');
+const text: Parser = (v) => v.trim();
+const seconds: Parser = (v, name, problems) => {
+  const n = Number(v.trim());
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
+    problems.push(`${name} must be a non-negative number of seconds`);
+    return undefined;
+  }
+  return n;
+};
+const integer: Parser = (v, name, problems) => {
+  const n = Number(v.trim());
+  if (!Number.isInteger(n) || n < 0) {
+    problems.push(`${name} must be a non-negative integer`);
+    return undefined;
+  }
+  return n;
+};
+const bool: Parser = (v, name, problems) => {
+  const t = v.trim().toLowerCase();
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  problems.push(`${name} must be true or false`);
+  return undefined;
+};
+const oneOf = (allowed: readonly string[]): Parser => (v, name, problems) => {
+  const t = v.trim();
+  if (!allowed.includes(t)) {
+    problems.push(`${name} must be one of ${allowed.join(', ')}`);
+    return undefined;
+  }
+  return t;
+};
+
+/** `{"tool":["a","b"]}` or `tool=a b;other=c`. */
+export const scopeMap: Parser = (v, name, problems) => {
+  const t = v.trim();
+  if (t.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(t);
+    } catch {
+      problems.push(`${name} is not valid JSON`);
+      return undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`${name} must be a JSON object of arrays of scopes`);
+      return undefined;
+    }
+    const out: Record<string, string[]> = {};
+    for (const [k, val] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof val === 'string') out[k] = list(val, name, problems) as string[];
+      else if (Array.isArray(val) && val.every((s) => typeof s === 'string')) out[k] = val as string[];
+      else problems.push(`${name}: the value of "${k}" must be an array of scopes`);
+    }
+    return out;
+  }
+  const out: Record<string, string[]> = {};
+  for (const part of t.split(';')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`${name}: "${part.trim()}" is not of the form tool=scope1 scope2`);
+      continue;
+    }
+    const key = part.slice(0, eq).trim();
+    out[key] = list(part.slice(eq + 1), name, problems) as string[];
+  }
+  return out;
+};
+
+/** Variable → [option path, parser]. Introspection settings go under `introspection`. */
+const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
+  MCP_AUTH_RESOURCE: ['resource', text],
+  MCP_AUTH_ISSUER: ['issuer', text],
+  MCP_AUTH_JWKS_URI: ['jwksUri', text],
+  MCP_AUTH_AUDIENCES: ['audience', list],
+  MCP_AUTH_ALGORITHMS: ['algorithms', list],
+  MCP_AUTH_CLOCK_TOLERANCE_SECONDS: ['clockTolerance', seconds],
+  MCP_AUTH_REQUIRED_SCOPES: ['requiredScopes', list],
+  MCP_AUTH_TOOL_SCOPES: ['toolScopes', scopeMap],
+  MCP_AUTH_PROMPT_SCOPES: ['promptScopes', scopeMap],
+  MCP_AUTH_RESOURCE_SCOPES: ['resourceScopes', scopeMap],
+  MCP_AUTH_FILTER_LISTS: ['filterLists', bool],
+  MCP_AUTH_SCOPES_SUPPORTED: ['scopesSupported', list],
+  MCP_AUTH_CHALLENGE_SCOPE: ['challengeScope', oneOf(['base', 'all'])],
+  MCP_AUTH_TOKEN_FORMAT: ['tokenFormat', oneOf(['jwt', 'opaque', 'auto'])],
+  MCP_AUTH_STRICT: ['strict', bool],
+  MCP_AUTH_MAX_TOKEN_BYTES: ['maxTokenBytes', integer],
+  MCP_AUTH_MAX_BODY_BYTES: ['maxBodyBytes', integer],
+  MCP_AUTH_CACHE_MAX_AGE_SECONDS: ['cacheMaxAgeSeconds', seconds],
+  MCP_AUTH_CACHE_MAX_ENTRIES: ['cacheMaxEntries', integer],
+  MCP_AUTH_NEGATIVE_CACHE_SECONDS: ['negativeCacheSeconds', seconds],
+  MCP_AUTH_HTTP_TIMEOUT_SECONDS: ['httpTimeoutSeconds', seconds],
+  MCP_AUTH_JWKS_COOLDOWN_SECONDS: ['jwksCooldownSeconds', seconds],
+  MCP_AUTH_JWKS_CACHE_MAX_AGE_SECONDS: ['jwksCacheMaxAgeSeconds', seconds],
+  MCP_AUTH_JWKS_MAX_STALE_SECONDS: ['jwksMaxStaleSeconds', seconds],
+  MCP_AUTH_AUTHORIZATION_SERVERS: ['authorizationServers', list],
+  MCP_AUTH_RESOURCE_NAME: ['resourceName', text],
+  MCP_AUTH_RESOURCE_DOCUMENTATION: ['resourceDocumentation', text],
+  MCP_AUTH_INTROSPECTION_URL: ['introspection.url', text],
+  MCP_AUTH_CLIENT_ID: ['introspection.clientId', text],
+  MCP_AUTH_CLIENT_SECRET: ['introspection.clientSecret', text],
+  MCP_AUTH_INTROSPECTION_AUTH_METHOD: ['introspection.authMethod', oneOf(['client_secret_basic', 'client_secret_post'])],
+  MCP_AUTH_INTROSPECTION_REQUIRE_AUDIENCE: ['introspection.requireAudience', bool],
+  MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: ['introspection.timeoutSeconds', seconds],
+};
+
+/** Names of every variable `fromEnv` reads. */
+export const ENV_VARIABLES: readonly string[] = Object.freeze(Object.keys(VARIABLES));
+
+/**
+ * Read `MCP_AUTH_*` variables into options. Unset and empty variables are ignored, so the result
+ * may lack `resource` (typed as present for spreading): `mcpAuth()` reports it when still missing.
+ *
+ * @example const auth = mcpAuth({ ...fromEnv(), toolScopes: { '*': ['mcp'] } });
+ * @throws {ConfigError} naming every bad or unknown variable.
+ */
+export function fromEnv(env: Readonly<Record<string, string | undefined>> = process.env): Options {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  const intro: Record<string, unknown> = {};
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('MCP_AUTH_')) continue;
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const entry = VARIABLES[name];
+    if (!entry) {
+      problems.push(`unknown environment variable ${name}${didYouMean(name, ENV_VARIABLES)}`);
+      continue;
+    }
+    const [path, parse] = entry;
+    const value = parse(raw, name, problems);
+    if (value === undefined) continue;
+    if (path.startsWith('introspection.')) intro[path.slice('introspection.'.length)] = value;
+    else out[path] = value;
+  }
+  if (Object.keys(intro).length > 0) out.introspection = intro;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as unknown as Options;
+}

@@ -1,0 +1,180 @@
+/**
+ * The one error family of mcp-oauth-guard.
+ *
+ * Every failure the guard can produce is an {@link McpAuthError}: it carries a stable wire `code`
+ * (the `error.data.code` of the JSON-RPC body), the HTTP `status`, the RFC 6750 `error` code when
+ * the failure is the token's (or the request's) fault, and a finer `reason` from a closed list for
+ * logs and metrics. Tests and applications branch on `code` and `reason`, never on `message`.
+ *
+ * Messages and descriptions never contain the token or any part of it. The underlying failure (a
+ * `jose` error, a network error) is kept as `cause` for the application's own logs.
+ */
+
+/** Wire codes: `error.data.code` of the JSON-RPC error body. */
+export type McpAuthErrorCode =
+  | 'UNAUTHORIZED'
+  | 'INVALID_REQUEST'
+  | 'FORBIDDEN'
+  | 'AUTH_UNAVAILABLE'
+  | 'AUTH_MISCONFIGURED'
+  | 'CONFIG_INVALID';
+
+/** RFC 6750 §3.1 error codes. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+
+/** Finer, stable reasons (closed list) for logs, metrics and tests. */
+export type McpAuthErrorReason =
+  // 401 without error=
+  | 'missing_token'
+  // 400
+  | 'malformed_header'
+  | 'multiple_tokens'
+  | 'token_in_query'
+  | 'token_in_body'
+  | 'invalid_body'
+  | 'unsupported_media_type'
+  | 'body_too_large'
+  | 'invalid_tool_call'
+  // 401 invalid_token
+  | 'token_too_large'
+  | 'malformed_token'
+  | 'unsupported_token_type'
+  | 'algorithm_not_allowed'
+  | 'signature_invalid'
+  | 'key_not_found'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'issuer_mismatch'
+  | 'audience_mismatch'
+  | 'claim_invalid'
+  | 'type_not_allowed'
+  | 'token_inactive'
+  // 403
+  | 'insufficient_scope'
+  | 'tool_not_allowed'
+  // 503 / 500
+  | 'discovery_failed'
+  | 'jwks_unavailable'
+  | 'introspection_unavailable'
+  | 'introspection_rejected_credentials'
+  | 'invalid_options';
+
+/** JSON-RPC error codes, all in the implementation-defined server-error range (-32000..-32099). */
+export const JSONRPC_CODES: Readonly<Record<Exclude<McpAuthErrorCode, 'CONFIG_INVALID'>, number>> =
+  Object.freeze({
+    UNAUTHORIZED: -32000,
+    FORBIDDEN: -32003,
+    INVALID_REQUEST: -32004,
+    AUTH_UNAVAILABLE: -32005,
+    AUTH_MISCONFIGURED: -32006,
+  });
+
+interface ErrorInit {
+  reason: McpAuthErrorReason;
+  description?: string;
+  cause?: unknown;
+}
+
+/** Base class of every error the guard throws or answers with. */
+export class McpAuthError extends Error {
+  /** Stable wire code (`error.data.code`). */
+  readonly code: McpAuthErrorCode;
+  /** HTTP status the guard answers with. */
+  readonly status: number;
+  /** RFC 6750 error code for the challenge, or `undefined` when the challenge carries none. */
+  readonly bearerError: BearerErrorCode | undefined;
+  /** Stable fine-grained reason. */
+  readonly reason: McpAuthErrorReason;
+  /** Human-readable, token-free description (used as `error_description`). */
+  readonly description: string;
+
+  constructor(
+    code: McpAuthErrorCode,
+    status: number,
+    bearerError: BearerErrorCode | undefined,
+    init: ErrorInit,
+    defaultDescription: string,
+  ) {
+    const description = init.description ?? defaultDescription;
+    super(description, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.bearerError = bearerError;
+    this.reason = init.reason;
+    this.description = description;
+  }
+}
+
+/** No bearer credentials at all: 401, challenge without `error=` (RFC 6750 §3.1). */
+export class MissingTokenError extends McpAuthError {
+  constructor(init: Partial<ErrorInit> = {}) {
+    super('UNAUTHORIZED', 401, undefined, { reason: 'missing_token', ...init }, 'Authorization required');
+  }
+}
+
+/** Malformed request (header syntax, two tokens, token in the query, unreadable body): 400. */
+export class InvalidRequestError extends McpAuthError {
+  constructor(init: ErrorInit, status: 400 | 413 | 415 = 400) {
+    super('INVALID_REQUEST', status, status === 400 ? 'invalid_request' : undefined, init, 'Invalid request');
+  }
+}
+
+/** The token is at fault (signature, expiry, issuer, audience, type, inactive): 401 `invalid_token`. */
+export class InvalidTokenError extends McpAuthError {
+  constructor(init: ErrorInit) {
+    super('UNAUTHORIZED', 401, 'invalid_token', init, 'The access token is invalid');
+  }
+}
+
+/** The token lacks scopes: 403 `insufficient_scope`. `scope` is the challenge's `scope=` (or none). */
+export class InsufficientScopeError extends McpAuthError {
+  /** Scopes named in the challenge; empty when no scope can help (an unmapped tool). */
+  readonly scope: readonly string[];
+  /** Tool name when the denial is a tool's. */
+  readonly tool: string | undefined;
+  constructor(init: ErrorInit & { scope: readonly string[]; tool?: string }) {
+    super('FORBIDDEN', 403, 'insufficient_scope', init, 'The access token lacks the required scope');
+    this.scope = init.scope;
+    this.tool = init.tool;
+  }
+}
+
+/** The authorization server, its JWKS or its introspection endpoint cannot be used: 503. */
+export class AuthUnavailableError extends McpAuthError {
+  /** Seconds a client should wait (the `Retry-After` header). */
+  readonly retryAfterSeconds: number;
+  constructor(init: ErrorInit & { retryAfterSeconds?: number }) {
+    super('AUTH_UNAVAILABLE', 503, undefined, init, 'The authorization server is unavailable');
+    const r = init.retryAfterSeconds;
+    this.retryAfterSeconds = r !== undefined && Number.isFinite(r) && r > 0 ? Math.min(Math.ceil(r), 3600) : 5;
+  }
+}
+
+/** The authorization server rejects this guard's own credentials: 500 (never the client's fault). */
+export class AuthMisconfiguredError extends McpAuthError {
+  constructor(init: ErrorInit) {
+    super('AUTH_MISCONFIGURED', 500, undefined, init, 'The resource server is misconfigured');
+  }
+}
+
+/** Bad options (or environment variables); `problems` lists every one found. */
+export class ConfigError extends McpAuthError {
+  /** One line per problem, each naming the option or variable. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(
+      'CONFIG_INVALID',
+      500,
+      undefined,
+      { reason: 'invalid_options' },
+      `mcp-oauth-guard: invalid configuration:\n  - ${problems.join('\n  - ')}`,
+    );
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** True for any error of this family. */
+export function isMcpAuthError(value: unknown): value is McpAuthError {
+  return value instanceof McpAuthError;
+}

@@ -1,0 +1,160 @@
+/**
+ * `protect()`: the Express edge of the guard. Turns `req` into bearer input, verifies the token,
+ * applies required, route and tool scopes, sets `req.auth`, and calls `next()` only when allowed.
+ * Every failure goes to the one responder; the handler never runs after one.
+ *
+ * Mounted app-wide (`app.use(auth.protect())`) it lets the RFC 9728 metadata paths and CORS
+ * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { extractBearer } from '../bearer.js';
+import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
+import type { Config } from '../options.js';
+import { missingScopes, stepUpScopes } from '../policy/scopes.js';
+import type { Policy } from '../policy/tools.js';
+import type { AuthInfo } from '../types.js';
+import type { Verifier } from '../verify/index.js';
+import type { Responder } from './respond.js';
+
+/** What `protect()` needs from the guard, built once by `mcpAuth()`. */
+export interface ProtectContext {
+  config: Config;
+  verifier: Verifier;
+  respond: Responder;
+  policy: Policy | undefined;
+  knownScopes: ReadonlySet<string>;
+  /** Read and parse the body when no parser ran and the policy needs it (set by the policy layer). */
+  readBody?: (req: Request) => Promise<void>;
+}
+
+/** Options of `guard.protect()`. */
+export interface ProtectOptions {
+  /** Extra scopes this route requires (all of them), on top of `requiredScopes`. */
+  scopes?: readonly string[];
+}
+
+const GUARD = Symbol.for('mcp-oauth-guard.context');
+
+/** Every raw `Authorization` header value (Node keeps only the first in `req.headers`). */
+function authorizationHeaders(req: Request): string[] {
+  const first = req.headers.authorization;
+  if (first === undefined) return [];
+  const raw = req.rawHeaders;
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+  }
+  return values;
+}
+
+function tokenInQuery(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q === -1 || !url.includes('access_token', q)) return false;
+  return new URLSearchParams(url.slice(q + 1)).has('access_token');
+}
+
+function tokenInBody(req: Request): boolean {
+  const body = req.body as unknown;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  if (!Object.prototype.hasOwnProperty.call(body, 'access_token')) return false;
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
+}
+
+/** Build the named middleware of `guard.protect(opts)`. */
+export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}): RequestHandler {
+  const { config: c, verifier, respond, policy, knownScopes } = ctx;
+  if (opts === null || typeof opts !== 'object') throw new TypeError('protect(opts): opts must be an object');
+  for (const key of Object.keys(opts)) {
+    if (key !== 'scopes' && (opts as Record<string, unknown>)[key] !== undefined) throw new TypeError(`protect(): unknown option "${key}"`);
+  }
+  if (opts.scopes !== undefined && (!Array.isArray(opts.scopes) || !opts.scopes.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s)))) {
+    throw new TypeError('protect({ scopes }): scopes must be an array of non-empty strings without spaces');
+  }
+  const needed = Object.freeze([...new Set([...c.requiredScopes, ...(opts.scopes ?? [])])]);
+  const metadataPaths = new Set(c.resourceMetadataPaths);
+  const maxTokenBytes = c.maxTokenBytes;
+
+  function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
+    try {
+      if (needed.length > 0) {
+        const missing = missingScopes(info.scopes, needed);
+        if (missing.length > 0) {
+          throw new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, knownScopes) });
+        }
+      }
+      if (policy) policy.check(req.body, info);
+    } catch (err) {
+      respond(req, res, err);
+      return;
+    }
+    req.auth = info;
+    next();
+  }
+
+  function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
+    if (ctx.readBody && policy && req.body === undefined) {
+      ctx.readBody(req).then(() => allowed(req, res, next, info), (err: unknown) => respond(req, res, err));
+    } else {
+      allowed(req, res, next, info);
+    }
+  }
+
+  return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
+    (req as unknown as Record<symbol, unknown>)[GUARD] = ctx;
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
+    if ((req.method === 'GET' || req.method === 'HEAD') && metadataPaths.has(req.baseUrl + req.path)) return next();
+    let token: string;
+    try {
+      token = extractBearer({
+        authorization: authorizationHeaders(req),
+        tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
+        tokenInBody: tokenInBody(req),
+      }, maxTokenBytes);
+    } catch (err) {
+      respond(req, res, err);
+      return;
+    }
+    let result: AuthInfo | Promise<AuthInfo>;
+    try {
+      result = verifier.verify(token);
+    } catch (err) {
+      respond(req, res, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then((info) => afterBody(req, res, next, info), (err: unknown) => respond(req, res, err));
+    } else {
+      afterBody(req, res, next, result);
+    }
+  };
+}
+
+/**
+ * Standalone middleware for after `protect()`: 403 `insufficient_scope` unless `req.auth` holds
+ * every one of `scopes`. Used without `protect()` before it, it passes an `AuthMisconfiguredError`
+ * to `next(err)` (the application's error handler answers 500; the handler never runs).
+ *
+ * @example app.post('/admin', auth.protect(), requireScopes('admin'), handler)
+ */
+export function requireScopes(...scopes: string[]): RequestHandler {
+  if (!scopes.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s))) {
+    throw new TypeError('requireScopes(...scopes): each scope must be a non-empty string without spaces');
+  }
+  const needed = Object.freeze([...new Set(scopes)]);
+  return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {
+    const ctx = (req as unknown as Record<symbol, unknown>)[GUARD] as ProtectContext | undefined;
+    const info = req.auth;
+    if (!ctx || !info) {
+      // Misuse: fail closed and let the application's error handler answer (500).
+      next(new AuthMisconfiguredError({ reason: 'invalid_options', description: 'requireScopes() needs protect() before it' }));
+      return;
+    }
+    if (missingScopes(info.scopes, needed).length > 0) {
+      ctx.respond(req, res, new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, ctx.knownScopes) }));
+      return;
+    }
+    next();
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The one response writer: every failure of the guard is answered here.
+ *
+ * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
+ * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`); `Retry-After` for
+ * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (added to what the app set);
+ * `Cache-Control: no-store`; a JSON-RPC 2.0 error body echoing the request's id when known.
+ * Nothing of the token, and no stack trace, is ever written.
+ */
+import type { Request, Response } from 'express';
+import { bearerChallenge } from '../challenge.js';
+import { InsufficientScopeError, JSONRPC_CODES, McpAuthError, MissingTokenError, AuthUnavailableError, InvalidTokenError } from '../errors.js';
+import type { Config } from '../options.js';
+
+const MESSAGES: Readonly<Record<keyof typeof JSONRPC_CODES, string>> = {
+  UNAUTHORIZED: 'Unauthorized',
+  FORBIDDEN: 'Forbidden',
+  INVALID_REQUEST: 'Invalid request',
+  AUTH_UNAVAILABLE: 'Authorization server unavailable',
+  AUTH_MISCONFIGURED: 'Authorization misconfigured',
+};
+
+/** Writes an error response for a request. */
+export type Responder = (req: Request, res: Response, err: unknown) => void;
+
+/** The JSON-RPC id of a parsed body: the id of a single request, else `null`. */
+export function requestId(body: unknown): string | number | null {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    const id = (body as { id?: unknown }).id;
+    if (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) return id;
+  }
+  return null;
+}
+
+/** Add a value to a comma-separated response header unless present. */
+function appendToken(res: Response, name: string, value: string): void {
+  const current = res.getHeader(name);
+  if (current === undefined) {
+    res.setHeader(name, value);
+    return;
+  }
+  const text = Array.isArray(current) ? current.join(', ') : String(current);
+  if (!text.split(',').some((v) => v.trim().toLowerCase() === value.toLowerCase())) res.setHeader(name, `${text}, ${value}`);
+}
+
+/**
+ * Build the responder of a guard. `baseScope` is the 401 challenge's `scope=`.
+ * Unknown errors (bugs) become a 401 `invalid_token` without detail: fail closed, never a 500 with a stack.
+ */
+export function makeResponder(c: Config, baseScope: readonly string[]): Responder {
+  const resourceMetadata = c.resourceMetadataUrl;
+  const missingChallenge = bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata });
+
+  return function respondWithError(req: Request, res: Response, thrown: unknown): void {
+    const err = thrown instanceof McpAuthError ? thrown : new InvalidTokenError({ reason: 'malformed_token', cause: thrown });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const wireCode = err.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : err.code;
+    res.status(err.status === 500 && err.code === 'CONFIG_INVALID' ? 500 : err.status);
+    if (err instanceof MissingTokenError) {
+      res.setHeader('WWW-Authenticate', missingChallenge);
+    } else if (err.status === 401 || err.status === 403 || (err.status === 400 && err.bearerError)) {
+      const scope = err instanceof InsufficientScopeError ? err.scope : undefined;
+      res.setHeader('WWW-Authenticate', bearerChallenge({
+        error: err.bearerError,
+        error_description: err.description,
+        scope,
+        resource_metadata: resourceMetadata,
+      }));
+    }
+    if (err instanceof AuthUnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    appendToken(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
+    res.setHeader('Cache-Control', 'no-store');
+    const data: Record<string, unknown> = { code: wireCode };
+    if (err.bearerError) data.error = err.bearerError;
+    data.error_description = err.description;
+    if (err.status === 401 || err.status === 403) data.resource_metadata = resourceMetadata;
+    if (err instanceof InsufficientScopeError && err.scope.length > 0) data.scope = err.scope.join(' ');
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify({
+      jsonrpc: '2.0',
+      id: requestId(req.body),
+      error: { code: JSONRPC_CODES[wireCode], message: MESSAGES[wireCode], data },
+    }));
+  };
+}

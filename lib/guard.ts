@@ -1,0 +1,67 @@
+/**
+ * `mcpAuth(options)`: validates the options, builds everything once (verifier, cache, key set,
+ * policy, challenge strings, metadata document) and returns the guard.
+ */
+import type { RequestHandler } from 'express';
+import { makeEmitter } from './events.js';
+import { metadataMiddleware } from './express/metadata-router.js';
+import { protectMiddleware, type ProtectContext, type ProtectOptions } from './express/protect.js';
+import { makeResponder } from './express/respond.js';
+import { protectedResourceMetadata } from './metadata.js';
+import { resolveOptions, type Config, type Options } from './options.js';
+import { compilePolicy } from './policy/tools.js';
+import type { AuthInfo } from './types.js';
+import { Verifier } from './verify/index.js';
+
+/** What {@link mcpAuth} returns. */
+export interface McpAuthGuard {
+  /** Express middleware: token, audience, required/route/tool scopes; sets `req.auth`. */
+  protect(opts?: ProtectOptions): RequestHandler;
+  /** Express middleware serving the RFC 9728 document (mount it app-wide, never behind the guard). */
+  metadata(): RequestHandler;
+  /** Framework-free verification: `AuthInfo`, or a rejection with an `McpAuthError`. Route/tool scopes are not applied. */
+  verify(token: string): Promise<AuthInfo>;
+  /** Resolves once discovery and keys are loaded; rejects with the reason. Optional warm-up. */
+  ready(): Promise<void>;
+  /** Stops timers and drops cached keys and tokens. */
+  close(): Promise<void>;
+  /** The validated, frozen configuration. */
+  readonly config: Config;
+}
+
+/**
+ * Create a guard.
+ *
+ * @example
+ * const auth = mcpAuth({ resource: 'https://mcp.example.com/mcp', issuer: 'https://auth.example.com' });
+ * app.use(auth.metadata());
+ * app.post('/mcp', auth.protect(), mcpHandler);
+ *
+ * @throws {ConfigError} listing every bad, missing or unknown option.
+ */
+export function mcpAuth(options: Options): McpAuthGuard {
+  const config = resolveOptions(options);
+  const emit = makeEmitter(config.onEvent);
+  const verifier = new Verifier(config, emit);
+  const policy = compilePolicy(config);
+  const baseScope = config.challengeScope === 'all'
+    ? config.scopesSupported
+    : [...new Set([...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])])];
+  const ctx: ProtectContext = {
+    config,
+    verifier,
+    respond: makeResponder(config, baseScope),
+    policy,
+    knownScopes: new Set(config.scopesSupported),
+  };
+  const doc = protectedResourceMetadata(config);
+
+  return Object.freeze({
+    config,
+    protect: (opts?: ProtectOptions) => protectMiddleware(ctx, opts),
+    metadata: () => metadataMiddleware(doc, config.resourceMetadataPaths),
+    verify: async (token: string) => verifier.verify(token),
+    ready: () => verifier.ready(),
+    close: async () => verifier.close(),
+  });
+}

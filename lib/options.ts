@@ -1,0 +1,414 @@
+/**
+ * Public options, their defaults, and validation into a frozen {@link Config}.
+ *
+ * Every option is checked once, when `mcpAuth()` runs; one {@link ConfigError} lists every
+ * problem found (unknown keys get a "did you mean"). `undefined` counts as absent. Nothing here
+ * reads `process.env`: use `fromEnv()` for that.
+ */
+import { ConfigError } from './errors.js';
+import type { GuardEvent } from './events.js';
+
+/** Map of names (tool names, `prefix*` patterns or `*`) to the scopes required, all of them. */
+export type ScopeMap = Readonly<Record<string, readonly string[]>>;
+
+/** Options of {@link mcpAuth}. Durations carry their unit in the name; `clockTolerance` is in seconds as in `jose`. */
+export interface Options {
+  /** Canonical URI of the MCP endpoint (e.g. `https://mcp.example.com/mcp`). Required. Used exactly as given: no slash is added or removed. */
+  resource: string;
+  /** Issuer identifier of the authorization server. Required: `iss` is compared to it exactly, and it is the metadata's `authorization_servers` entry. */
+  issuer?: string;
+  /** JWKS URL. Default: `jwks_uri` discovered from the issuer (RFC 8414, then OpenID Connect discovery). */
+  jwksUri?: string;
+  /** Accepted audience(s), compared exactly. Default: `[resource]`. */
+  audience?: string | readonly string[];
+  /** JWS algorithms accepted. Default: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA. `none` and HS* are refused. */
+  algorithms?: readonly string[];
+  /** Leeway for `exp`/`nbf`/`iat`, in seconds. Default 5. */
+  clockTolerance?: number;
+  /** Scopes every request needs. Default none. */
+  requiredScopes?: readonly string[];
+  /** Scopes per MCP tool (`tools/call`): exact names, `prefix*` patterns, `*`. With it, unmapped tools are denied. */
+  toolScopes?: ScopeMap;
+  /** Scopes per prompt (`prompts/get`), same shape as `toolScopes`. */
+  promptScopes?: ScopeMap;
+  /** Scopes per resource URI prefix (`resources/read`), same shape (keys are URI prefixes, `*` for the rest). */
+  resourceScopes?: ScopeMap;
+  /** Filter `tools/list` (and prompt/resource lists under a policy) to what the token may use. Default true when a policy is set. */
+  filterLists?: boolean;
+  /** `scopes_supported` of the protected resource metadata. Default: the union of scopes the policy uses. */
+  scopesSupported?: readonly string[];
+  /** `scope=` of the 401 challenge: `'base'` (required scopes and the `*` tool rule) or `'all'` (`scopesSupported`). Default `'base'`. */
+  challengeScope?: 'base' | 'all';
+  /** How tokens are validated. Default `'jwt'`, or `'auto'` when `introspection` is set. */
+  tokenFormat?: 'jwt' | 'opaque' | 'auto';
+  /** RFC 7662 introspection for opaque tokens. */
+  introspection?: IntrospectionOptions;
+  /** Enforce the RFC 9068 profile (`typ: at+jwt`; `sub`, `client_id`, `iat`, `jti` required). Default false. */
+  strict?: boolean;
+  /** Largest token accepted, in bytes. Default 8192. */
+  maxTokenBytes?: number;
+  /** Largest request body the guard parses itself, in bytes. Default 4 MiB (the MCP SDK's limit). */
+  maxBodyBytes?: number;
+  /** Longest time a verified token stays cached, in seconds (the revocation window). Default 300. */
+  cacheMaxAgeSeconds?: number;
+  /** Entries in the verification cache. Default 10000. */
+  cacheMaxEntries?: number;
+  /** How long a negative introspection answer stays cached, in seconds. Default 10, at most 30. */
+  negativeCacheSeconds?: number;
+  /** Timeout of discovery and JWKS requests, in seconds. Default 5. */
+  httpTimeoutSeconds?: number;
+  /** Minimum time between two JWKS (or discovery) fetches, successful or not, in seconds. Default 30. */
+  jwksCooldownSeconds?: number;
+  /** Age after which a JWKS is refreshed in the background, in seconds. Default 600. */
+  jwksCacheMaxAgeSeconds?: number;
+  /** How long past `jwksCacheMaxAgeSeconds` the last good keys keep serving while refreshes fail, in seconds. Default 3600. */
+  jwksMaxStaleSeconds?: number;
+  /** Largest JWKS or metadata document accepted, in bytes. Default 262144. */
+  jwksMaxBytes?: number;
+  /** Protected resource metadata: `authorization_servers`. Default `[issuer]`. */
+  authorizationServers?: readonly string[];
+  /** Protected resource metadata: `resource_name`. */
+  resourceName?: string;
+  /** Protected resource metadata: `resource_documentation`. */
+  resourceDocumentation?: string;
+  /** Receives a plain object per decision and key/introspection event. Exceptions are swallowed. */
+  onEvent?: (event: GuardEvent) => void;
+  /** Clock in milliseconds since the epoch (tests inject one). Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** RFC 7662 introspection settings. */
+export interface IntrospectionOptions {
+  /** Introspection endpoint. Default: the discovered `introspection_endpoint`. */
+  url?: string;
+  /** This resource server's client id at the authorization server. */
+  clientId: string;
+  /** Its secret. */
+  clientSecret?: string;
+  /** Client authentication. Default `'client_secret_basic'`. */
+  authMethod?: 'client_secret_basic' | 'client_secret_post';
+  /** Refuse active tokens whose answer has no `aud`. Default true. */
+  requireAudience?: boolean;
+  /** Timeout of an introspection call, in seconds. Default 3. */
+  timeoutSeconds?: number;
+}
+
+/** Validated, frozen configuration (internal). */
+export interface Config {
+  readonly resource: string;
+  readonly resourceUrl: URL;
+  readonly resourceMetadataUrl: string;
+  readonly resourceMetadataPaths: readonly string[];
+  readonly issuer: string;
+  readonly jwksUri: string | undefined;
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly string[];
+  readonly clockTolerance: number;
+  readonly requiredScopes: readonly string[];
+  readonly toolScopes: ScopeMap | undefined;
+  readonly promptScopes: ScopeMap | undefined;
+  readonly resourceScopes: ScopeMap | undefined;
+  readonly filterLists: boolean;
+  readonly scopesSupported: readonly string[];
+  readonly challengeScope: 'base' | 'all';
+  readonly tokenFormat: 'jwt' | 'opaque' | 'auto';
+  readonly introspection: Readonly<Required<Omit<IntrospectionOptions, 'url' | 'clientSecret'>>> & {
+    readonly url: string | undefined;
+    readonly clientSecret: string | undefined;
+  } | undefined;
+  readonly strict: boolean;
+  readonly maxTokenBytes: number;
+  readonly maxBodyBytes: number;
+  readonly cacheMaxAgeSeconds: number;
+  readonly cacheMaxEntries: number;
+  readonly negativeCacheSeconds: number;
+  readonly httpTimeoutSeconds: number;
+  readonly jwksCooldownSeconds: number;
+  readonly jwksCacheMaxAgeSeconds: number;
+  readonly jwksMaxStaleSeconds: number;
+  readonly jwksMaxBytes: number;
+  readonly authorizationServers: readonly string[];
+  readonly resourceName: string | undefined;
+  readonly resourceDocumentation: string | undefined;
+  readonly onEvent: ((event: GuardEvent) => void) | undefined;
+  readonly clock: () => number;
+}
+
+/** Default algorithm allowlist: asymmetric only. */
+export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+]);
+
+const KNOWN_KEYS: readonly string[] = [
+  'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
+  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'scopesSupported', 'challengeScope',
+  'tokenFormat', 'introspection', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
+  'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
+  'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
+  'resourceName', 'resourceDocumentation', 'onEvent', 'clock',
+];
+const INTROSPECTION_KEYS: readonly string[] = ['url', 'clientId', 'clientSecret', 'authMethod', 'requireAudience', 'timeoutSeconds'];
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const al = a.toLowerCase();
+  const bl = b.toLowerCase();
+  let prev = Array.from({ length: bl.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= al.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= bl.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (al[i - 1] === bl[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[bl.length]!;
+}
+
+/** `"; did you mean X?"` for the closest known name, or `''`. */
+export function didYouMean(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = distance(name, k);
+    if (d < bestD) { bestD = d; best = k; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
+}
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** True when `url` names a loopback host. */
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK.test(url.hostname);
+}
+
+/** Check an https URL (http allowed for loopback hosts); push a problem and return undefined when bad. */
+function checkUrl(value: unknown, name: string, problems: string[], opts: { fragmentOk?: boolean } = {}): URL | undefined {
+  if (typeof value !== 'string' || value === '') {
+    problems.push(`${name} must be a non-empty URL string`);
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} is not a valid URL`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.push(`${name} must be an https: URL`);
+    return undefined;
+  }
+  if (url.protocol === 'http:' && !isLoopback(url)) {
+    problems.push(`${name} must use https: (http: is accepted for loopback hosts only)`);
+    return undefined;
+  }
+  if (!opts.fragmentOk && (url.hash !== '' || value.includes('#'))) {
+    problems.push(`${name} must not contain a fragment`);
+    return undefined;
+  }
+  if (url.username !== '' || url.password !== '') {
+    problems.push(`${name} must not contain credentials`);
+    return undefined;
+  }
+  return url;
+}
+
+function checkStringList(value: unknown, name: string, problems: string[]): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s))) {
+    problems.push(`${name} must be an array of non-empty strings without spaces`);
+    return undefined;
+  }
+  return Object.freeze([...new Set(value as string[])]);
+}
+
+function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeMap | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${name} must be an object mapping names to arrays of scopes`);
+    return undefined;
+  }
+  const out: Record<string, readonly string[]> = Object.create(null);
+  for (const key of Object.keys(value)) {
+    if (key === '') { problems.push(`${name} has an empty key`); continue; }
+    const star = key.indexOf('*');
+    if (star !== -1 && star !== key.length - 1) {
+      problems.push(`${name}["${key}"]: "*" may only end a pattern`);
+      continue;
+    }
+    const list = checkStringList((value as Record<string, unknown>)[key], `${name}["${key}"]`, problems);
+    if (list) out[key] = list;
+  }
+  return Object.freeze(out);
+}
+
+function checkNumber(
+  value: unknown, name: string, def: number, problems: string[],
+  { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
+): number {
+  if (value === undefined) return def;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    problems.push(`${name} must be a${integer ? 'n integer' : ' number'} from ${min} to ${max}`);
+    return def;
+  }
+  return value;
+}
+
+function checkBoolean(value: unknown, name: string, def: boolean, problems: string[]): boolean {
+  if (value === undefined) return def;
+  if (typeof value !== 'boolean') { problems.push(`${name} must be a boolean`); return def; }
+  return value;
+}
+
+function checkEnum<T extends string>(value: unknown, name: string, allowed: readonly T[], def: T, problems: string[]): T {
+  if (value === undefined) return def;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    problems.push(`${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    return def;
+  }
+  return value as T;
+}
+
+function unknownKeys(obj: object, known: readonly string[], prefix: string, problems: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key) && (obj as Record<string, unknown>)[key] !== undefined) {
+      problems.push(`unknown option "${prefix}${key}"${didYouMean(key, known)}`);
+    }
+  }
+}
+
+/** The RFC 9728 metadata URL for a resource: `/.well-known/oauth-protected-resource` inserted before the path. */
+export function resourceMetadataUrlFor(resource: URL): { url: string; paths: string[] } {
+  const path = resource.pathname === '/' ? '' : resource.pathname;
+  const root = '/.well-known/oauth-protected-resource';
+  const url = `${resource.origin}${root}${path}`;
+  return { url, paths: path === '' ? [root] : [root + path, root] };
+}
+
+/** Union of every scope a policy names, in first-seen order. */
+function policyScopes(...maps: (ScopeMap | undefined)[]): string[] {
+  const all = new Set<string>();
+  for (const map of maps) if (map) for (const k of Object.keys(map)) for (const s of map[k]!) all.add(s);
+  return [...all];
+}
+
+/**
+ * Validate options into a frozen {@link Config}.
+ * @throws {ConfigError} naming every bad, missing or unknown option.
+ */
+export function resolveOptions(input: Options): Config {
+  const problems: string[] = [];
+  if (input === null || typeof input !== 'object') throw new ConfigError(['options must be an object']);
+  unknownKeys(input, KNOWN_KEYS, '', problems);
+
+  const resourceUrl = input.resource === undefined
+    ? (problems.push('resource is required (the canonical URI of the MCP endpoint)'), undefined)
+    : checkUrl(input.resource, 'resource', problems);
+  if (resourceUrl && resourceUrl.search !== '') problems.push('resource must not contain a query string');
+
+  const issuerUrl = input.issuer === undefined
+    ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)
+    : checkUrl(input.issuer, 'issuer', problems);
+  const jwksUrl = input.jwksUri === undefined ? undefined : checkUrl(input.jwksUri, 'jwksUri', problems);
+
+  let audiences: readonly string[] | undefined;
+  if (input.audience !== undefined) {
+    const list = typeof input.audience === 'string' ? [input.audience] : input.audience;
+    audiences = checkStringList(list, 'audience', problems);
+    if (audiences && audiences.length === 0) problems.push('audience must not be empty');
+  }
+
+  const algorithms = checkStringList(input.algorithms, 'algorithms', problems) ?? DEFAULT_ALGORITHMS;
+  for (const alg of algorithms) {
+    if (!DEFAULT_ALGORITHMS.includes(alg)) {
+      problems.push(`algorithms: "${alg}" is not accepted (asymmetric JWS algorithms only: ${DEFAULT_ALGORITHMS.join(', ')})`);
+    }
+  }
+  if (algorithms.length === 0) problems.push('algorithms must not be empty');
+
+  const requiredScopes = checkStringList(input.requiredScopes, 'requiredScopes', problems) ?? [];
+  const toolScopes = checkScopeMap(input.toolScopes, 'toolScopes', problems);
+  const promptScopes = checkScopeMap(input.promptScopes, 'promptScopes', problems);
+  const resourceScopes = checkScopeMap(input.resourceScopes, 'resourceScopes', problems);
+  const hasPolicy = toolScopes !== undefined || promptScopes !== undefined || resourceScopes !== undefined;
+  const scopesSupported = checkStringList(input.scopesSupported, 'scopesSupported', problems)
+    ?? Object.freeze(policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
+
+  let introspection: Config['introspection'];
+  const intro = input.introspection;
+  if (intro !== undefined) {
+    if (intro === null || typeof intro !== 'object') {
+      problems.push('introspection must be an object { url?, clientId, clientSecret?, authMethod? }');
+    } else {
+      unknownKeys(intro, INTROSPECTION_KEYS, 'introspection.', problems);
+      const url = intro.url === undefined ? undefined : checkUrl(intro.url, 'introspection.url', problems);
+      if (typeof intro.clientId !== 'string' || intro.clientId === '') problems.push('introspection.clientId is required');
+      if (intro.clientSecret !== undefined && typeof intro.clientSecret !== 'string') problems.push('introspection.clientSecret must be a string');
+      introspection = Object.freeze({
+        url: url?.href,
+        clientId: intro.clientId,
+        clientSecret: intro.clientSecret,
+        authMethod: checkEnum(intro.authMethod, 'introspection.authMethod', ['client_secret_basic', 'client_secret_post'] as const, 'client_secret_basic', problems),
+        requireAudience: checkBoolean(intro.requireAudience, 'introspection.requireAudience', true, problems),
+        timeoutSeconds: checkNumber(intro.timeoutSeconds, 'introspection.timeoutSeconds', 3, problems, { min: 0.001, max: 60 }),
+      });
+    }
+  }
+  const tokenFormat = checkEnum(input.tokenFormat, 'tokenFormat', ['jwt', 'opaque', 'auto'] as const, introspection ? 'auto' : 'jwt', problems);
+  if (tokenFormat !== 'jwt' && !introspection) problems.push(`tokenFormat "${tokenFormat}" needs introspection: { clientId, clientSecret }`);
+
+  const authorizationServers = input.authorizationServers === undefined
+    ? (issuerUrl ? [input.issuer as string] : [])
+    : (checkStringList(input.authorizationServers, 'authorizationServers', problems) ?? []);
+  if (input.authorizationServers !== undefined && authorizationServers.length === 0) problems.push('authorizationServers must not be empty');
+  for (const [i, s] of authorizationServers.entries()) if (input.authorizationServers !== undefined) checkUrl(s, `authorizationServers[${i}]`, problems);
+
+  if (input.resourceName !== undefined && typeof input.resourceName !== 'string') problems.push('resourceName must be a string');
+  if (input.resourceDocumentation !== undefined) checkUrl(input.resourceDocumentation, 'resourceDocumentation', problems, { fragmentOk: true });
+  if (input.onEvent !== undefined && typeof input.onEvent !== 'function') problems.push('onEvent must be a function');
+  if (input.clock !== undefined && typeof input.clock !== 'function') problems.push('clock must be a function returning milliseconds');
+
+  const config = {
+    resource: input.resource,
+    resourceUrl: resourceUrl as URL,
+    resourceMetadataUrl: '',
+    resourceMetadataPaths: [] as string[],
+    issuer: input.issuer as string,
+    jwksUri: jwksUrl?.href,
+    audiences: audiences ?? Object.freeze([input.resource]),
+    algorithms: Object.freeze([...algorithms]),
+    clockTolerance: checkNumber(input.clockTolerance, 'clockTolerance', 5, problems, { max: 600 }),
+    requiredScopes,
+    toolScopes,
+    promptScopes,
+    resourceScopes,
+    filterLists: checkBoolean(input.filterLists, 'filterLists', hasPolicy, problems),
+    scopesSupported,
+    challengeScope: checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems),
+    tokenFormat,
+    introspection,
+    strict: checkBoolean(input.strict, 'strict', false, problems),
+    maxTokenBytes: checkNumber(input.maxTokenBytes, 'maxTokenBytes', 8192, problems, { min: 16, max: 1 << 20, integer: true }),
+    maxBodyBytes: checkNumber(input.maxBodyBytes, 'maxBodyBytes', 4 * 1024 * 1024, problems, { min: 1, max: 1 << 30, integer: true }),
+    cacheMaxAgeSeconds: checkNumber(input.cacheMaxAgeSeconds, 'cacheMaxAgeSeconds', 300, problems, { max: 86400 }),
+    cacheMaxEntries: checkNumber(input.cacheMaxEntries, 'cacheMaxEntries', 10000, problems, { min: 1, max: 10_000_000, integer: true }),
+    negativeCacheSeconds: checkNumber(input.negativeCacheSeconds, 'negativeCacheSeconds', 10, problems, { max: 30 }),
+    httpTimeoutSeconds: checkNumber(input.httpTimeoutSeconds, 'httpTimeoutSeconds', 5, problems, { min: 0.001, max: 60 }),
+    jwksCooldownSeconds: checkNumber(input.jwksCooldownSeconds, 'jwksCooldownSeconds', 30, problems, { max: 3600 }),
+    jwksCacheMaxAgeSeconds: checkNumber(input.jwksCacheMaxAgeSeconds, 'jwksCacheMaxAgeSeconds', 600, problems, { max: 86400 }),
+    jwksMaxStaleSeconds: checkNumber(input.jwksMaxStaleSeconds, 'jwksMaxStaleSeconds', 3600, problems, { max: 7 * 86400 }),
+    jwksMaxBytes: checkNumber(input.jwksMaxBytes, 'jwksMaxBytes', 262144, problems, { min: 256, max: 16 << 20, integer: true }),
+    authorizationServers: Object.freeze([...authorizationServers]),
+    resourceName: input.resourceName,
+    resourceDocumentation: input.resourceDocumentation,
+    onEvent: input.onEvent,
+    clock: input.clock ?? Date.now,
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const meta = resourceMetadataUrlFor(config.resourceUrl);
+  config.resourceMetadataUrl = meta.url;
+  config.resourceMetadataPaths = Object.freeze(meta.paths) as string[];
+  return Object.freeze(config);
+}

@@ -1,0 +1,96 @@
+/**
+ * The verification cache (`lru-cache`), keyed by the SHA-256 of the whole token.
+ *
+ * - Positive entries (verified `AuthInfo`) live at most `min(exp − now, cacheMaxAgeSeconds)`; a
+ *   TTL that is not a positive finite number is never stored (lru-cache treats 0 as "forever").
+ *   A hit is re-checked against `expiresAt` with the injected clock.
+ * - Negative entries (a token found invalid by introspection) live in a separate, smaller cache
+ *   for at most `negativeCacheSeconds`, so a flood of junk cannot evict good entries.
+ * - Concurrent verifications of one uncached token share one promise (one upstream call).
+ *
+ * Deliberately not cached: outages (503) and misconfiguration (500).
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { McpAuthError } from '../errors.js';
+import type { AuthInfo } from '../types.js';
+
+/** Cache settings. */
+export interface CacheSettings {
+  maxEntries: number;
+  maxAgeSeconds: number;
+  negativeSeconds: number;
+  clock: () => number;
+}
+
+/** Positive and negative verification results, with in-flight coalescing. */
+export class VerificationCache {
+  readonly #positive: LRUCache<string, AuthInfo> | undefined;
+  readonly #negative: LRUCache<string, McpAuthError> | undefined;
+  readonly #inflight = new Map<string, Promise<AuthInfo>>();
+  readonly #s: CacheSettings;
+
+  constructor(s: CacheSettings) {
+    this.#s = s;
+    const perf = { now: s.clock };
+    if (s.maxAgeSeconds > 0) this.#positive = new LRUCache({ max: s.maxEntries, ttlAutopurge: false, perf });
+    if (s.negativeSeconds > 0) this.#negative = new LRUCache({ max: Math.max(16, Math.ceil(s.maxEntries / 10)), ttlAutopurge: false, perf });
+  }
+
+  /** Cache key of a token: its SHA-256, base64url. */
+  key(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
+  }
+
+  /** A still-valid positive entry. */
+  get(key: string): AuthInfo | undefined {
+    const hit = this.#positive?.get(key);
+    if (hit === undefined) return undefined;
+    if (hit.expiresAt !== undefined && hit.expiresAt * 1000 <= this.#s.clock()) {
+      this.#positive!.delete(key);
+      return undefined;
+    }
+    return hit;
+  }
+
+  /** A cached negative answer. */
+  getNegative(key: string): McpAuthError | undefined {
+    return this.#negative?.get(key);
+  }
+
+  /** Store a verified result for at most `min(exp − now, maxAge)`; nothing when that is not positive and finite. */
+  set(key: string, info: AuthInfo, expSeconds: number | undefined): void {
+    if (!this.#positive) return;
+    const nowMs = this.#s.clock();
+    let ttlMs = this.#s.maxAgeSeconds * 1000;
+    if (expSeconds !== undefined) ttlMs = Math.min(ttlMs, expSeconds * 1000 - nowMs);
+    ttlMs = Math.floor(ttlMs);
+    if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
+    this.#positive.set(key, info, { ttl: ttlMs });
+  }
+
+  /** Store a negative answer briefly. */
+  setNegative(key: string, err: McpAuthError): void {
+    if (!this.#negative) return;
+    this.#negative.set(key, err, { ttl: Math.floor(this.#s.negativeSeconds * 1000) });
+  }
+
+  /** Run `fn` once for concurrent callers with the same key. */
+  coalesce(key: string, fn: () => Promise<AuthInfo>): Promise<AuthInfo> {
+    const pending = this.#inflight.get(key);
+    if (pending) return pending;
+    const p = fn().finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  /** Number of positive entries (diagnostics, benchmarks). */
+  get size(): number {
+    return this.#positive?.size ?? 0;
+  }
+
+  clear(): void {
+    this.#positive?.clear();
+    this.#negative?.clear();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Authorization server metadata through `openid-client`: RFC 8414
+ * (`/.well-known/oauth-authorization-server`) first, then OpenID Connect discovery. The issuer in
+ * the document must equal the configured one exactly (openid-client checks it).
+ *
+ * One discovery at a time; a failed discovery is retried only after the cooldown, and the
+ * failure surfaces as {@link AuthUnavailableError} (503). HTTP goes through the same size cap as
+ * the JWKS. When `jwksUri` and `introspection.url` are both configured (or not needed), no
+ * discovery request is ever made.
+ */
+import * as client from 'openid-client';
+import { AuthUnavailableError } from '../errors.js';
+import type { Config } from '../options.js';
+import { isLoopback } from '../options.js';
+import { boundedFetch, readCapped } from './http.js';
+
+/** The discovered (or configured) server and our client at it. */
+export class Discovery {
+  #config: client.Configuration | undefined;
+  #inflight: Promise<client.Configuration> | undefined;
+  #lastAttemptAt = -Infinity;
+  #lastFailure: unknown;
+  readonly #fetch: client.CustomFetch;
+
+  constructor(private readonly c: Config) {
+    const maxBytes = c.jwksMaxBytes;
+    const timeoutMs = c.httpTimeoutSeconds * 1000;
+    this.#fetch = async (url, options) => {
+      const response = await boundedFetch(url, options as RequestInit, timeoutMs);
+      const body = await readCapped(response, maxBytes);
+      return new Response(response.status === 204 || response.status === 304 ? null : (body as Uint8Array<ArrayBuffer>), {
+        status: response.status,
+        headers: response.headers,
+      });
+    };
+    const intro = c.introspection;
+    if ((c.jwksUri !== undefined || c.tokenFormat === 'opaque') && (intro === undefined || intro.url !== undefined)) {
+      // Everything is configured: no discovery request.
+      const server: Record<string, string> = { issuer: c.issuer };
+      if (c.jwksUri) server.jwks_uri = c.jwksUri;
+      if (intro?.url) server.introspection_endpoint = intro.url;
+      this.#config = this.#finish(new client.Configuration(server as client.ServerMetadata, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth()));
+    }
+  }
+
+  /** The configuration, discovering it when needed. */
+  get(): Promise<client.Configuration> {
+    if (this.#config) return Promise.resolve(this.#config);
+    if (this.#inflight) return this.#inflight;
+    const now = this.c.clock();
+    if (now - this.#lastAttemptAt < this.c.jwksCooldownSeconds * 1000) {
+      return Promise.reject(this.#unavailable(now));
+    }
+    this.#lastAttemptAt = now;
+    this.#inflight = this.#discover().then(
+      (config) => {
+        this.#config = config;
+        this.#lastFailure = undefined;
+        return config;
+      },
+      (err: unknown) => {
+        this.#lastFailure = err;
+        throw this.#unavailable(this.c.clock());
+      },
+    ).finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** The JWKS URI: configured, or discovered (`jwks_uri`). */
+  async jwksUri(): Promise<string> {
+    if (this.c.jwksUri) return this.c.jwksUri;
+    const uri = (await this.get()).serverMetadata().jwks_uri;
+    if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
+    return uri;
+  }
+
+  #auth(): client.ClientAuth {
+    const intro = this.c.introspection;
+    if (!intro) return client.None();
+    return intro.authMethod === 'client_secret_post' ? client.ClientSecretPost(intro.clientSecret) : client.ClientSecretBasic(intro.clientSecret);
+  }
+
+  #finish(config: client.Configuration): client.Configuration {
+    (config as unknown as Record<symbol, unknown>)[client.customFetch] = this.#fetch;
+    config.timeout = this.c.introspection?.timeoutSeconds ?? this.c.httpTimeoutSeconds;
+    if (new URL(this.c.issuer).protocol === 'http:' && isLoopback(new URL(this.c.issuer))) client.allowInsecureRequests(config);
+    else if (this.c.introspection?.url && new URL(this.c.introspection.url).protocol === 'http:') client.allowInsecureRequests(config);
+    return config;
+  }
+
+  async #discover(): Promise<client.Configuration> {
+    const issuer = new URL(this.c.issuer);
+    const intro = this.c.introspection;
+    const insecure = issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
+    const options = (algorithm: 'oauth2' | 'oidc'): client.DiscoveryRequestOptions => ({
+      algorithm,
+      timeout: this.c.httpTimeoutSeconds,
+      execute: insecure,
+      [client.customFetch]: this.#fetch,
+    });
+    let config: client.Configuration;
+    try {
+      config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oauth2'));
+    } catch (first) {
+      try {
+        config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oidc'));
+      } catch {
+        throw first;
+      }
+    }
+    if (intro?.url) {
+      const meta = { ...config.serverMetadata(), introspection_endpoint: intro.url } as unknown as client.ServerMetadata;
+      config = new client.Configuration(meta, intro.clientId, intro.clientSecret, this.#auth());
+    }
+    return this.#finish(config);
+  }
+
+  #unavailable(now: number): AuthUnavailableError {
+    const waitMs = Math.max(1000, this.c.jwksCooldownSeconds * 1000 - (now - this.#lastAttemptAt));
+    return new AuthUnavailableError({
+      reason: 'discovery_failed',
+      description: 'The authorization server metadata is unavailable',
+      retryAfterSeconds: waitMs / 1000,
+      cause: this.#lastFailure,
+    });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Bounded HTTP for the authorization server's documents: a timeout, a size cap, no redirects to
+ * other schemes, JSON only. Used for JWKS fetches and (through openid-client's `customFetch`)
+ * for discovery.
+ */
+
+/** Why a fetch failed, for events and `cause`. */
+export class FetchFailure extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'network' | 'status' | 'too_large' | 'not_json',
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'FetchFailure';
+  }
+}
+
+/** Read a response body, refusing more than `maxBytes`. */
+export async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw new FetchFailure('too_large', `response larger than ${maxBytes} bytes`);
+  }
+  if (!response.body) return new Uint8Array();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new FetchFailure('too_large', `response larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) { out.set(c, offset); offset += c.byteLength; }
+  return out;
+}
+
+/** `fetch` with a timeout (ms); network failures and timeouts become {@link FetchFailure}. */
+export async function boundedFetch(url: string | URL, init: RequestInit, timeoutMs: number): Promise<Response> {
+  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  try {
+    return await fetch(url, { ...init, signal, redirect: 'manual' });
+  } catch (err) {
+    const name = (err as { name?: string } | null)?.name;
+    if (name === 'TimeoutError' || name === 'AbortError') throw new FetchFailure('timeout', `no answer within ${timeoutMs} ms`, undefined, { cause: err });
+    throw new FetchFailure('network', 'network error', undefined, { cause: err });
+  }
+}
+
+/** GET a JSON document (status 200, at most `maxBytes`). */
+export async function fetchJson(url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const response = await boundedFetch(url, { headers: { accept: 'application/json' }, signal: deadline }, timeoutMs);
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => {});
+    throw new FetchFailure('status', `HTTP ${response.status}`, response.status);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readCapped(response, maxBytes);
+  } catch (err) {
+    if (err instanceof FetchFailure) throw err;
+    throw new FetchFailure(deadline.aborted ? 'timeout' : 'network', 'body read failed', undefined, { cause: err });
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new FetchFailure('not_json', 'response is not JSON', undefined, { cause: err });
+  }
+}

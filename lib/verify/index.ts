@@ -1,0 +1,100 @@
+/**
+ * The verification strategy: JWT via JWKS, opaque via introspection, or `auto` by shape (a token
+ * shaped like a JWS goes to JWT validation and never falls back to introspection), in front of the
+ * verification cache. A cache hit answers synchronously: no promise, no hop.
+ */
+import { InvalidTokenError, McpAuthError } from '../errors.js';
+import type { GuardEvent } from '../events.js';
+import type { Config } from '../options.js';
+import type { AuthInfo } from '../types.js';
+import { VerificationCache } from './cache.js';
+import { toAuthInfo } from './claims.js';
+import { Discovery } from './discovery.js';
+import { introspectionVerifier } from './introspection.js';
+import { RemoteKeySet } from './jwks.js';
+import { jwtVerifier, looksLikeJws } from './jwt.js';
+
+/** Verifies tokens into `AuthInfo`, with caching and coalescing. */
+export class Verifier {
+  readonly cache: VerificationCache;
+  readonly discovery: Discovery;
+  readonly keys: RemoteKeySet | undefined;
+  readonly #c: Config;
+  readonly #jwt: ((token: string) => Promise<AuthInfo>) | undefined;
+  readonly #opaque: ((token: string) => Promise<AuthInfo>) | undefined;
+
+  constructor(c: Config, emit: ((event: GuardEvent) => void) | undefined) {
+    this.#c = c;
+    this.cache = new VerificationCache({
+      maxEntries: c.cacheMaxEntries,
+      maxAgeSeconds: c.cacheMaxAgeSeconds,
+      negativeSeconds: c.negativeCacheSeconds,
+      clock: c.clock,
+    });
+    this.discovery = new Discovery(c);
+    if (c.tokenFormat !== 'opaque') {
+      const keys = new RemoteKeySet(() => this.discovery.jwksUri(), {
+        timeoutMs: c.httpTimeoutSeconds * 1000,
+        cooldownMs: c.jwksCooldownSeconds * 1000,
+        maxAgeMs: c.jwksCacheMaxAgeSeconds * 1000,
+        maxStaleMs: c.jwksMaxStaleSeconds * 1000,
+        maxBytes: c.jwksMaxBytes,
+        clock: c.clock,
+        emit,
+      });
+      this.keys = keys;
+      const verifyJwt = jwtVerifier(c, keys);
+      this.#jwt = async (token) => {
+        const { payload } = await verifyJwt(token);
+        return toAuthInfo(token, payload as Record<string, unknown>, payload.exp as number, c.resource);
+      };
+    }
+    if (c.tokenFormat !== 'jwt') {
+      const introspect = introspectionVerifier(c, this.discovery, emit);
+      this.#opaque = async (token) => {
+        const { claims, exp } = await introspect(token);
+        // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set.
+        const expiresAt = exp ?? Math.floor(c.clock() / 1000) + c.cacheMaxAgeSeconds;
+        return toAuthInfo(token, claims, expiresAt, c.resource);
+      };
+    }
+  }
+
+  /** Verify a token: `AuthInfo` (synchronously on a cache hit) or a rejection with an {@link McpAuthError}. */
+  verify(token: string): AuthInfo | Promise<AuthInfo> {
+    const key = this.cache.key(token);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const negative = this.cache.getNegative(key);
+    if (negative !== undefined) return Promise.reject(negative);
+    return this.cache.coalesce(key, () => this.#verifyUncached(token, key));
+  }
+
+  async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
+    const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token));
+    const run = jwt ? this.#jwt : this.#opaque;
+    if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
+    try {
+      const info = await run(token);
+      this.cache.set(key, info, info.expiresAt);
+      return info;
+    } catch (err) {
+      if (err instanceof McpAuthError) {
+        if (!jwt && err.status === 401) this.cache.setNegative(key, err);
+        throw err;
+      }
+      throw new InvalidTokenError({ reason: 'malformed_token', cause: err });
+    }
+  }
+
+  /** Warm discovery and keys; rejects with the reason. */
+  async ready(): Promise<void> {
+    if (this.keys) await this.keys.ready();
+    else await this.discovery.get();
+  }
+
+  close(): void {
+    this.keys?.close();
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The remote key set, with the timing rules `jose`'s remote set alone does not give.
+ *
+ * - Every fetch (the first too), successful or not, starts a cooldown (`jwksCooldownSeconds`):
+ *   no second fetch before it ends, so a flood of tokens with random `kid`s makes one fetch.
+ * - Concurrent callers share one in-flight fetch.
+ * - Keys older than `jwksCacheMaxAgeSeconds` are refreshed in the background; while refreshes fail,
+ *   the last good keys keep serving for `jwksMaxStaleSeconds` more, then are dropped.
+ * - No keys at all (never fetched successfully, dropped, or an empty/unusable set) →
+ *   {@link AuthUnavailableError} (503), never a token error. An unknown `kid` is the token's fault
+ *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
+ *
+ * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`.
+ * Header `jwk`, `jku`, `x5u`, `x5c` are never consulted.
+ */
+import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
+import type { GuardEvent } from '../events.js';
+import { fetchJson, FetchFailure } from './http.js';
+
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+/** Key material as `jose` resolves it. */
+export type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
+
+/** Settings of a {@link RemoteKeySet}, all durations in milliseconds. */
+export interface KeySetSettings {
+  timeoutMs: number;
+  cooldownMs: number;
+  maxAgeMs: number;
+  maxStaleMs: number;
+  maxBytes: number;
+  clock: () => number;
+  emit: ((event: GuardEvent) => void) | undefined;
+}
+
+/** A remote JWKS with cooldown, coalescing, stale serving and 503 semantics. */
+export class RemoteKeySet {
+  #resolver: KeyResolver | undefined;
+  #keyCount = 0;
+  #loadedAt = -Infinity;
+  #lastAttemptAt = -Infinity;
+  #lastFailure: unknown;
+  #inflight: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(readonly uri: () => Promise<string>, private readonly s: KeySetSettings) {}
+
+  /** Resolve the verification key for a JWS header (the `jose` key-resolver contract). */
+  async getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+    const now = this.s.clock();
+    if (this.#resolver === undefined || now - this.#loadedAt > this.s.maxAgeMs + this.s.maxStaleMs) {
+      // No usable keys: fetch (or wait for the fetch under way), or answer 503 during the cooldown.
+      if (this.#resolver !== undefined) this.#drop();
+      await this.#refresh(now, true);
+      if (this.#resolver === undefined) throw this.#unavailable(now);
+    } else if (now - this.#loadedAt > this.s.maxAgeMs) {
+      if (this.#canFetch(now)) void this.#refresh(now, false).catch(() => {});
+      if (this.#lastFailure !== undefined) {
+        this.s.emit?.({ type: 'stale_keys_served', jwksUri: await this.uri().catch(() => ''), ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
+      }
+    }
+    try {
+      return await this.#resolver!(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
+    }
+    // Unknown kid: refetch once per cooldown, then decide whose fault it is.
+    const before = this.#loadedAt;
+    await this.#refresh(this.s.clock(), true);
+    if (this.#loadedAt !== before && this.#resolver !== undefined) {
+      try {
+        return await this.#resolver(header, token);
+      } catch (err) {
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
+      }
+    }
+    if (this.#lastFailure !== undefined) throw this.#unavailable(this.s.clock());
+    throw new InvalidTokenError({ reason: 'key_not_found', description: 'No key of the authorization server matches the token' });
+  }
+
+  /** Load the keys now (warm-up); rejects with the reason when none can be had. */
+  async ready(): Promise<void> {
+    if (this.#resolver !== undefined) return;
+    await this.#refresh(this.s.clock(), true);
+    if (this.#resolver === undefined) throw this.#unavailable(this.s.clock());
+  }
+
+  /** Number of keys of the last good set (diagnostics). */
+  get keyCount(): number {
+    return this.#keyCount;
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  #canFetch(now: number): boolean {
+    return !this.#closed && now - this.#lastAttemptAt >= this.s.cooldownMs;
+  }
+
+  #drop(): void {
+    this.#resolver = undefined;
+    this.#keyCount = 0;
+  }
+
+  /** Fetch if the cooldown allows (joining a fetch under way); never throws. */
+  async #refresh(now: number, wait: boolean): Promise<void> {
+    if (this.#inflight) {
+      if (wait) await this.#inflight;
+      return;
+    }
+    if (!this.#canFetch(now)) return;
+    this.#lastAttemptAt = now;
+    this.#inflight = this.#fetch().finally(() => {
+      this.#inflight = undefined;
+    });
+    if (wait) await this.#inflight;
+  }
+
+  async #fetch(): Promise<void> {
+    let uri = '';
+    try {
+      uri = await this.uri();
+      const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes);
+      const keys = (json as { keys?: unknown } | null)?.keys;
+      if (!Array.isArray(keys)) throw new FetchFailure('not_json', 'the document has no "keys" array');
+      const usable = keys.filter((k) => k !== null && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string');
+      if (usable.length === 0) throw new FetchFailure('not_json', 'the key set has no usable key');
+      const resolver = createLocalJWKSet({ keys: usable } as JSONWebKeySet);
+      this.#resolver = resolver;
+      this.#keyCount = usable.length;
+      this.#loadedAt = this.s.clock();
+      this.#lastFailure = undefined;
+      this.s.emit?.({ type: 'keys_refreshed', jwksUri: uri, keyCount: usable.length });
+    } catch (err) {
+      this.#lastFailure = err;
+      this.s.emit?.({ type: 'keys_refresh_failed', jwksUri: uri, reason: describe(err) });
+    }
+  }
+
+  #unavailable(now: number): AuthUnavailableError {
+    const waitMs = Math.max(1000, this.s.cooldownMs - (now - this.#lastAttemptAt));
+    return new AuthUnavailableError({
+      reason: 'jwks_unavailable',
+      description: 'The authorization server keys are unavailable',
+      retryAfterSeconds: waitMs / 1000,
+      cause: this.#lastFailure,
+    });
+  }
+
+  #keyError(err: unknown): Error {
+    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+      return new InvalidTokenError({ reason: 'key_not_found', description: 'The token does not identify one key', cause: err });
+    }
+    if (err instanceof joseErrors.JOSENotSupported || err instanceof joseErrors.JOSEAlgNotAllowed) {
+      return new InvalidTokenError({ reason: 'algorithm_not_allowed', description: 'Unsupported token algorithm', cause: err });
+    }
+    return new InvalidTokenError({ reason: 'key_not_found', description: 'No usable key for the token', cause: err });
+  }
+}
+
+/** A short, token-free description of a failure. */
+export function describe(err: unknown): string {
+  if (err instanceof FetchFailure) return err.kind === 'status' ? `http_${err.status}` : err.kind;
+  if (err instanceof Error) return (err as { code?: string }).code ?? err.name;
+  return 'unknown';
+}

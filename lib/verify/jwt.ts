@@ -1,0 +1,126 @@
+/**
+ * JWT access token validation with `jose`.
+ *
+ * Checks, in order: compact JWS shape (a JWE or anything else is refused), no `crit`, `alg` in the
+ * allowlist (never `none` or HS*), the signature against the remote key set, `iss` exactly, `aud`
+ * containing an accepted audience exactly, `exp` present and finite, `nbf`/`iat` with
+ * `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
+ * `strict`, which also requires `sub`, `client_id`, `iat`, `jti` per RFC 9068).
+ *
+ * Deliberately not checked: header `jwk`/`jku`/`x5u`/`x5c` (never used to find keys), token
+ * binding (DPoP), revocation (a JWT is valid until `exp`).
+ */
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
+import type { Config } from '../options.js';
+import type { RemoteKeySet } from './jwks.js';
+
+/** The verified parts of a JWT. */
+export interface VerifiedJwt {
+  payload: JWTPayload;
+  header: ProtectedHeaderParameters;
+}
+
+const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const ACCEPTED_TYP = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'application/jwt']);
+
+/** True when a token has the shape of a compact JWS whose header decodes (used by `tokenFormat: 'auto'`). */
+export function looksLikeJws(token: string): boolean {
+  if (!JWS_SHAPE.test(token)) return false;
+  try {
+    return typeof decodeProtectedHeader(token).alg === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function invalid(reason: McpAuthErrorReason, description: string, cause?: unknown): InvalidTokenError {
+  return new InvalidTokenError({ reason, description, cause });
+}
+
+/** Build the JWT verifier for a configuration and key set. */
+export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => Promise<VerifiedJwt> {
+  const algorithms = new Set(c.algorithms);
+  const audience = [...c.audiences];
+  const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
+  const getKey = keys.getKey.bind(keys);
+
+  return async function verifyJwt(token: string): Promise<VerifiedJwt> {
+    if (!JWS_SHAPE.test(token)) {
+      throw invalid(token.split('.').length === 5 ? 'unsupported_token_type' : 'malformed_token', 'The access token is not a signed JWT');
+    }
+    let header: ProtectedHeaderParameters;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch (err) {
+      throw invalid('malformed_token', 'The access token header is malformed', err);
+    }
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
+      throw invalid('algorithm_not_allowed', 'The access token algorithm is not accepted');
+    }
+    if (header.crit !== undefined) throw invalid('malformed_token', 'The access token uses critical header parameters');
+    if (header.kid !== undefined && typeof header.kid !== 'string') throw invalid('malformed_token', 'The access token kid is not a string');
+    const typ = header.typ;
+    if (typ !== undefined) {
+      const t = typeof typ === 'string' ? typ.toLowerCase() : '';
+      if (c.strict ? t !== 'at+jwt' && t !== 'application/at+jwt' : !ACCEPTED_TYP.has(t)) {
+        throw invalid('type_not_allowed', 'The token is not an access token');
+      }
+    } else if (c.strict) {
+      throw invalid('type_not_allowed', 'The token is not an RFC 9068 access token');
+    }
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, {
+        algorithms: c.algorithms as string[],
+        issuer: c.issuer,
+        audience,
+        clockTolerance: c.clockTolerance,
+        currentDate: new Date(c.clock()),
+        requiredClaims,
+      }));
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+    // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
+    for (const claim of ['exp', 'nbf', 'iat'] as const) {
+      const v = payload[claim];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The "${claim}" claim is not a finite number`);
+    }
+    if (c.strict) {
+      for (const claim of ['sub', 'client_id', 'jti'] as const) {
+        if (typeof payload[claim] !== 'string' || payload[claim] === '') throw invalid('claim_invalid', `The "${claim}" claim is missing or not a string`);
+      }
+    }
+    return { payload, header };
+  };
+}
+
+/** Map a `jose` (or key-set) failure to the token's fault, keeping the guard's own errors. */
+export function mapJoseError(err: unknown): McpAuthError {
+  if (err instanceof McpAuthError) return err;
+  if (err instanceof joseErrors.JWTExpired) return invalid('token_expired', 'The access token expired', err);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'iss':
+        return invalid('issuer_mismatch', 'The access token issuer is not accepted', err);
+      case 'aud':
+        return invalid('audience_mismatch', 'The access token is not meant for this resource', err);
+      case 'nbf':
+        return invalid('token_not_yet_valid', 'The access token is not yet valid', err);
+      case 'iat':
+        return invalid(err.reason === 'check_failed' ? 'token_not_yet_valid' : 'claim_invalid', 'The access token "iat" claim is invalid', err);
+      default:
+        return invalid('claim_invalid', `The access token "${err.claim}" claim is invalid`, err);
+    }
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('signature_invalid', 'The access token signature is invalid', err);
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    return invalid('algorithm_not_allowed', 'The access token algorithm is not accepted', err);
+  }
+  if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) {
+    return invalid('key_not_found', 'No key of the authorization server matches the token', err);
+  }
+  return invalid('malformed_token', 'The access token is malformed', err);
+}
