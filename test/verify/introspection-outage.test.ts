@@ -195,6 +195,18 @@ describe('our credentials rejected → 500 AUTH_MISCONFIGURED and a misconfigure
     }
   });
 
+  test('no client secret for client_secret_basic: 500 with a misconfigured event, no call', async () => {
+    const events: GuardEvent[] = [];
+    const t = buildApp({ ...opaqueOptions(as, { onEvent: (e) => events.push(e) }), introspection: { url: as.introspectionUrl, clientId: 'mcp-rs' } });
+    open.push(t);
+    const token = opaqueToken();
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+    expect(res.status).toBe(500);
+    expect(res.body.error.data.code).toBe('AUTH_MISCONFIGURED');
+    expect(events).toContainEqual({ type: 'misconfigured', reason: 'introspection_client_invalid' });
+    expect(as.counts.introspection).toBe(0);
+  });
+
   test('discovery down (no introspection.url): 503, not 401', async () => {
     as.faults.discovery = '500';
     try {
