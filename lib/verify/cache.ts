@@ -32,9 +32,11 @@ export class VerificationCache {
 
   constructor(s: CacheSettings) {
     this.#s = s;
-    const perf = { now: s.clock };
-    if (s.maxAgeSeconds > 0) this.#positive = new LRUCache({ max: s.maxEntries, ttlAutopurge: false, perf });
-    if (s.negativeSeconds > 0) this.#negative = new LRUCache({ max: Math.max(16, Math.ceil(s.maxEntries / 10)), ttlAutopurge: false, perf });
+    // ttlResolution 0: read the injected clock on every check (lru-cache otherwise memoizes "now"
+    // for a millisecond behind a timer per read, which also breaks injected clocks).
+    const common = { ttlAutopurge: false, ttlResolution: 0, perf: { now: s.clock } };
+    if (s.maxAgeSeconds > 0) this.#positive = new LRUCache({ max: s.maxEntries, ...common });
+    if (s.negativeSeconds > 0) this.#negative = new LRUCache({ max: Math.max(16, Math.ceil(s.maxEntries / 10)), ...common });
   }
 
   /** Cache key of a token: its SHA-256, base64url. */
@@ -69,10 +71,12 @@ export class VerificationCache {
     this.#positive.set(key, info, { ttl: ttlMs });
   }
 
-  /** Store a negative answer briefly. */
+  /** Store a negative answer for `negativeSeconds`; nothing when that rounds below 1 ms (never "forever"). */
   setNegative(key: string, err: McpAuthError): void {
     if (!this.#negative) return;
-    this.#negative.set(key, err, { ttl: Math.floor(this.#s.negativeSeconds * 1000) });
+    const ttlMs = Math.floor(this.#s.negativeSeconds * 1000);
+    if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
+    this.#negative.set(key, err, { ttl: ttlMs });
   }
 
   /** Run `fn` once for concurrent callers with the same key. */

@@ -3,7 +3,7 @@
  * shaped like a JWS goes to JWT validation and never falls back to introspection), in front of the
  * verification cache. A cache hit answers synchronously: no promise, no hop.
  */
-import { InvalidTokenError, McpAuthError } from '../errors.js';
+import { AuthMisconfiguredError, InvalidTokenError, McpAuthError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
@@ -87,10 +87,15 @@ export class Verifier {
     }
   }
 
-  /** Warm discovery and keys; rejects with the reason. */
+  /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
     if (this.keys) await this.keys.ready();
-    else await this.discovery.get();
+    if (this.#opaque) {
+      const config = await this.discovery.get();
+      if (!config.serverMetadata().introspection_endpoint) {
+        throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'No introspection endpoint is known: set introspection.url' });
+      }
+    }
   }
 
   close(): void {

@@ -1,11 +1,50 @@
 /**
- * RFC 7662 token introspection through `openid-client` (issue: opaque tokens).
- * Placeholder until introspection lands: every opaque token is answered 503, never accepted.
+ * RFC 7662 token introspection through `openid-client` (`tokenIntrospection`), for opaque tokens.
+ *
+ * One POST per uncached token to the introspection endpoint (configured `introspection.url`, else
+ * the discovered `introspection_endpoint`) with `token_type_hint=access_token`, authenticated as
+ * this resource server (`client_secret_basic` by default, or `client_secret_post`), bounded by
+ * `introspection.timeoutSeconds` (default 3) and the response size cap.
+ *
+ * An answer is accepted only when all of these hold:
+ * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
+ * - `token_type`, when sent, does not name a refresh token;
+ * - `iss`, when sent, equals the configured issuer exactly;
+ * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
+ *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
+ * - `exp`, when sent, is a finite number later than `now − clockTolerance`;
+ * - `nbf`, when sent, is a finite number no later than `now + clockTolerance`.
+ * Any failure is the token's: 401 `invalid_token` (`token_inactive`, `type_not_allowed`,
+ * `issuer_mismatch`, `audience_mismatch`, `token_expired`, `token_not_yet_valid`, `claim_invalid`).
+ *
+ * Failures of the authorization server are never the token's fault:
+ * - unreachable, timeout, 5xx, 429, any other unexpected status, HTML or malformed JSON, an
+ *   oversized answer, `active` not a boolean → {@link AuthUnavailableError} (503, reason
+ *   `introspection_unavailable`) with `Retry-After` taken from the server's own header when it sent
+ *   one, and an `introspection_failed` event;
+ * - the endpoint rejecting *our* credentials (401, 403, or an `invalid_client` error) →
+ *   {@link AuthMisconfiguredError} (500, reason `introspection_rejected_credentials`) and a
+ *   `misconfigured` event; no introspection endpoint known, or unusable client credentials →
+ *   500 `invalid_options` and a `misconfigured` event.
+ * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
+ * messages nor events carry the token, any part of it, or its hash.
+ *
+ * Deliberately not checked: `iat`, `sub`, `client_id` (passed into `AuthInfo` as they are), `cnf`
+ * (sender-constrained tokens are not supported), signed (JWT) introspection answers beyond what
+ * `openid-client` validates. Caching is the caller's (`verify/cache.ts`).
  */
-import { AuthUnavailableError } from '../errors.js';
+import * as client from 'openid-client';
+import {
+  AuthMisconfiguredError,
+  AuthUnavailableError,
+  InvalidTokenError,
+  McpAuthError,
+  type McpAuthErrorReason,
+} from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
 import type { Discovery } from './discovery.js';
+import { FetchFailure } from './http.js';
 
 /** Claims of an active token, validated; `exp` in seconds when the server sent one. */
 export interface IntrospectedClaims {
@@ -13,13 +52,160 @@ export interface IntrospectedClaims {
   exp: number | undefined;
 }
 
-/** Build the introspection verifier. */
+type Emit = ((event: GuardEvent) => void) | undefined;
+
+/** openid-client / oauth4webapi error codes meaning "we cannot even build the request": configuration. */
+const CONFIG_CODES = new Set([
+  'OAUTH_MISSING_SERVER_METADATA',
+  'OAUTH_INVALID_SERVER_METADATA',
+  'OAUTH_HTTP_REQUEST_FORBIDDEN',
+  'OAUTH_REQUEST_PROTOCOL_FORBIDDEN',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+]);
+
+function invalid(reason: McpAuthErrorReason, description: string): InvalidTokenError {
+  return new InvalidTokenError({ reason, description });
+}
+
+/** Seconds from a `Retry-After` header (delta-seconds or HTTP-date), or undefined. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v);
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(1, Math.ceil((date - nowMs) / 1000));
+}
+
+/** The HTTP response behind an openid-client failure, when there was one. */
+function responseOf(err: unknown): Response | undefined {
+  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) return err.response;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return cause instanceof Response ? cause : undefined;
+}
+
+/** Walk `cause` links (bounded) looking for a value matching `pick`. */
+function findCause<T>(err: unknown, pick: (e: unknown) => T | undefined): T | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e !== null && e !== undefined; i++) {
+    const hit = pick(e);
+    if (hit !== undefined) return hit;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A short, token-free name of an outage, for the `introspection_failed` event. */
+function outageReason(err: unknown, status: number | undefined): string {
+  if (status !== undefined && status !== 200) return `http_${status}`;
+  const failure = findCause(err, (e) => (e instanceof FetchFailure ? e : undefined));
+  if (failure) return failure.kind;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'OAUTH_TIMEOUT':
+    case 'OAUTH_ABORT':
+      return 'timeout';
+    case 'OAUTH_RESPONSE_IS_NOT_JSON':
+    case 'OAUTH_PARSE_ERROR':
+      return 'not_json';
+    case 'OAUTH_INVALID_RESPONSE':
+      return 'invalid_response';
+    default:
+      return typeof code === 'string' ? code.toLowerCase() : 'network';
+  }
+}
+
+/**
+ * Map what `tokenIntrospection` threw to the guard's error (and report it).
+ * Never a 401: whatever went wrong here, the client's token is not known to be at fault.
+ */
+function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit): McpAuthError {
+  if (err instanceof McpAuthError) return err;
+  const response = responseOf(err);
+  const status = response?.status;
+  const bodyError = err instanceof client.ResponseBodyError ? err.error : undefined;
+  if (status === 401 || status === 403 || bodyError === 'invalid_client') {
+    emit?.({ type: 'misconfigured', reason: 'introspection_rejected_credentials' });
+    return new AuthMisconfiguredError({
+      reason: 'introspection_rejected_credentials',
+      description: 'The authorization server rejected this resource server\'s introspection credentials',
+      cause: err,
+    });
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONFIG_CODES.has(code) && (err instanceof client.ClientError || err instanceof TypeError)) {
+    emit?.({ type: 'misconfigured', reason: code === 'OAUTH_MISSING_SERVER_METADATA' ? 'introspection_endpoint_missing' : 'introspection_client_invalid' });
+    return new AuthMisconfiguredError({
+      reason: 'invalid_options',
+      description: code === 'OAUTH_MISSING_SERVER_METADATA'
+        ? 'No introspection endpoint is known: set introspection.url'
+        : 'The introspection endpoint or client credentials are not usable',
+      cause: err,
+    });
+  }
+  const reason = outageReason(err, status);
+  emit?.(status === undefined ? { type: 'introspection_failed', url, reason } : { type: 'introspection_failed', url, reason, status });
+  return new AuthUnavailableError({
+    reason: 'introspection_unavailable',
+    description: 'Token introspection is unavailable',
+    retryAfterSeconds: parseRetryAfter(response?.headers.get('retry-after'), nowMs),
+    cause: err,
+  });
+}
+
+function finiteTime(value: unknown, claim: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid('claim_invalid', `The introspected ${claim} is not a finite number`);
+  return value;
+}
+
+/**
+ * Build the introspection verifier: `(token) => Promise<{ claims, exp }>` for active tokens that
+ * pass the checks above, rejecting with an {@link McpAuthError} otherwise.
+ */
 export function introspectionVerifier(
-  _c: Config,
-  _discovery: Discovery,
-  _emit: ((event: GuardEvent) => void) | undefined,
+  c: Config,
+  discovery: Discovery,
+  emit: Emit,
 ): (token: string) => Promise<IntrospectedClaims> {
-  return async function introspect(): Promise<IntrospectedClaims> {
-    throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'Token introspection is not available' });
+  const intro = c.introspection;
+  const audiences = new Set(c.audiences);
+  const requireAudience = intro?.requireAudience ?? true;
+  const tolerance = c.clockTolerance;
+  const issuer = c.issuer;
+  const parameters = Object.freeze({ token_type_hint: 'access_token' });
+
+  function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
+    if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
+    const type = answer.token_type;
+    if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
+    if (answer.iss !== undefined && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
+    const aud = answer.aud;
+    if (aud === undefined || aud === null) {
+      if (requireAudience) throw invalid('audience_mismatch', 'The access token names no audience');
+    } else {
+      const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      if (!list.some((a) => typeof a === 'string' && audiences.has(a))) {
+        throw invalid('audience_mismatch', 'The access token is not meant for this resource');
+      }
+    }
+    const exp = finiteTime(answer.exp, 'exp');
+    if (exp !== undefined && exp <= nowSeconds - tolerance) throw invalid('token_expired', 'The access token expired');
+    const nbf = finiteTime(answer.nbf, 'nbf');
+    if (nbf !== undefined && nbf > nowSeconds + tolerance) throw invalid('token_not_yet_valid', 'The access token is not yet valid');
+    return { claims: answer, exp };
+  }
+
+  return async function introspect(token: string): Promise<IntrospectedClaims> {
+    const config = await discovery.get();
+    let answer: Record<string, unknown>;
+    try {
+      answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
+    } catch (err) {
+      const url = String(config.serverMetadata().introspection_endpoint ?? '');
+      throw mapFailure(err, url, c.clock(), emit);
+    }
+    return check(answer, c.clock() / 1000);
   };
 }

@@ -15,6 +15,13 @@ export interface IntrospectionRequest {
   authorization: string | undefined;
 }
 
+/** What the introspection endpoint sends: a string body is sent as is (`text/html` unless `headers` say otherwise). */
+export interface IntrospectionAnswer {
+  status?: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
 export interface LoopbackAS {
   issuer: string;
   url: string;
@@ -27,8 +34,8 @@ export interface LoopbackAS {
   faults: { discovery: Fault; jwks: Fault; introspection: Fault };
   /** Metadata overrides (e.g. a different `issuer`). */
   metadata: Record<string, unknown>;
-  /** Answer of the introspection endpoint; default: inactive. */
-  introspect: (req: IntrospectionRequest) => { status?: number; headers?: Record<string, string>; body: unknown };
+  /** Answer of the introspection endpoint (or a promise of it, to hold the answer back); default: inactive. */
+  introspect: (req: IntrospectionRequest) => IntrospectionAnswer | Promise<IntrospectionAnswer>;
   introspectionRequests: IntrospectionRequest[];
   resetCounts(): void;
   close(): Promise<void>;
@@ -84,8 +91,10 @@ export async function startLoopbackAS(opts: { path?: string } = {}): Promise<Loo
         const ir: IntrospectionRequest = { token: body.get('token'), body, authorization: req.headers.authorization };
         state.introspectionRequests.push(ir);
         applyFault(state.faults.introspection, req, res, () => {
-          const answer = state.introspect(ir);
-          send(res, answer.status ?? 200, answer.body, answer.headers);
+          void Promise.resolve(state.introspect(ir)).then(
+            (answer) => send(res, answer.status ?? 200, answer.body, answer.headers),
+            () => send(res, 500, { error: 'server_error' }),
+          );
         });
       });
       return;

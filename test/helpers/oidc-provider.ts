@@ -18,6 +18,8 @@ export interface TestProvider {
   issuer: string;
   /** Client credentials token for `resource` with `scope` (space-separated). */
   getToken(resource: string, scope: string): Promise<string>;
+  /** Revoke a token issued by `getToken()` (RFC 7009, as the client it was issued to). */
+  revoke(token: string): Promise<void>;
   /** The confidential resource-server client allowed to introspect. */
   introspectionClient: { clientId: string; clientSecret: string };
   close(): Promise<void>;
@@ -49,7 +51,9 @@ export async function startTestProvider(resources: Record<string, ResourceSpec>)
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // Only the resource-server client may introspect (also silences the "SHOULD change" notice).
+      introspection: { enabled: true, allowedPolicy: async (_ctx: unknown, client: { clientId: string }) => client.clientId === RS_CLIENT.client_id },
+      revocation: { enabled: true, allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
@@ -81,6 +85,17 @@ export async function startTestProvider(resources: Record<string, ResourceSpec>)
       const body = (await res.json()) as { access_token?: string; error?: string };
       if (!res.ok || !body.access_token) throw new Error(`token request failed: ${res.status} ${body.error ?? ''}`);
       return body.access_token;
+    },
+    async revoke(token) {
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+      });
+      if (!res.ok) throw new Error(`revocation failed: ${res.status}`);
     },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
