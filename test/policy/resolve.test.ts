@@ -48,9 +48,9 @@ describe('compileNameRules: exact own key > longest prefix* > *', () => {
 
   test('prototype names as own keys map like any other key', () => {
     const map = Object.create(null) as Record<string, string[]>;
-    map.__proto__ = ['p'];
-    map.constructor = ['c'];
-    map.toString = ['t'];
+    map['__proto__'] = ['p'];
+    map['constructor'] = ['c'];
+    map['toString'] = ['t'];
     const r = compileNameRules(JSON.parse('{"__proto__":["p"],"constructor":["c"],"toString":["t"]}') as Record<string, string[]>);
     expect(r('__proto__')).toEqual(['p']);
     expect(r('constructor')).toEqual(['c']);
