@@ -34,7 +34,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 type Headers = Record<string, unknown> | unknown[] | undefined;
 type Callback = (err?: Error | null) => void;
-type Mode = 'undecided' | 'json' | 'sse' | 'pass';
+/** `json` and `sse-held` hold the whole answer (its length is declared, so it must be rewritten whole); `sse` streams. */
+type Mode = 'undecided' | 'json' | 'sse-held' | 'sse' | 'pass';
 
 /** A header from `writeHead`'s headers argument (object, flat array or array of pairs). */
 function fromHeaders(headers: Headers, name: string): string | undefined {
@@ -142,17 +143,20 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     } else if ((header('content-encoding', headers) ?? 'identity').trim().toLowerCase() !== 'identity') {
       report('encoded');
       mode = 'pass';
-    } else if (stream && header('content-length', headers) !== undefined) {
-      report('unexpected_shape');
-      mode = 'pass';
     } else {
-      mode = json ? 'json' : 'sse';
+      // An SSE answer with a Content-Length (`@hono/node-server`, under the SDK's transport, sets one
+      // when the stream is already complete) is held whole like a JSON one.
+      mode = json ? 'json' : header('content-length', headers) !== undefined ? 'sse-held' : 'sse';
     }
     if (mode === 'pass') restore();
   }
 
-  /** Give up on a JSON answer: send what is held, unchanged. */
-  function releaseJson(): void {
+  function isHeld(): boolean {
+    return mode === 'json' || mode === 'sse-held';
+  }
+
+  /** Give up on a held answer: send what is held, unchanged. */
+  function releaseHeld(): void {
     mode = 'pass';
     restore();
     if (head) call.writeHead.apply(res, head);
@@ -194,11 +198,21 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 
-  function finishJson(cb: Callback | undefined): Response {
+  /** The rewritten SSE answer held whole, or `undefined` when no event changed. */
+  function rewriteSse(body: Buffer): Buffer | undefined {
+    const events = sse.push(body);
+    const out = events.map(filterSseEvent);
+    out.push(sse.drain());
+    return out.some((b, i) => b !== events[i] && i < events.length) ? Buffer.concat(out) : undefined;
+  }
+
+  function finishHeld(cb: Callback | undefined): Response {
     const body = held.length === 1 ? held[0]! : Buffer.concat(held);
     held = [];
     let out: Buffer | undefined;
-    if (body.length > 0) {
+    if (mode === 'sse-held') {
+      out = rewriteSse(body);
+    } else if (body.length > 0) {
       try {
         const outcome = filterPayload(JSON.parse(utf8.decode(body)) as unknown, calls, keep);
         if (outcome.unexpected.length > 0) report('unexpected_shape');
@@ -232,7 +246,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
 
   res.writeHead = function listFilterWriteHead(this: Response, ...args: unknown[]): Response {
     if (mode === 'undecided') decide(Number(args[0]), (typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
-    if (mode === 'json') {
+    if (isHeld()) {
       head = args;
       res.statusCode = Number(args[0]);
       return res;
@@ -242,7 +256,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
 
   res.flushHeaders = function listFilterFlushHeaders(): void {
     if (mode === 'undecided') decide(res.statusCode, undefined);
-    if (mode !== 'json') call.flushHeaders.call(res);
+    if (!isHeld()) call.flushHeaders.call(res);
   };
 
   res.write = function listFilterWrite(chunk: unknown, a?: unknown, b?: unknown): boolean {
@@ -250,12 +264,12 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     if (mode === 'pass') return call.write.call(res, chunk, a, b);
     const { encoding, cb } = split(a, b);
     const buf = toBuffer(chunk, encoding);
-    if (mode === 'json') {
+    if (isHeld()) {
       held.push(buf);
       heldBytes += buf.length;
       if (heldBytes > MAX_HELD_BYTES) {
         report('too_large');
-        releaseJson();
+        releaseHeld();
       }
       if (cb) process.nextTick(cb);
       return true;
@@ -275,9 +289,9 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     const { encoding, cb } = split(a, b);
     const buf = toBuffer(chunk, encoding);
     restore();
-    if (mode === 'json') {
+    if (isHeld()) {
       held.push(buf);
-      return finishJson(cb);
+      return finishHeld(cb);
     }
     mode = 'pass';
     const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), sse.drain()]);

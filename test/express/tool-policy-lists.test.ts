@@ -81,7 +81,8 @@ describe.each([['res.json()', viaJson], ['writeHead + end', viaWriteHead], ['chu
     expect(names(res)).toEqual(['note_get', 'note_ü']);
     expect(res.body.result.nextCursor).toBe('n');
     expect(res.body.result.tools[1].description).toBe('multi-byte ✓');
-    if (res.headers['content-length'] !== undefined) expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    // Held whole, the filtered answer is sent with its exact length (also when the handler wrote chunks).
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
     expect(res.headers.etag).toBeUndefined();
   });
 
@@ -197,6 +198,19 @@ describe('SSE answers', () => {
     const msg = JSON.parse(evs[2]!.data!) as { id: number; result: { tools: { name: string }[] } };
     expect(msg.id).toBe(7);
     expect(msg.result.tools.map((t) => t.name)).toEqual(['note_get', 'note_ü']);
+  });
+
+  test('an SSE answer with a Content-Length (as @hono/node-server sends a finished stream) is held and resized', async () => {
+    const app = build((req, res) => {
+      const text = `event: message\ndata: ${JSON.stringify(answer(req.body as { id: number }))}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-length': Buffer.byteLength(text) });
+      res.write(new Uint8Array(Buffer.from(text)));
+      res.end();
+    });
+    const res = await list(app);
+    expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.text));
+    const evs = events(res.text);
+    expect((JSON.parse(evs[0]!.data!) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name)).toEqual(['note_get', 'note_ü']);
   });
 
   test('CRLF line ends and a batch with several list calls', async () => {
