@@ -11,7 +11,7 @@
  *   before reading) → 413 when too large, 400 when not UTF-8 or not JSON; the parsed value is left on
  *   `req.body` (the object the policy checked, to hand to `transport.handleRequest(req, res, req.body)`)
  *   and the bytes on `req.rawBody` (which `@hono/node-server`, under the SDK's transport, reads when
- *   the stream is consumed).
+ *   the stream is consumed); `req._body` is set, so body-parser 1.x parsers after the guard skip it.
  * A `POST` without a body passes (there is nothing to run).
  */
 import type { Request } from 'express';
@@ -121,6 +121,8 @@ export function makeBodyReader(maxBodyBytes: number): BodyReader {
     if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
     return readAll(req, maxBodyBytes).then((bytes) => {
       if (!('rawBody' in req)) Object.defineProperty(req, 'rawBody', { value: bytes, writable: true, configurable: true, enumerable: false });
+      // body-parser 1.x (Express 4) skips a request marked parsed instead of waiting on a consumed stream.
+      (req as unknown as { _body?: boolean })._body = true;
       let text: string;
       try {
         text = fatalUtf8.decode(bytes);

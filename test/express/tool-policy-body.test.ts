@@ -148,6 +148,31 @@ describe('no parser before protect()', () => {
   });
 });
 
+describe('protect() with other middleware', () => {
+  test('express.json() after protect() skips the body the guard parsed; the handler sees it', async () => {
+    const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
+    guards.push(guard);
+    const app = express();
+    let seen: unknown;
+    app.post('/mcp', guard.protect(), express.json(), (req, res) => { seen = req.body; res.json({}); });
+    expect((await post(app, allowed)).status).toBe(200);
+    expect(seen).toEqual(JSON.parse(allowed));
+    expect((await post(app, denied)).status).toBe(403);
+  });
+
+  test('protect() mounted app-wide and per route: one check, one body read', async () => {
+    const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
+    guards.push(guard);
+    const app = express();
+    let calls = 0;
+    app.use(guard.protect());
+    app.post('/mcp', guard.protect(), (_req, res) => { calls++; res.json({}); });
+    expect((await post(app, allowed)).status).toBe(200);
+    expect((await post(app, denied)).status).toBe(403);
+    expect(calls).toBe(1);
+  });
+});
+
 describe('parsers before protect()', () => {
   test('express.json(): the parsed object is checked as is', async () => {
     const { app, seen } = build([express.json()]);
