@@ -45,8 +45,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function invalidCall(method: string, field: string): InvalidRequestError {
-  return new InvalidRequestError({ reason: 'invalid_tool_call', description: `${method} needs a string params.${field}` });
+function invalidCall(method: string, path: string): InvalidRequestError {
+  return new InvalidRequestError({ reason: 'invalid_tool_call', description: `${method} needs a string ${path}` });
 }
 
 /**
@@ -73,30 +73,26 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
   function target(msg: Record<string, unknown>, method: string): { kind: Kind; name: string } | undefined {
     let kind: Kind;
     let field: 'name' | 'uri';
-    let holder: unknown;
+    let holder: unknown = own(msg, 'params');
+    let where = 'params';
     switch (method) {
       case 'tools/call': kind = 'tool'; field = 'name'; break;
       case 'prompts/get': kind = 'prompt'; field = 'name'; break;
       case 'resources/read':
       case 'resources/subscribe': kind = 'resource'; field = 'uri'; break;
       case 'completion/complete': {
-        if (!resolvers.prompt && !resolvers.resource) return undefined;
-        const params = own(msg, 'params');
-        const ref = isObject(params) ? own(params, 'ref') : undefined;
-        const type = isObject(ref) ? own(ref, 'type') : undefined;
+        holder = isObject(holder) ? own(holder, 'ref') : undefined;
+        where = 'params.ref';
+        const type = isObject(holder) ? own(holder, 'type') : undefined;
         if (type === 'ref/prompt') { kind = 'prompt'; field = 'name'; } else if (type === 'ref/resource') { kind = 'resource'; field = 'uri'; } else return undefined;
-        if (!resolvers[kind]) return undefined;
-        const name = own(ref as Record<string, unknown>, field);
-        if (typeof name !== 'string') throw invalidCall(method, `ref.${field}`);
-        return { kind, name };
+        break;
       }
       default: return undefined;
     }
     if (!resolvers[kind]) return undefined;
-    const params = own(msg, 'params');
-    holder = isObject(params) ? own(params, field) : undefined;
-    if (typeof holder !== 'string') throw invalidCall(method, field);
-    return { kind, name: holder };
+    const name = isObject(holder) ? own(holder, field) : undefined;
+    if (typeof name !== 'string') throw invalidCall(method, `${where}.${field}`);
+    return { kind, name };
   }
 
   function check(body: unknown, auth: AuthInfo, base: readonly string[] = []): string | undefined {

@@ -33,7 +33,7 @@ interface Harness {
 }
 
 /** An MCP server with four tools, one McpServer + transport per request (stateless). */
-async function start(mode: { enableJsonResponse: boolean; json: boolean; passBody: boolean }): Promise<Harness> {
+async function start(mode: { enableJsonResponse: boolean; json: boolean; passBody: boolean; slowList?: boolean }): Promise<Harness> {
   const ran: string[] = [];
   const authSeen: (AuthInfo | undefined)[] = [];
   // The resource URL must be known before the port is: bind first, then build the guard.
@@ -54,6 +54,15 @@ async function start(mode: { enableJsonResponse: boolean; json: boolean; passBod
         ran.push(name);
         authSeen.push(extra.authInfo as AuthInfo | undefined);
         return { content: [{ type: 'text', text: `${name} done` }] };
+      });
+    }
+    if (mode.slowList) {
+      // Answer tools/list after a turn of the event loop, so the SSE answer streams (no Content-Length).
+      const inner = mcp.server as unknown as { _requestHandlers: Map<string, (r: unknown, e: unknown) => Promise<unknown>> };
+      const list = inner._requestHandlers.get('tools/list')!;
+      inner._requestHandlers.set('tools/list', async (r, e) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        return list(r, e);
       });
     }
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: mode.enableJsonResponse });
@@ -85,6 +94,7 @@ describe.each([
   ['SSE responses, express.json()', { enableJsonResponse: false, json: true, passBody: true }],
   ['SSE responses, no parser (the guard parses; body handed over)', { enableJsonResponse: false, json: false, passBody: true }],
   ['JSON responses, no parser, transport reads req.rawBody', { enableJsonResponse: true, json: false, passBody: false }],
+  ['SSE responses streamed (tools/list answered a turn later)', { enableJsonResponse: false, json: true, passBody: true, slowList: true }],
 ])('MCP SDK end to end: %s', (_label, mode) => {
   let h: Harness;
   beforeAll(async () => { h = await start(mode); });
