@@ -4,6 +4,8 @@
  */
 import type { RequestHandler } from 'express';
 import { makeEmitter } from './events.js';
+import { makeBodyReader } from './express/body.js';
+import { makeListFilter } from './express/filter-list.js';
 import { metadataMiddleware } from './express/metadata-router.js';
 import { protectMiddleware, type ProtectContext, type ProtectOptions } from './express/protect.js';
 import { makeResponder } from './express/respond.js';
@@ -43,7 +45,8 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const config = resolveOptions(options);
   const emit = makeEmitter(config.onEvent);
   const verifier = new Verifier(config, emit);
-  const policy = compilePolicy(config);
+  const knownScopes = new Set(config.scopesSupported);
+  const policy = compilePolicy(config, knownScopes);
   const baseScope = config.challengeScope === 'all'
     ? config.scopesSupported
     : [...new Set([...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])])];
@@ -52,7 +55,9 @@ export function mcpAuth(options: Options): McpAuthGuard {
     verifier,
     respond: makeResponder(config, baseScope),
     policy,
-    knownScopes: new Set(config.scopesSupported),
+    knownScopes,
+    readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
+    filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
   };
   const doc = protectedResourceMetadata(config);
 

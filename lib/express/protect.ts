@@ -23,8 +23,14 @@ export interface ProtectContext {
   respond: Responder;
   policy: Policy | undefined;
   knownScopes: ReadonlySet<string>;
-  /** Read and parse the body when no parser ran and the policy needs it (set by the policy layer). */
-  readBody?: (req: Request) => Promise<void>;
+  /**
+   * With a policy: examine (and when no parser ran, read and parse) the body the policy checks
+   * (`lib/express/body.ts`); `undefined` when done synchronously, else a promise. Throws or rejects
+   * with an `InvalidRequestError`.
+   */
+  readBody?: (req: Request) => Promise<void> | undefined;
+  /** With list filtering: wrap the response of an allowed request that makes list calls. */
+  filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
 }
 
 /** Options of `guard.protect()`. */
@@ -78,24 +84,34 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
 
   function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
     try {
-      if (needed.length > 0) {
+      if (policy) {
+        // The policy checks the route's scopes together with the calls', so one 403 names them all.
+        policy.check(req.body, info, needed);
+      } else if (needed.length > 0) {
         const missing = missingScopes(info.scopes, needed);
         if (missing.length > 0) {
           throw new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, knownScopes) });
         }
       }
-      if (policy) policy.check(req.body, info);
     } catch (err) {
       respond(req, res, err);
       return;
     }
     req.auth = info;
+    if (ctx.filterLists) ctx.filterLists(req, res, info);
     next();
   }
 
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
-    if (ctx.readBody && policy && req.body === undefined) {
-      ctx.readBody(req).then(() => allowed(req, res, next, info), (err: unknown) => respond(req, res, err));
+    let pending: Promise<void> | undefined;
+    try {
+      pending = policy && ctx.readBody ? ctx.readBody(req) : undefined;
+    } catch (err) {
+      respond(req, res, err);
+      return;
+    }
+    if (pending) {
+      pending.then(() => allowed(req, res, next, info), (err: unknown) => respond(req, res, err));
     } else {
       allowed(req, res, next, info);
     }

@@ -1,17 +1,155 @@
 /**
- * JSON-RPC message → scopes (MCP tool policy). Placeholder until the tool-policy issue lands:
- * the guard applies `requiredScopes` and route scopes only.
+ * The MCP tool policy: a parsed JSON-RPC body (single message or batch) → the scopes it needs, and
+ * the filter of list answers. Compiled once from `toolScopes`, `promptScopes` and `resourceScopes`.
+ *
+ * What is checked, per message (requests and notifications alike):
+ * - `tools/call` → `toolScopes` by `params.name`;
+ * - `prompts/get` → `promptScopes` by `params.name`;
+ * - `resources/read`, `resources/subscribe` → `resourceScopes` by `params.uri` (longest prefix);
+ * - `completion/complete` → `promptScopes` by `params.ref.name` (`ref/prompt`) or `resourceScopes`
+ *   by `params.ref.uri` (`ref/resource`), so a token cannot complete arguments of what it cannot use.
+ *
+ * A map that is not configured is not enforced (default deny applies per configured map). Every other
+ * method (`initialize`, `ping`, the `…/list` calls, notifications such as `notifications/initialized`,
+ * responses) needs only the base scopes (`requiredScopes` and the route's scopes); the list answers
+ * are filtered instead. Deliberately not checked: tool arguments (use `hasScopes()` in the handler),
+ * `resources/templates/list` (templates are not filtered), anything not in a JSON body.
  */
+import { InsufficientScopeError, InvalidRequestError } from '../errors.js';
 import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
+import { findListCalls, own, type ListCalls, type ListMethod } from './lists.js';
+import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
+import { missingScopes, stepUpScopes } from './scopes.js';
 
-/** A compiled policy: checks a parsed JSON-RPC body against a token's scopes (throws on denial). */
+/** A compiled policy. */
 export interface Policy {
-  /** Throw an `InsufficientScopeError` or `InvalidRequestError` when `body` may not run with `auth`. */
-  check(body: unknown, auth: AuthInfo): void;
+  /**
+   * Check a parsed body against a token: throws an `InvalidRequestError` (400, reason
+   * `invalid_tool_call`) when a checked call names no string target, an `InsufficientScopeError`
+   * with reason `tool_not_allowed` and no `scope` when no rule maps a tool, prompt or resource, and
+   * one with reason `insufficient_scope` whose `scope` is `base` ∪ every call's scopes ∪ the known
+   * scopes the token holds, when scopes are missing. One denied element denies a whole batch.
+   * Returns the name of the first tool called, if any (for events).
+   */
+  check(body: unknown, auth: AuthInfo, base?: readonly string[]): string | undefined;
+  /** The list calls of a body whose answers this policy filters, or `undefined`. */
+  listCalls(body: unknown): ListCalls | undefined;
+  /** True when a token holding `scopes` may use `entry` of a `method` answer (a tool, prompt or resource). */
+  allows(method: ListMethod, entry: unknown, scopes: readonly string[]): boolean;
 }
 
-/** Compile the policy of a configuration, or `undefined` when none is configured. */
-export function compilePolicy(_c: Config): Policy | undefined {
-  return undefined;
+type Kind = 'tool' | 'prompt' | 'resource';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+function invalidCall(method: string, path: string): InvalidRequestError {
+  return new InvalidRequestError({ reason: 'invalid_tool_call', description: `${method} needs a string ${path}` });
+}
+
+/**
+ * Compile the policy of a configuration, or `undefined` when none of `toolScopes`, `promptScopes`,
+ * `resourceScopes` is configured (then only `requiredScopes` and route scopes apply).
+ *
+ * @param knownScopes the scopes the server knows (`scopesSupported`): the held scopes a 403 repeats.
+ */
+export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new Set(c.scopesSupported)): Policy | undefined {
+  if (!c.toolScopes && !c.promptScopes && !c.resourceScopes) return undefined;
+  const resolvers: Readonly<Record<Kind, Resolver | undefined>> = {
+    tool: c.toolScopes && compileNameRules(c.toolScopes),
+    prompt: c.promptScopes && compileNameRules(c.promptScopes),
+    resource: c.resourceScopes && compilePrefixRules(c.resourceScopes),
+  };
+  const listMethods = new Set<string>();
+  if (resolvers.tool) listMethods.add('tools/list');
+  if (resolvers.prompt) listMethods.add('prompts/list');
+  if (resolvers.resource) listMethods.add('resources/list');
+  const listKind: Readonly<Record<ListMethod, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
+  const entryField: Readonly<Record<Kind, 'name' | 'uri'>> = { tool: 'name', prompt: 'name', resource: 'uri' };
+
+  /** The target of one message: which map, which name; `undefined` when the method is not checked. */
+  function target(msg: Record<string, unknown>, method: string): { kind: Kind; name: string } | undefined {
+    let kind: Kind;
+    let field: 'name' | 'uri';
+    let holder: unknown = own(msg, 'params');
+    let where = 'params';
+    switch (method) {
+      case 'tools/call': kind = 'tool'; field = 'name'; break;
+      case 'prompts/get': kind = 'prompt'; field = 'name'; break;
+      case 'resources/read':
+      case 'resources/subscribe': kind = 'resource'; field = 'uri'; break;
+      case 'completion/complete': {
+        holder = isObject(holder) ? own(holder, 'ref') : undefined;
+        where = 'params.ref';
+        const type = isObject(holder) ? own(holder, 'type') : undefined;
+        if (type === 'ref/prompt') { kind = 'prompt'; field = 'name'; } else if (type === 'ref/resource') { kind = 'resource'; field = 'uri'; } else return undefined;
+        break;
+      }
+      default: return undefined;
+    }
+    if (!resolvers[kind]) return undefined;
+    const name = isObject(holder) ? own(holder, field) : undefined;
+    if (typeof name !== 'string') throw invalidCall(method, `${where}.${field}`);
+    return { kind, name };
+  }
+
+  function check(body: unknown, auth: AuthInfo, base: readonly string[] = []): string | undefined {
+    const messages = Array.isArray(body) ? body : [body];
+    const needed = new Set(base);
+    let firstTool: string | undefined;
+    let unmapped: { kind: Kind; name: string } | undefined;
+    let lacking: { kind: Kind; name: string } | undefined;
+    for (const msg of messages) {
+      if (!isObject(msg)) continue;
+      const method = own(msg, 'method');
+      if (typeof method !== 'string') continue;
+      const t = target(msg, method);
+      if (!t) continue;
+      if (t.kind === 'tool') firstTool ??= t.name;
+      const scopes = resolvers[t.kind]!(t.name);
+      if (scopes === undefined) {
+        unmapped ??= t;
+        continue;
+      }
+      for (const s of scopes) needed.add(s);
+      if (!lacking && missingScopes(auth.scopes, scopes).length > 0) lacking = t;
+    }
+    if (unmapped) {
+      throw new InsufficientScopeError({
+        reason: 'tool_not_allowed',
+        scope: [],
+        tool: unmapped.kind === 'tool' ? unmapped.name : undefined,
+        description: `No ${unmapped.kind} policy rule allows this call`,
+      });
+    }
+    const all = [...needed];
+    if (missingScopes(auth.scopes, all).length > 0) {
+      throw new InsufficientScopeError({
+        reason: 'insufficient_scope',
+        scope: stepUpScopes(all, auth.scopes, knownScopes),
+        tool: lacking?.kind === 'tool' ? lacking.name : undefined,
+      });
+    }
+    return firstTool;
+  }
+
+  function allows(method: ListMethod, entry: unknown, scopes: readonly string[]): boolean {
+    const kind = listKind[method];
+    const resolve = resolvers[kind];
+    if (!resolve) return true;
+    if (!isObject(entry)) return false;
+    const name = own(entry, entryField[kind]);
+    if (typeof name !== 'string') return false;
+    const needed = resolve(name);
+    return needed !== undefined && missingScopes(scopes, needed).length === 0;
+  }
+
+  return Object.freeze({
+    check,
+    listCalls: (body: unknown) => findListCalls(body, listMethods),
+    allows,
+  });
+}
+

@@ -1,0 +1,300 @@
+/**
+ * List filtering at the HTTP layer: for an allowed request whose body makes `tools/list` (or, under
+ * `promptScopes` / `resourceScopes`, `prompts/list` / `resources/list`) calls, the response is
+ * rewritten so that the answers list only what the token may use. Works with whatever MCP server
+ * answers, by wrapping `res.writeHead`, `res.write`, `res.end` and `res.flushHeaders`:
+ *
+ * - `application/json` (or `…+json`) 2xx answers are held until `end()`, filtered, and sent with a
+ *   corrected `Content-Length` (a stale `ETag` is dropped);
+ * - `text/event-stream` answers stream on: each complete event is forwarded at once, rewritten only
+ *   when it answers a pending list call; once every list call is answered the wrapper steps aside;
+ * - anything else (other statuses or types) passes untouched.
+ *
+ * An answer that cannot be parsed (not UTF-8, not JSON, a compressed body, an unexpected shape, more
+ * than {@link MAX_HELD_BYTES} held) is passed through unchanged, never corrupted, and reported as a
+ * `list_unfiltered` event. Not filtered: events replayed on a later `GET` (resumability), list
+ * answers on other requests' streams, `resources/templates/list`.
+ */
+import type { Request, Response } from 'express';
+import type { GuardEvent } from '../events.js';
+import { filterPayload, type KeepEntry, type ListCalls, type ListMethod } from '../policy/lists.js';
+import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
+import type { Policy } from '../policy/tools.js';
+import type { AuthInfo } from '../types.js';
+import { isJsonEssence, mediaType } from './body.js';
+
+/** Largest answer held for filtering (JSON body, or one unfinished SSE event), in bytes. */
+export const MAX_HELD_BYTES = 16 * 1024 * 1024;
+
+/** Installs the filter on a response when the request makes list calls. */
+export type ListFilter = (req: Request, res: Response, auth: AuthInfo) => void;
+
+const INSTALLED = Symbol('mcp-oauth-guard.list-filter');
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Headers = Record<string, unknown> | unknown[] | undefined;
+type Callback = (err?: Error | null) => void;
+/** `json` and `sse-held` hold the whole answer (its length is declared, so it must be rewritten whole); `sse` streams. */
+type Mode = 'undecided' | 'json' | 'sse-held' | 'sse' | 'pass';
+
+/** A header from `writeHead`'s headers argument (object, flat array or array of pairs). */
+function fromHeaders(headers: Headers, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    const pairs = Array.isArray(headers[0]) ? (headers as unknown[][]) : [];
+    if (pairs.length === 0) for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    for (const [k, v] of pairs) if (typeof k === 'string' && k.toLowerCase() === name) return String(v);
+    return undefined;
+  }
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name && headers[k] !== undefined) return String(headers[k]);
+  return undefined;
+}
+
+/** `writeHead` headers without some names (as an object; arrays keep their form). */
+function withoutHeaders(headers: Headers, names: readonly string[]): Headers {
+  if (!headers) return headers;
+  if (Array.isArray(headers)) {
+    if (Array.isArray(headers[0])) return (headers as unknown[][]).filter(([k]) => !(typeof k === 'string' && names.includes(k.toLowerCase())));
+    const out: unknown[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const k = headers[i];
+      if (!(typeof k === 'string' && names.includes(k.toLowerCase()))) out.push(k, headers[i + 1]);
+    }
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(headers)) if (!names.includes(k.toLowerCase())) out[k] = headers[k];
+  return out;
+}
+
+function addHeader(headers: Headers, name: string, value: string): Headers {
+  if (!headers) return { [name]: value };
+  if (Array.isArray(headers)) return Array.isArray(headers[0]) ? [...headers, [name, value]] : [...headers, name, value];
+  return { ...headers, [name]: value };
+}
+
+function toBuffer(chunk: unknown, encoding: unknown): Buffer {
+  if (chunk === undefined || chunk === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+}
+
+/**
+ * Build the list filter of a guard.
+ *
+ * @param policy the compiled policy (decides which calls are list calls and which entries stay).
+ * @param emit optional event sink for `list_unfiltered`.
+ */
+export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => void): ListFilter {
+  return function installListFilter(req: Request, res: Response, auth: AuthInfo): void {
+    const calls = policy.listCalls(req.body);
+    if (!calls) return;
+    const marked = res as unknown as Record<symbol, unknown>;
+    if (marked[INSTALLED]) return;
+    marked[INSTALLED] = true;
+    const scopes = auth.scopes;
+    wrap(res, calls, (method, entry) => policy.allows(method, entry, scopes), emit);
+  };
+}
+
+function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: GuardEvent) => void) | undefined): void {
+  const methods: ListMethod[] = [...new Set([...calls.values()].flat())];
+  const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  const call = {
+    writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
+    write: orig.write as unknown as (...args: unknown[]) => boolean,
+    end: orig.end as unknown as (...args: unknown[]) => Response,
+    flushHeaders: orig.flushHeaders as unknown as () => void,
+  };
+  let mode: Mode = 'undecided';
+  let head: unknown[] | undefined;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const sse = new SseSplitter();
+  let reported = false;
+
+  function report(reason: string): void {
+    if (reported || !emit) return;
+    reported = true;
+    for (const method of methods) emit({ type: 'list_unfiltered', method, reason });
+  }
+
+  function restore(): void {
+    res.writeHead = orig.writeHead;
+    res.write = orig.write;
+    res.end = orig.end;
+    res.flushHeaders = orig.flushHeaders;
+  }
+
+  function header(name: string, headers: Headers): string | undefined {
+    const v = fromHeaders(headers, name);
+    if (v !== undefined) return v;
+    const h = res.getHeader(name);
+    return h === undefined ? undefined : Array.isArray(h) ? h.join(', ') : String(h);
+  }
+
+  function decide(status: number, headers: Headers): void {
+    const type = mediaType(header('content-type', headers))?.essence;
+    const json = isJsonEssence(type);
+    const stream = type === 'text/event-stream';
+    if (status < 200 || status >= 300 || status === 204 || (!json && !stream)) {
+      mode = 'pass';
+    } else if ((header('content-encoding', headers) ?? 'identity').trim().toLowerCase() !== 'identity') {
+      report('encoded');
+      mode = 'pass';
+    } else {
+      // An SSE answer with a Content-Length (`@hono/node-server`, under the SDK's transport, sets one
+      // when the stream is already complete) is held whole like a JSON one.
+      mode = json ? 'json' : header('content-length', headers) !== undefined ? 'sse-held' : 'sse';
+    }
+    if (mode === 'pass') restore();
+  }
+
+  function isHeld(): boolean {
+    return mode === 'json' || mode === 'sse-held';
+  }
+
+  /** Give up on a held answer: send what is held, unchanged. */
+  function releaseHeld(): void {
+    mode = 'pass';
+    restore();
+    if (head) call.writeHead.apply(res, head);
+    for (const b of held) call.write.call(res, b);
+    held = [];
+  }
+
+  function filterSseEvent(block: Buffer): Buffer {
+    let data: string | undefined;
+    try {
+      data = eventData(block);
+    } catch {
+      report('unparseable');
+      return block;
+    }
+    if (data === undefined || data.trim() === '') return block;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      report('unparseable');
+      return block;
+    }
+    const outcome = filterPayload(parsed, calls, keep);
+    for (const key of outcome.answered) calls.delete(key);
+    if (outcome.unexpected.length > 0) report('unexpected_shape');
+    return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload)) : block;
+  }
+
+  /** SSE: forward complete events (filtered), hold the unfinished one. */
+  function sseChunk(buf: Buffer): Buffer {
+    const out = sse.push(buf).map(filterSseEvent);
+    if (calls.size === 0 || sse.pendingBytes > MAX_HELD_BYTES) {
+      if (calls.size !== 0) report('too_large');
+      out.push(sse.drain());
+      mode = 'pass';
+      restore();
+    }
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
+  }
+
+  /** The rewritten SSE answer held whole, or `undefined` when no event changed. */
+  function rewriteSse(body: Buffer): Buffer | undefined {
+    const events = sse.push(body);
+    const out = events.map(filterSseEvent);
+    out.push(sse.drain());
+    return out.some((b, i) => b !== events[i] && i < events.length) ? Buffer.concat(out) : undefined;
+  }
+
+  function finishHeld(cb: Callback | undefined): Response {
+    const body = held.length === 1 ? held[0]! : Buffer.concat(held);
+    held = [];
+    let out: Buffer | undefined;
+    if (mode === 'sse-held') {
+      out = rewriteSse(body);
+    } else if (body.length > 0) {
+      try {
+        const outcome = filterPayload(JSON.parse(utf8.decode(body)) as unknown, calls, keep);
+        if (outcome.unexpected.length > 0) report('unexpected_shape');
+        if (outcome.changed) out = Buffer.from(JSON.stringify(outcome.payload), 'utf8');
+      } catch {
+        report('unparseable');
+      }
+    }
+    if (out) {
+      const headArg = head ? (typeof head[1] === 'string' ? 2 : 1) : 0;
+      const headers = head ? (head[headArg] as Headers) : undefined;
+      const chunked = header('transfer-encoding', headers) !== undefined;
+      res.removeHeader('ETag');
+      if (chunked) res.removeHeader('Content-Length');
+      if (head) {
+        let next = withoutHeaders(headers, ['content-length', 'etag']);
+        if (!chunked) next = addHeader(next, 'Content-Length', String(out.length));
+        head = [...head.slice(0, headArg), next];
+      } else if (!chunked) {
+        res.setHeader('Content-Length', String(out.length));
+      }
+    }
+    if (head) call.writeHead.apply(res, head);
+    return call.end.call(res, out ?? body, cb);
+  }
+
+  function split(a: unknown, b: unknown): { encoding: unknown; cb: Callback | undefined } {
+    if (typeof a === 'function') return { encoding: undefined, cb: a as Callback };
+    return { encoding: a, cb: typeof b === 'function' ? (b as Callback) : undefined };
+  }
+
+  res.writeHead = function listFilterWriteHead(this: Response, ...args: unknown[]): Response {
+    if (mode === 'undecided') decide(Number(args[0]), (typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
+    if (isHeld()) {
+      head = args;
+      res.statusCode = Number(args[0]);
+      return res;
+    }
+    return call.writeHead.apply(res, args);
+  } as Response['writeHead'];
+
+  res.flushHeaders = function listFilterFlushHeaders(): void {
+    if (mode === 'undecided') decide(res.statusCode, undefined);
+    if (!isHeld()) call.flushHeaders.call(res);
+  };
+
+  res.write = function listFilterWrite(chunk: unknown, a?: unknown, b?: unknown): boolean {
+    if (mode === 'undecided') decide(res.statusCode, undefined);
+    if (mode === 'pass') return call.write.call(res, chunk, a, b);
+    const { encoding, cb } = split(a, b);
+    const buf = toBuffer(chunk, encoding);
+    if (isHeld()) {
+      held.push(buf);
+      heldBytes += buf.length;
+      if (heldBytes > MAX_HELD_BYTES) {
+        report('too_large');
+        releaseHeld();
+      }
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    const out = sseChunk(buf);
+    if (out.length === 0) {
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    return call.write.call(res, out, cb);
+  } as Response['write'];
+
+  res.end = function listFilterEnd(chunk?: unknown, a?: unknown, b?: unknown): Response {
+    if (typeof chunk === 'function') { b = chunk; chunk = undefined; }
+    if (mode === 'undecided') decide(res.statusCode, undefined);
+    if (mode === 'pass') return call.end.call(res, chunk, a, b);
+    const { encoding, cb } = split(a, b);
+    const buf = toBuffer(chunk, encoding);
+    restore();
+    if (isHeld()) {
+      held.push(buf);
+      return finishHeld(cb);
+    }
+    mode = 'pass';
+    const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), sse.drain()]);
+    return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
+  } as Response['end'];
+}

@@ -1,0 +1,127 @@
+/**
+ * `tools/list`, `prompts/list` and `resources/list` filtering on parsed JSON-RPC payloads
+ * (framework-free): which list calls a request makes, and the answers to them with the entries a
+ * token may not use removed. Everything else in a payload is left as it is.
+ */
+
+/** The list methods a policy can filter. */
+export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list';
+
+/** The array in a list result that holds the entries. */
+export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources'>> = Object.freeze({
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+});
+
+/** List calls of one request still waiting for their answer: JSON-RPC id key → methods asked with it. */
+export type ListCalls = Map<string, ListMethod[]>;
+
+/** Decides whether one entry of a list (a tool, prompt or resource object) stays. */
+export type KeepEntry = (method: ListMethod, entry: unknown) => boolean;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Own property of a plain object, never an inherited one. */
+export function own(obj: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+}
+
+/** A map key for a JSON-RPC id that keeps `1` and `"1"` apart; `undefined` for a notification or a bad id. */
+export function idKey(id: unknown): string | undefined {
+  if (typeof id === 'string') return `s:${id}`;
+  if (typeof id === 'number' && Number.isFinite(id)) return `n:${id}`;
+  if (id === null) return 'null';
+  return undefined;
+}
+
+/**
+ * The list calls (requests with an id) of a parsed body, single message or batch, restricted to
+ * `methods`; `undefined` when there is none.
+ */
+export function findListCalls(body: unknown, methods: ReadonlySet<string>): ListCalls | undefined {
+  if (methods.size === 0) return undefined;
+  let calls: ListCalls | undefined;
+  const messages = Array.isArray(body) ? body : [body];
+  for (const m of messages) {
+    if (!isObject(m)) continue;
+    const method = own(m, 'method');
+    if (typeof method !== 'string' || !methods.has(method)) continue;
+    const key = idKey(own(m, 'id'));
+    if (key === undefined) continue;
+    calls ??= new Map();
+    const list = calls.get(key);
+    if (list) { if (!list.includes(method as ListMethod)) list.push(method as ListMethod); } else calls.set(key, [method as ListMethod]);
+  }
+  return calls;
+}
+
+/** What {@link filterPayload} did. */
+export interface FilterOutcome {
+  /** The payload to send: the input itself when nothing changed. */
+  payload: unknown;
+  /** True when at least one entry was removed. */
+  changed: boolean;
+  /** Id keys of the list calls this payload answered (result or error). */
+  answered: string[];
+  /** List methods whose answer had an unexpected shape (left unchanged). */
+  unexpected: ListMethod[];
+}
+
+function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: FilterOutcome): unknown {
+  if (!isObject(msg)) return msg;
+  const key = idKey(own(msg, 'id'));
+  if (key === undefined || typeof own(msg, 'method') === 'string') return msg;
+  const methods = calls.get(key);
+  if (!methods) return msg;
+  const result = own(msg, 'result');
+  if (result === undefined) {
+    if (own(msg, 'error') !== undefined) out.answered.push(key);
+    return msg;
+  }
+  out.answered.push(key);
+  if (!isObject(result)) {
+    out.unexpected.push(...methods);
+    return msg;
+  }
+  let next: Record<string, unknown> | undefined;
+  let matched = false;
+  for (const method of methods) {
+    const listKey = LIST_KEYS[method];
+    const entries = own(result, listKey);
+    if (entries === undefined) continue;
+    matched = true;
+    if (!Array.isArray(entries)) {
+      out.unexpected.push(method);
+      continue;
+    }
+    const kept = entries.filter((e) => keep(method, e));
+    if (kept.length !== entries.length) {
+      next ??= { ...result };
+      next[listKey] = kept;
+    }
+  }
+  if (!matched) out.unexpected.push(...methods);
+  if (!next) return msg;
+  out.changed = true;
+  return { ...msg, result: next };
+}
+
+/**
+ * Remove from the answers to `calls` in `payload` (one JSON-RPC message or an array of them) the
+ * entries `keep` refuses. Messages that answer no pending call, requests, notifications and error
+ * answers are returned untouched; the input is never mutated.
+ */
+export function filterPayload(payload: unknown, calls: ListCalls, keep: KeepEntry): FilterOutcome {
+  const out: FilterOutcome = { payload, changed: false, answered: [], unexpected: [] };
+  if (Array.isArray(payload)) {
+    const mapped = payload.map((m) => filterMessage(m, calls, keep, out));
+    if (out.changed) out.payload = mapped;
+  } else {
+    const mapped = filterMessage(payload, calls, keep, out);
+    if (out.changed) out.payload = mapped;
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+/**
+ * Rule resolution for the tool policy: a name (tool, prompt) or a resource URI → the scopes its rule
+ * requires, or `undefined` when no rule maps it (denied by default).
+ *
+ * Compiled once from a {@link ScopeMap}; lookups do only per-name work.
+ */
+import type { ScopeMap } from '../options.js';
+
+/** Resolves a name to the scopes its rule requires, or `undefined` when no rule applies. */
+export type Resolver = (name: string) => readonly string[] | undefined;
+
+/**
+ * Compile the rules of a name map (`toolScopes`, `promptScopes`).
+ *
+ * Resolution: the exact own key; else the longest matching `prefix*` pattern; else `*`; else
+ * `undefined`. Exactly one rule applies (a matched exact key does not also need the `*` scopes).
+ * Keys are compared as JavaScript strings, code unit for code unit: no case folding, no Unicode
+ * normalisation, no trimming, the same lookup the MCP SDK uses to dispatch. Lookups go through a
+ * `Map`, so `__proto__`, `constructor` or `toString` are ordinary names.
+ *
+ * @example
+ * const resolve = compileNameRules({ delete_note: ['notes:write'], 'note_*': ['notes:read'], '*': [] });
+ * resolve('note_get');   // ['notes:read']
+ * resolve('other');      // []
+ */
+export function compileNameRules(map: ScopeMap): Resolver {
+  const exact = new Map<string, readonly string[]>();
+  const prefixes: [string, readonly string[]][] = [];
+  let star: readonly string[] | undefined;
+  for (const key of Object.keys(map)) {
+    const scopes = Object.freeze([...map[key]!]);
+    if (key === '*') star = scopes;
+    else if (key.endsWith('*')) prefixes.push([key.slice(0, -1), scopes]);
+    else exact.set(key, scopes);
+  }
+  // Longest prefix first, so the first match is the most specific one.
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return function resolveName(name: string): readonly string[] | undefined {
+    const hit = exact.get(name);
+    if (hit !== undefined) return hit;
+    for (const [prefix, scopes] of prefixes) if (name.startsWith(prefix)) return scopes;
+    return star;
+  };
+}
+
+/**
+ * Compile the rules of `resourceScopes`: every key is a URI prefix (a trailing `*` is allowed and
+ * means the same), the longest matching prefix wins (a key equal to the whole URI is the longest),
+ * then `*`, else `undefined`. Comparison is code unit for code unit: URIs are not parsed,
+ * normalised or decoded (`notes://a` and `NOTES://a` are different), so write keys in the exact
+ * form the MCP server lists.
+ */
+export function compilePrefixRules(map: ScopeMap): Resolver {
+  const prefixes: [string, readonly string[]][] = [];
+  let star: readonly string[] | undefined;
+  for (const key of Object.keys(map)) {
+    const scopes = Object.freeze([...map[key]!]);
+    if (key === '*') star = scopes;
+    else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
+  }
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return function resolvePrefix(uri: string): readonly string[] | undefined {
+    for (const [prefix, scopes] of prefixes) if (uri.startsWith(prefix)) return scopes;
+    return star;
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Server-sent events, as far as list filtering needs them (framework-free): split a byte stream into
+ * whole events (blocks ending with an empty line, any of `\n`, `\r\n`, `\r` as line ends, as the
+ * HTML SSE grammar allows) and rewrite the `data` of one event. Bytes of events that are not
+ * rewritten are passed on exactly as they came.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+
+/** Accumulates bytes and hands out complete events. */
+export class SseSplitter {
+  private buf: Buffer = EMPTY;
+  private scanFrom = 0;
+  private lineStart = 0;
+
+  /** Bytes held that do not yet form a complete event. */
+  get pendingBytes(): number {
+    return this.buf.length;
+  }
+
+  /** Add bytes; return every event completed by them (each including its terminating empty line). */
+  push(chunk: Buffer): Buffer[] {
+    if (chunk.length === 0) return [];
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    const out: Buffer[] = [];
+    const buf = this.buf;
+    let start = 0;
+    let lineStart = this.lineStart;
+    let j = this.scanFrom;
+    while (j < buf.length) {
+      const c = buf[j]!;
+      if (c !== LF && c !== CR) { j++; continue; }
+      if (c === CR && j + 1 === buf.length) break; // a CR LF may be split across chunks: wait
+      const end = j + (c === CR && buf[j + 1] === LF ? 2 : 1);
+      if (j === lineStart) {
+        out.push(buf.subarray(start, end));
+        start = end;
+      }
+      lineStart = end;
+      j = end;
+    }
+    this.buf = start === 0 ? buf : buf.subarray(start);
+    this.scanFrom = j - start;
+    this.lineStart = lineStart - start;
+    return out;
+  }
+
+  /** Take whatever is held (an incomplete last event) and reset. */
+  drain(): Buffer {
+    const rest = this.buf;
+    this.buf = EMPTY;
+    this.scanFrom = 0;
+    this.lineStart = 0;
+    return rest;
+  }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The `data` of one event (its `data` lines joined with `\n`, a single leading space of each value
+ * removed), or `undefined` when the event has no `data` field.
+ * @throws {TypeError} when the event is not valid UTF-8.
+ */
+export function eventData(block: Buffer): string | undefined {
+  let data: string | undefined;
+  for (const line of decoder.decode(block).split(/\r\n|\r|\n/)) {
+    if (line !== 'data' && !line.startsWith('data:')) continue;
+    let value = line.slice(5);
+    if (value.startsWith(' ')) value = value.slice(1);
+    data = data === undefined ? value : `${data}\n${value}`;
+  }
+  return data;
+}
+
+/**
+ * The event with its `data` replaced by `data` (which must hold no line break, as JSON text does not):
+ * other fields (`event`, `id`, `retry`, comments) are kept in order, lines end with `\n`.
+ */
+export function withEventData(block: Buffer, data: string): Buffer {
+  const lines: string[] = [];
+  let placed = false;
+  for (const line of decoder.decode(block).split(/\r\n|\r|\n/)) {
+    if (line === '') continue;
+    if (line === 'data' || line.startsWith('data:')) {
+      if (!placed) lines.push(`data: ${data}`);
+      placed = true;
+      continue;
+    }
+    lines.push(line);
+  }
+  if (!placed) lines.push(`data: ${data}`);
+  return Buffer.from(`${lines.join('\n')}\n\n`, 'utf8');
+}

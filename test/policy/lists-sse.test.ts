@@ -1,0 +1,75 @@
+import { filterPayload, findListCalls, idKey, type KeepEntry } from '../../lib/policy/lists.js';
+import { eventData, SseSplitter, withEventData } from '../../lib/policy/sse.js';
+
+const keep: KeepEntry = (_m, e) => (e as { name?: string }).name !== 'secret';
+const tools = (...names: string[]) => names.map((name) => ({ name, inputSchema: { type: 'object' } }));
+
+describe('list payload filtering', () => {
+  test('ids: 1 and "1" are different calls; notifications are no calls', () => {
+    expect(idKey(1)).not.toBe(idKey('1'));
+    expect(idKey(undefined)).toBeUndefined();
+    expect(idKey(NaN)).toBeUndefined();
+    expect(findListCalls({ id: 1, method: 'tools/list' }, new Set())).toBeUndefined();
+  });
+
+  test('filters the answer to a pending call, leaves everything else alone, never mutates', () => {
+    const calls = findListCalls({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, new Set(['tools/list']))!;
+    const answer = { jsonrpc: '2.0', id: 1, result: { tools: tools('a', 'secret', 'b'), nextCursor: 'c' } };
+    const out = filterPayload(answer, calls, keep);
+    expect(out.changed).toBe(true);
+    expect(out.answered).toEqual(['n:1']);
+    expect(out.payload).toEqual({ jsonrpc: '2.0', id: 1, result: { tools: tools('a', 'b'), nextCursor: 'c' } });
+    expect(answer.result.tools).toHaveLength(3);
+    // another id, a string id, an error answer: untouched
+    for (const other of [{ ...answer, id: 2 }, { ...answer, id: '1' }, { jsonrpc: '2.0', id: 1, error: { code: 1, message: 'x' } }]) {
+      const o = filterPayload(other, calls, keep);
+      expect(o.changed).toBe(false);
+      expect(o.payload).toBe(other);
+    }
+  });
+
+  test('batch answers: only the list answer changes', () => {
+    const calls = findListCalls([{ id: 1, method: 'ping' }, { id: 2, method: 'tools/list' }], new Set(['tools/list']))!;
+    const out = filterPayload([{ jsonrpc: '2.0', id: 1, result: {} }, { jsonrpc: '2.0', id: 2, result: { tools: tools('secret') } }], calls, keep);
+    expect(out.payload).toEqual([{ jsonrpc: '2.0', id: 1, result: {} }, { jsonrpc: '2.0', id: 2, result: { tools: [] } }]);
+  });
+
+  test('unexpected shapes are reported and left unchanged', () => {
+    const calls = findListCalls({ id: 1, method: 'tools/list' }, new Set(['tools/list']))!;
+    for (const result of [{ tools: 'x' }, {}, 'x']) {
+      const out = filterPayload({ jsonrpc: '2.0', id: 1, result }, calls, keep);
+      expect(out.changed).toBe(false);
+      expect(out.unexpected).toEqual(['tools/list']);
+    }
+  });
+});
+
+describe('SSE splitting', () => {
+  const enc = (s: string) => Buffer.from(s, 'utf8');
+
+  test('splits on empty lines with any line ending, across chunk boundaries', () => {
+    const stream = 'event: message\nid: 1\ndata: {"a":1}\n\nid: 2\r\ndata: {"b":2}\r\n\r\ndata: x\r\rdata: tail';
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const s = new SseSplitter();
+      const blocks = [...s.push(enc(stream.slice(0, cut))), ...s.push(enc(stream.slice(cut)))].map((b) => b.toString());
+      expect(blocks).toEqual(['event: message\nid: 1\ndata: {"a":1}\n\n', 'id: 2\r\ndata: {"b":2}\r\n\r\n', 'data: x\r\r']);
+      expect(s.drain().toString()).toBe('data: tail');
+    }
+  });
+
+  test('byte by byte, with multi-byte characters', () => {
+    const stream = enc('data: {"t":"ü€😀"}\n\n: comment\n\n');
+    const s = new SseSplitter();
+    const blocks: Buffer[] = [];
+    for (const byte of stream) blocks.push(...s.push(Buffer.from([byte])));
+    expect(blocks.map((b) => b.toString())).toEqual(['data: {"t":"ü€😀"}\n\n', ': comment\n\n']);
+  });
+
+  test('eventData joins data lines; withEventData keeps the other fields', () => {
+    const block = enc('event: message\nid: 7\ndata: {"a":\ndata:1}\n\n');
+    expect(eventData(block)).toBe('{"a":\n1}');
+    expect(eventData(enc(': only a comment\n\n'))).toBeUndefined();
+    expect(withEventData(block, '{"a":2}').toString()).toBe('event: message\nid: 7\ndata: {"a":2}\n\n');
+    expect(() => eventData(Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a]))).toThrow();
+  });
+});
