@@ -53,6 +53,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     respond: makeResponder(config, baseScope),
     policy,
     knownScopes: new Set(config.scopesSupported),
+    emit,
   };
   const doc = protectedResourceMetadata(config);
 
