@@ -39,10 +39,10 @@ export type GuardEvent =
   | { type: 'list_unfiltered'; method: string; reason: string };
 
 /** An event listener, as given to the `onEvent` option. */
-export type EventListener = (event: GuardEvent) => void;
+export type GuardEventListener = (event: GuardEvent) => void;
 
 /** Build an emitter that calls `listener` and swallows what it throws; `undefined` when there is no listener. */
-export function makeEmitter(listener: EventListener | undefined): EventListener | undefined {
+export function makeEmitter(listener: GuardEventListener | undefined): GuardEventListener | undefined {
   if (!listener) return undefined;
   return function emit(event: GuardEvent): void {
     try {

@@ -9,7 +9,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { extractBearer } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
-import { decisionEvent, startTrace, type DecisionTrace, type EventListener } from '../events.js';
+import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { missingScopes, stepUpScopes } from '../policy/scopes.js';
 import type { Policy } from '../policy/tools.js';
@@ -27,7 +27,7 @@ export interface ProtectContext {
   /** Read and parse the body when no parser ran and the policy needs it (set by the policy layer). */
   readBody?: (req: Request) => Promise<void>;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
-  emit?: EventListener | undefined;
+  emit?: GuardEventListener | undefined;
 }
 
 /** Options of `guard.protect()`. */
