@@ -6,11 +6,12 @@
  * Checks, in order (ids are stable, for scripts and tests):
  * - `env`: the variables parse; `resource`: the resource URL form (no fragment or query, https
  *   except loopback; a trailing slash or a non-normalized form is a warning); `config`: the options
- *   validate as `mcpAuth()` validates them; `resource_metadata`: the RFC 9728 URLs clients derive.
+ *   validate as `mcpAuth()` validates them; `audience` (a warning, only when it applies): the
+ *   accepted audiences leave out the resource; `resource_metadata`: the RFC 9728 URLs clients derive.
  * - `as_metadata`: RFC 8414 metadata, then OpenID Connect discovery, reachable (and accepted by
  *   `openid-client` when the guard depends on discovery); `issuer`: its `issuer` equals the
  *   configured one exactly.
- * - `jwks`: reachable and JSON with a `keys` array; `jwks_keys`: public keys only (no `d`, `p`,
+ * - `jwks`: reachable and JSON with a `keys` array (plain http off loopback: a warning); `jwks_keys`: public keys only (no `d`, `p`,
  *   `q`, `k` …), each importable; `jwks_algorithms`: the keys' algorithms overlap the allowlist.
  * - `introspection` (when configured): the endpoint answers a probe with a random dummy token
  *   with `active: false`, which proves it accepts this guard's client credentials.
@@ -255,7 +256,18 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     out.push({ id: 'jwks', status: 'fail', message: `${uri} is JSON but has no "keys" array`, fix: 'point MCP_AUTH_JWKS_URI at a JWK Set (RFC 7517 §5)' });
     return;
   }
-  out.push({ id: 'jwks', status: 'pass', message: `${uri} serves ${keys.length} key(s)` });
+  let insecure = false;
+  try {
+    const u = new URL(uri);
+    insecure = u.protocol !== 'https:' && !isLoopback(u);
+  } catch {
+    insecure = true;
+  }
+  if (insecure) {
+    out.push({ id: 'jwks', status: 'warn', message: `${uri} serves ${keys.length} key(s) over plain http`, fix: 'serve the JWKS over https: anyone on the path could substitute keys' });
+  } else {
+    out.push({ id: 'jwks', status: 'pass', message: `${uri} serves ${keys.length} key(s)` });
+  }
 
   const problems: string[] = [];
   const exposed: string[] = [];
@@ -428,6 +440,13 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   if (!config) {
     out.push({ id: 'network', status: 'skip', message: 'authorization server checks skipped until the configuration is valid' });
     return { ok: false, checks: out };
+  }
+  if (!config.audiences.includes(config.resource)) {
+    out.push({
+      id: 'audience', status: 'warn',
+      message: `accepted audiences ${config.audiences.join(', ')} do not include the resource ${config.resource}`,
+      fix: `MCP clients request tokens with resource=${config.resource} (RFC 8707) and most authorization servers put that in "aud": add it to MCP_AUTH_AUDIENCES unless your server is known to use another value`,
+    });
   }
   const rootMeta = `${config.resourceUrl.origin}/.well-known/oauth-protected-resource`;
   out.push({

@@ -16,7 +16,7 @@ const USAGE = `Usage: mcp-oauth-guard <command> [options]
 Commands:
   doctor                 Check the MCP_AUTH_* configuration against the authorization server:
                          resource URL, metadata and issuer, JWKS, introspection, tool policy.
-  check [TOKEN | -]      Validate one access token as the middleware does and explain the
+  check [--] [TOKEN | -] Validate one access token as the middleware does and explain the
                          decision. Without TOKEN (or with -) the token is read from stdin,
                          which keeps it out of your shell history and the process list.
 
@@ -42,18 +42,21 @@ interface Args {
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { command: undefined, positional: [], json: false, help: false, tools: [] };
+  let options = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--json') args.json = true;
+    if (!options || (!a.startsWith('-') || a === '-')) {
+      if (args.command === undefined) args.command = a;
+      else args.positional.push(a);
+    } else if (a === '--') options = false;
+    else if (a === '--json') args.json = true;
     else if (a === '-h' || a === '--help') args.help = true;
     else if (a === '--tool') {
       const name = argv[++i];
       if (name === undefined) throw new UsageError('--tool needs a tool name');
       args.tools.push(name);
     } else if (a.startsWith('--tool=')) args.tools.push(a.slice('--tool='.length));
-    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
-    else if (args.command === undefined) args.command = a;
-    else args.positional.push(a);
+    else throw new UsageError(`unknown option ${a}`);
   }
   return args;
 }

@@ -118,6 +118,9 @@ describe('against a real oidc-provider', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ decision: 'deny', reason: 'malformed_token' });
     expect((await runCli(['check'], opEnv(), '  \n')).code).toBe(2);
+    const dash = await runCli(['check', '--json', '--', '-starts-with-a-dash'], opEnv());
+    expect(dash.code).toBe(1);
+    expect(JSON.parse(dash.stdout)).toMatchObject({ decision: 'deny', token: { length: 19 } });
     const bad = await runCli(['check', 'x'], { MCP_AUTH_RESOURCE: MCP });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('issuer');

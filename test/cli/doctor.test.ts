@@ -176,6 +176,14 @@ describe('doctor: the configuration itself', () => {
     expect(slash.code).toBe(0);
   });
 
+  test('accepted audiences that leave out the resource: a warning (exit 0)', async () => {
+    const r = await runCli(['doctor', '--json'], env({ MCP_AUTH_AUDIENCES: 'api://mcp-server' }));
+    expect(statuses(r.stdout)).toMatchObject({ config: 'pass', audience: 'warn', issuer: 'pass' });
+    expect(r.code).toBe(0);
+    const plain = await runCli(['doctor', '--json'], env());
+    expect(checksOf(plain.stdout).audience).toBeUndefined();
+  });
+
   test('missing issuer: the fix names the variable', async () => {
     const r = await runCli(['doctor', '--json'], { MCP_AUTH_RESOURCE: RESOURCE });
     expect(r.code).toBe(1);
