@@ -1,13 +1,33 @@
 /**
  * Decision and key/introspection events (`onEvent`). Plain objects, never token material:
  * no token, no part of it, no hash of it. A listener that throws never affects a request.
+ *
+ * Without a listener nothing here runs: `makeEmitter(undefined)` is `undefined`, and the
+ * middleware builds no trace, reads no clock and decodes nothing.
  */
-import type { McpAuthErrorCode, McpAuthErrorReason } from './errors.js';
+import { decodeProtectedHeader, errors as joseErrors } from 'jose';
+import { McpAuthError, InsufficientScopeError, type McpAuthErrorCode, type McpAuthErrorReason } from './errors.js';
+import type { AuthInfo } from './types.js';
 
-/** Kind of token a decision was about. */
+/** Kind of token a decision was about (`none` when the request carried no usable bearer token). */
 export type TokenKind = 'jwt' | 'opaque' | 'none';
 
-/** One event. `type` tells which fields are set. */
+/**
+ * One event. `type` tells which fields are set.
+ *
+ * - `allow` / `deny`: one per request decided by `protect()` (and a `deny` from a later
+ *   `requireScopes()`). `code`, `reason`, `status` are the wire code, the stable reason and the
+ *   HTTP status of the answer. `issuer`, `clientId` come from verified claims only (on a `deny`,
+ *   only when the signature or introspection was checked before the refusal, e.g. an expired
+ *   token or a wrong audience). `kid` is the JWS header's `kid` (on a `deny` it may be the
+ *   unverified value the token named). `tool` is the `tools/call` name of a single JSON-RPC
+ *   message, when known. `cached` is true when the verification cache answered.
+ *   `durationMs` is the time spent in the guard (`performance.now()`, not the injected clock).
+ * - `keys_refreshed` / `keys_refresh_failed` / `stale_keys_served`: the JWKS life cycle.
+ * - `introspection_failed`: the introspection endpoint could not be used (outage, bad answer).
+ * - `misconfigured`: the authorization server refused this guard's own credentials.
+ * - `list_unfiltered`: a `tools/list` (or prompt/resource list) answer could not be filtered.
+ */
 export type GuardEvent =
   | { type: 'allow'; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
   | { type: 'deny'; code: McpAuthErrorCode; reason: McpAuthErrorReason; status: number; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
@@ -18,8 +38,11 @@ export type GuardEvent =
   | { type: 'misconfigured'; reason: string }
   | { type: 'list_unfiltered'; method: string; reason: string };
 
+/** An event listener, as given to the `onEvent` option. */
+export type GuardEventListener = (event: GuardEvent) => void;
+
 /** Build an emitter that calls `listener` and swallows what it throws; `undefined` when there is no listener. */
-export function makeEmitter(listener: ((event: GuardEvent) => void) | undefined): ((event: GuardEvent) => void) | undefined {
+export function makeEmitter(listener: GuardEventListener | undefined): GuardEventListener | undefined {
   if (!listener) return undefined;
   return function emit(event: GuardEvent): void {
     try {
@@ -27,5 +50,98 @@ export function makeEmitter(listener: ((event: GuardEvent) => void) | undefined)
     } catch {
       // A listener's failure never affects a request.
     }
+  };
+}
+
+/**
+ * What the middleware records about one request while deciding it, only when a listener is set.
+ * Holds the token so the event can name its kind and `kid`; the token itself never leaves here.
+ */
+export interface DecisionTrace {
+  /** `performance.now()` when the guard started on the request. */
+  readonly startedAt: number;
+  /** The bearer token, once extracted. */
+  token: string | undefined;
+  /** True when the verification cache answered (set by the verifier). */
+  cached: boolean;
+}
+
+/** Start a trace (call only when a listener is set). */
+export function startTrace(): DecisionTrace {
+  return { startedAt: performance.now(), token: undefined, cached: false };
+}
+
+const MAX_FIELD = 256;
+const MAX_KID = 128;
+
+function cap(value: unknown, max = MAX_FIELD): string | undefined {
+  return typeof value === 'string' && value !== '' ? (value.length > max ? value.slice(0, max) : value) : undefined;
+}
+
+function clientIdOf(claims: Record<string, unknown>): string | undefined {
+  return cap(claims.client_id) ?? cap(claims.azp) ?? cap(claims.appid);
+}
+
+/** The `tools/call` tool name of a single JSON-RPC message, else `undefined` (batches name no tool). */
+export function toolNameOf(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  const msg = body as { method?: unknown; params?: unknown };
+  if (msg.method !== 'tools/call' || msg.params === null || typeof msg.params !== 'object') return undefined;
+  return cap((msg.params as { name?: unknown }).name);
+}
+
+/** Claims that a refusal was based on, when they were verified first (`jose` claim failures carry them). */
+function verifiedClaimsOf(err: McpAuthError): Record<string, unknown> | undefined {
+  const cause = err.cause;
+  // jose raises these (with the payload) only after the signature verified.
+  if (!(cause instanceof joseErrors.JWTClaimValidationFailed) && !(cause instanceof joseErrors.JWTExpired)) return undefined;
+  const payload: unknown = cause.payload;
+  return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Build the `allow` (no `err`) or `deny` event of a decision. `tokenFormat` is the configured
+ * format (`auto` is resolved by the token's shape, as the verifier does). Never copies the token.
+ */
+export function decisionEvent(
+  trace: DecisionTrace,
+  tokenFormat: 'jwt' | 'opaque' | 'auto',
+  info: AuthInfo | undefined,
+  err: unknown,
+  body: unknown,
+): GuardEvent {
+  const durationMs = Math.round((performance.now() - trace.startedAt) * 1000) / 1000;
+  let tokenKind: TokenKind = 'none';
+  let kid: string | undefined;
+  const token = trace.token;
+  if (token !== undefined) {
+    let header: { kid?: unknown } | undefined;
+    if (tokenFormat !== 'opaque' && token.indexOf('.') > 0) {
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        header = undefined;
+      }
+    }
+    tokenKind = tokenFormat === 'jwt' || (tokenFormat === 'auto' && header !== undefined) ? 'jwt' : 'opaque';
+    if (tokenKind === 'jwt') kid = cap(header?.kid, MAX_KID);
+  }
+  const claims = info ? info.extra : err instanceof McpAuthError ? verifiedClaimsOf(err) : undefined;
+  const issuer = claims ? cap(claims.iss) : undefined;
+  const clientId = info ? cap(info.clientId) : claims ? clientIdOf(claims) : undefined;
+  const tool = (err instanceof InsufficientScopeError ? cap(err.tool) : undefined) ?? toolNameOf(body);
+
+  const common = { tokenKind, issuer, kid, clientId, tool, cached: trace.cached, durationMs };
+  for (const k of ['issuer', 'kid', 'clientId', 'tool'] as const) if (common[k] === undefined) delete common[k];
+  if (err === undefined) return { type: 'allow', ...common };
+  // Mirror the responder: unknown errors are answered as a 401 malformed token; ConfigError as 500.
+  const e = err instanceof McpAuthError ? err : undefined;
+  const code: McpAuthErrorCode = e ? (e.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : e.code) : 'UNAUTHORIZED';
+  return {
+    type: 'deny',
+    code,
+    reason: e ? e.reason : 'malformed_token',
+    status: e ? e.status : 401,
+    ...common,
   };
 }

@@ -58,6 +58,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     knownScopes,
     readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
     filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
+    emit,
   };
   const doc = protectedResourceMetadata(config);
 

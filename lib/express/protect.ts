@@ -9,6 +9,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { extractBearer } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
+import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { missingScopes, stepUpScopes } from '../policy/scopes.js';
 import type { Policy } from '../policy/tools.js';
@@ -31,6 +32,8 @@ export interface ProtectContext {
   readBody?: (req: Request) => Promise<void> | undefined;
   /** With list filtering: wrap the response of an allowed request that makes list calls. */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
+  /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
+  emit?: GuardEventListener | undefined;
 }
 
 /** Options of `guard.protect()`. */
@@ -40,6 +43,17 @@ export interface ProtectOptions {
 }
 
 const GUARD = Symbol.for('mcp-oauth-guard.context');
+const TRACE = Symbol('mcp-oauth-guard.trace');
+
+/**
+ * The one place that emits a decision event (`allow` when `err` is undefined, else `deny`).
+ * Called only when a listener is set; a request without a trace (never seen by protect()) gets one now.
+ */
+function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefined, err: unknown): void {
+  const emit = ctx.emit!;
+  const trace = ((req as unknown as Record<symbol, DecisionTrace | undefined>)[TRACE]) ?? startTrace();
+  emit(decisionEvent(trace, ctx.config.tokenFormat, info, err, req.body));
+}
 
 /** Every raw `Authorization` header value (Node keeps only the first in `req.headers`). */
 function authorizationHeaders(req: Request): string[] {
@@ -81,6 +95,12 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const needed = Object.freeze([...new Set([...c.requiredScopes, ...(opts.scopes ?? [])])]);
   const metadataPaths = new Set(c.resourceMetadataPaths);
   const maxTokenBytes = c.maxTokenBytes;
+  const emit = ctx.emit;
+  /** The responder, preceded by the deny event when a listener is set. */
+  const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
+    emitDecision(ctx, req, info, err);
+    respond(req, res, err);
+  };
 
   function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
     try {
@@ -94,9 +114,10 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         }
       }
     } catch (err) {
-      respond(req, res, err);
+      fail(req, res, err, info);
       return;
     }
+    if (emit !== undefined) emitDecision(ctx, req, info, undefined);
     req.auth = info;
     if (ctx.filterLists) ctx.filterLists(req, res, info);
     next();
@@ -107,11 +128,11 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     try {
       pending = policy && ctx.readBody ? ctx.readBody(req) : undefined;
     } catch (err) {
-      respond(req, res, err);
+      fail(req, res, err, info);
       return;
     }
     if (pending) {
-      pending.then(() => allowed(req, res, next, info), (err: unknown) => respond(req, res, err));
+      pending.then(() => allowed(req, res, next, info), (err: unknown) => fail(req, res, err, info));
     } else {
       allowed(req, res, next, info);
     }
@@ -121,6 +142,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     (req as unknown as Record<symbol, unknown>)[GUARD] = ctx;
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
     if ((req.method === 'GET' || req.method === 'HEAD') && metadataPaths.has(req.baseUrl + req.path)) return next();
+    let trace: DecisionTrace | undefined;
+    if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
     try {
       token = extractBearer({
@@ -129,18 +152,19 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         tokenInBody: tokenInBody(req),
       }, maxTokenBytes);
     } catch (err) {
-      respond(req, res, err);
+      fail(req, res, err);
       return;
     }
+    if (trace !== undefined) trace.token = token;
     let result: AuthInfo | Promise<AuthInfo>;
     try {
-      result = verifier.verify(token);
+      result = verifier.verify(token, trace);
     } catch (err) {
-      respond(req, res, err);
+      fail(req, res, err);
       return;
     }
     if (result instanceof Promise) {
-      result.then((info) => afterBody(req, res, next, info), (err: unknown) => respond(req, res, err));
+      result.then((info) => afterBody(req, res, next, info), (err: unknown) => fail(req, res, err));
     } else {
       afterBody(req, res, next, result);
     }
@@ -168,7 +192,9 @@ export function requireScopes(...scopes: string[]): RequestHandler {
       return;
     }
     if (missingScopes(info.scopes, needed).length > 0) {
-      ctx.respond(req, res, new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, ctx.knownScopes) }));
+      const err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, ctx.knownScopes) });
+      if (ctx.emit !== undefined) emitDecision(ctx, req, info, err);
+      ctx.respond(req, res, err);
       return;
     }
     next();

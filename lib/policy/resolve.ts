@@ -24,21 +24,35 @@ export type Resolver = (name: string) => readonly string[] | undefined;
  * resolve('other');      // []
  */
 export function compileNameRules(map: ScopeMap): Resolver {
-  const exact = new Map<string, readonly string[]>();
-  const prefixes: [string, readonly string[]][] = [];
-  let star: readonly string[] | undefined;
+  const match = compileNameMatcher(map);
+  return function resolveName(name: string): readonly string[] | undefined {
+    return match(name)?.scopes;
+  };
+}
+
+/** The rule a name resolves to: its map key (a name, a `prefix*` pattern or `*`) and its scopes. */
+export interface RuleMatch {
+  readonly key: string;
+  readonly scopes: readonly string[];
+}
+
+/** Like {@link compileNameRules}, but tells which rule applied (for diagnostics such as the CLI). */
+export function compileNameMatcher(map: ScopeMap): (name: string) => RuleMatch | undefined {
+  const exact = new Map<string, RuleMatch>();
+  const prefixes: [string, RuleMatch][] = [];
+  let star: RuleMatch | undefined;
   for (const key of Object.keys(map)) {
-    const scopes = Object.freeze([...map[key]!]);
-    if (key === '*') star = scopes;
-    else if (key.endsWith('*')) prefixes.push([key.slice(0, -1), scopes]);
-    else exact.set(key, scopes);
+    const rule: RuleMatch = Object.freeze({ key, scopes: Object.freeze([...map[key]!]) });
+    if (key === '*') star = rule;
+    else if (key.endsWith('*')) prefixes.push([key.slice(0, -1), rule]);
+    else exact.set(key, rule);
   }
   // Longest prefix first, so the first match is the most specific one.
   prefixes.sort((a, b) => b[0].length - a[0].length);
-  return function resolveName(name: string): readonly string[] | undefined {
+  return function matchName(name: string): RuleMatch | undefined {
     const hit = exact.get(name);
     if (hit !== undefined) return hit;
-    for (const [prefix, scopes] of prefixes) if (name.startsWith(prefix)) return scopes;
+    for (const [prefix, rule] of prefixes) if (name.startsWith(prefix)) return rule;
     return star;
   };
 }

@@ -60,13 +60,22 @@ export class Verifier {
     }
   }
 
-  /** Verify a token: `AuthInfo` (synchronously on a cache hit) or a rejection with an {@link McpAuthError}. */
-  verify(token: string): AuthInfo | Promise<AuthInfo> {
+  /**
+   * Verify a token: `AuthInfo` (synchronously on a cache hit) or a rejection with an {@link McpAuthError}.
+   * `detail` (passed only when decision events are on) learns whether the cache answered.
+   */
+  verify(token: string, detail?: { cached: boolean }): AuthInfo | Promise<AuthInfo> {
     const key = this.cache.key(token);
     const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (detail !== undefined) detail.cached = true;
+      return hit;
+    }
     const negative = this.cache.getNegative(key);
-    if (negative !== undefined) return Promise.reject(negative);
+    if (negative !== undefined) {
+      if (detail !== undefined) detail.cached = true;
+      return Promise.reject(negative);
+    }
     return this.cache.coalesce(key, () => this.#verifyUncached(token, key));
   }
 
