@@ -4,7 +4,8 @@
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * Mounted app-wide (`app.use(auth.protect())`) it lets the RFC 9728 metadata paths and CORS
- * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched.
+ * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched (GET, HEAD and
+ * OPTIONS of the metadata paths; any other method there is checked like every request).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { extractBearer } from '../bearer.js';
@@ -48,10 +49,13 @@ function authorizationHeaders(req: Request): string[] {
   return values;
 }
 
+/** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
 function tokenInQuery(url: string): boolean {
   const q = url.indexOf('?');
-  if (q === -1 || !url.includes('access_token', q)) return false;
-  return new URLSearchParams(url.slice(q + 1)).has('access_token');
+  if (q === -1) return false;
+  const query = url.slice(q + 1);
+  if (!query.includes('access_token') && !query.includes('%')) return false;
+  return new URLSearchParams(query).has('access_token');
 }
 
 function tokenInBody(req: Request): boolean {
@@ -104,7 +108,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
     (req as unknown as Record<symbol, unknown>)[GUARD] = ctx;
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
-    if ((req.method === 'GET' || req.method === 'HEAD') && metadataPaths.has(req.baseUrl + req.path)) return next();
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) return next();
     let token: string;
     try {
       token = extractBearer({

@@ -93,8 +93,10 @@ export class Verifier {
     else await this.discovery.get();
   }
 
+  /** Abort fetches under way, stop fetching, drop cached tokens. */
   close(): void {
     this.keys?.close();
+    this.discovery.close();
     this.cache.clear();
   }
 }

@@ -6,7 +6,8 @@
  * - Concurrent callers share one in-flight fetch.
  * - Keys older than `jwksCacheMaxAgeSeconds` are refreshed in the background; while refreshes fail,
  *   the last good keys keep serving for `jwksMaxStaleSeconds` more, then are dropped.
- * - No keys at all (never fetched successfully, dropped, or an empty/unusable set) →
+ * - No keys at all (never fetched successfully, dropped, or a set without any public RSA/EC/OKP
+ *   signature key) →
  *   {@link AuthUnavailableError} (503), never a token error. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
@@ -41,7 +42,7 @@ export class RemoteKeySet {
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   #inflight: Promise<void> | undefined;
-  #closed = false;
+  readonly #closing = new AbortController();
 
   constructor(readonly uri: () => Promise<string>, private readonly s: KeySetSettings) {}
 
@@ -90,12 +91,13 @@ export class RemoteKeySet {
     return this.#keyCount;
   }
 
+  /** Abort a fetch under way and make no further fetch. */
   close(): void {
-    this.#closed = true;
+    this.#closing.abort();
   }
 
   #canFetch(now: number): boolean {
-    return !this.#closed && now - this.#lastAttemptAt >= this.s.cooldownMs;
+    return !this.#closing.signal.aborted && now - this.#lastAttemptAt >= this.s.cooldownMs;
   }
 
   #drop(): void {
@@ -121,10 +123,10 @@ export class RemoteKeySet {
     let uri = '';
     try {
       uri = await this.uri();
-      const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes);
+      const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes, this.#closing.signal);
       const keys = (json as { keys?: unknown } | null)?.keys;
       if (!Array.isArray(keys)) throw new FetchFailure('not_json', 'the document has no "keys" array');
-      const usable = keys.filter((k) => k !== null && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string');
+      const usable = keys.filter(isUsableKey);
       if (usable.length === 0) throw new FetchFailure('not_json', 'the key set has no usable key');
       const resolver = createLocalJWKSet({ keys: usable } as JSONWebKeySet);
       this.#resolver = resolver;
@@ -140,11 +142,14 @@ export class RemoteKeySet {
 
   #unavailable(now: number): AuthUnavailableError {
     const waitMs = Math.max(1000, this.s.cooldownMs - (now - this.#lastAttemptAt));
+    const failure = this.#lastFailure;
+    // A failed discovery (no JWKS URI) keeps its own reason and description.
+    const discovery = failure instanceof AuthUnavailableError ? failure : undefined;
     return new AuthUnavailableError({
-      reason: 'jwks_unavailable',
-      description: 'The authorization server keys are unavailable',
+      reason: discovery?.reason ?? 'jwks_unavailable',
+      description: discovery?.description ?? 'The authorization server keys are unavailable',
       retryAfterSeconds: waitMs / 1000,
-      cause: this.#lastFailure,
+      cause: discovery?.cause ?? failure,
     });
   }
 
@@ -157,6 +162,15 @@ export class RemoteKeySet {
     }
     return new InvalidTokenError({ reason: 'key_not_found', description: 'No usable key for the token', cause: err });
   }
+}
+
+const ASYMMETRIC_KTY = new Set(['RSA', 'EC', 'OKP']);
+
+/** A public signature key of an asymmetric type (symmetric `oct` and encryption keys are skipped). */
+function isUsableKey(k: unknown): boolean {
+  if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
+  const { kty, use } = k as { kty?: unknown; use?: unknown };
+  return typeof kty === 'string' && ASYMMETRIC_KTY.has(kty) && (use === undefined || use === 'sig');
 }
 
 /** A short, token-free description of a failure. */

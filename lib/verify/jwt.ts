@@ -3,8 +3,8 @@
  *
  * Checks, in order: compact JWS shape (a JWE or anything else is refused), no `crit`, `alg` in the
  * allowlist (never `none` or HS*), the signature against the remote key set, `iss` exactly, `aud`
- * containing an accepted audience exactly, `exp` present and finite, `nbf`/`iat` with
- * `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
+ * containing an accepted audience exactly, `exp` present and finite, `nbf` and `iat` (not in the
+ * future) with `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
  * `strict`, which also requires `sub`, `client_id`, `iat`, `jti` per RFC 9068).
  *
  * Deliberately not checked: header `jwk`/`jku`/`x5u`/`x5c` (never used to find keys), token
@@ -87,6 +87,10 @@ export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => P
     for (const claim of ['exp', 'nbf', 'iat'] as const) {
       const v = payload[claim];
       if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The "${claim}" claim is not a finite number`);
+    }
+    // jose checks iat only against a maximum age; a token issued in the future is not valid yet.
+    if (payload.iat !== undefined && payload.iat > c.clock() / 1000 + c.clockTolerance) {
+      throw invalid('token_not_yet_valid', 'The access token was issued in the future');
     }
     if (c.strict) {
       for (const claim of ['sub', 'client_id', 'jti'] as const) {
