@@ -91,9 +91,10 @@ export class RemoteKeySet {
     return this.#keyCount;
   }
 
-  /** Abort a fetch under way and make no further fetch. */
+  /** Abort a fetch under way, drop the keys and make no further fetch (later lookups answer 503). */
   close(): void {
     this.#closing.abort();
+    this.#drop();
   }
 
   #canFetch(now: number): boolean {
