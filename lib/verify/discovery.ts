@@ -80,11 +80,17 @@ export class Discovery {
     this.#closing.abort();
   }
 
-  /** The JWKS URI: configured, or discovered (`jwks_uri`). */
+  /** The JWKS URI: configured, or discovered (`jwks_uri`, which must be https: or loopback http:). */
   async jwksUri(): Promise<string> {
     if (this.c.jwksUri) return this.c.jwksUri;
     const uri = (await this.get()).serverMetadata().jwks_uri;
     if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
+    // The configuration rule holds for discovered URLs too: https:, or http: on a loopback host.
+    let url: URL | undefined;
+    try { url = new URL(uri); } catch { url = undefined; }
+    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)))) {
+      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
+    }
     return uri;
   }
 

@@ -11,7 +11,8 @@
  *   {@link AuthUnavailableError} (503), never a token error. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
- * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`.
+ * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`; a token
+ * without `kid` that fits several keys gets at most {@link MAX_CANDIDATES} of them to try.
  * Header `jwk`, `jku`, `x5u`, `x5c` are never consulted.
  */
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
@@ -22,6 +23,9 @@ import { fetchJson, FetchFailure } from './http.js';
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 /** Key material as `jose` resolves it. */
 export type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
+
+/** Most keys tried for one token without `kid` (bounds the work a token can cause). */
+export const MAX_CANDIDATES = 4;
 
 /** Settings of a {@link RemoteKeySet}, all durations in milliseconds. */
 export interface KeySetSettings {
@@ -46,8 +50,12 @@ export class RemoteKeySet {
 
   constructor(readonly uri: () => Promise<string>, private readonly s: KeySetSettings) {}
 
-  /** Resolve the verification key for a JWS header (the `jose` key-resolver contract). */
-  async getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+  /**
+   * The candidate verification keys for a JWS header: one when the `kid` (or the only key of the
+   * algorithm's type) identifies it; several (at most {@link MAX_CANDIDATES}) when the token has no
+   * `kid` and more than one key fits, for the caller to try in turn.
+   */
+  async getKeys(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
     const now = this.s.clock();
     if (this.#resolver === undefined || now - this.#loadedAt > this.s.maxAgeMs + this.s.maxStaleMs) {
       // No usable keys: fetch (or wait for the fetch under way), or answer 503 during the cooldown.
@@ -61,7 +69,7 @@ export class RemoteKeySet {
       }
     }
     try {
-      return await this.#resolver!(header, token);
+      return await this.#resolve(this.#resolver!, header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
     }
@@ -70,7 +78,7 @@ export class RemoteKeySet {
     await this.#refresh(this.s.clock(), true);
     if (this.#loadedAt !== before && this.#resolver !== undefined) {
       try {
-        return await this.#resolver(header, token);
+        return await this.#resolve(this.#resolver, header, token);
       } catch (err) {
         if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
       }
@@ -95,6 +103,22 @@ export class RemoteKeySet {
   close(): void {
     this.#closing.abort();
     this.#drop();
+  }
+
+  /** One key, or the candidates `jose` offers when several keys fit a token without `kid`. */
+  async #resolve(resolver: KeyResolver, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
+    try {
+      return [await resolver(header, token)];
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
+      const keys: ResolvedKey[] = [];
+      for await (const key of err as unknown as AsyncIterable<ResolvedKey>) {
+        keys.push(key);
+        if (keys.length === MAX_CANDIDATES) break;
+      }
+      if (keys.length === 0) throw new joseErrors.JWKSNoMatchingKey();
+      return keys;
+    }
   }
 
   #canFetch(now: number): boolean {
@@ -155,9 +179,6 @@ export class RemoteKeySet {
   }
 
   #keyError(err: unknown): Error {
-    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      return new InvalidTokenError({ reason: 'key_not_found', description: 'The token does not identify one key', cause: err });
-    }
     if (err instanceof joseErrors.JOSENotSupported || err instanceof joseErrors.JOSEAlgNotAllowed) {
       return new InvalidTokenError({ reason: 'algorithm_not_allowed', description: 'Unsupported token algorithm', cause: err });
     }

@@ -214,6 +214,17 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
     expect(as.counts.jwks).toBe(0);
   });
 
+  test('a discovered jwks_uri that is plain http: on another host is refused: 503 discovery_failed, nothing fetched', async () => {
+    as.metadata = { jwks_uri: 'http://jwks.example.com/keys' };
+    const f = fixture({ jwksUri: undefined });
+    const res = await f.post(await f.sign(key));
+    expect(res.status).toBe(503);
+    f.clock.advance(60_000);
+    await expect(f.guard.ready()).rejects.toMatchObject({ reason: 'discovery_failed' });
+    expect(as.counts.jwks).toBe(0);
+    expect(f.calls()).toBe(0);
+  });
+
   test('a set of only symmetric or encryption keys is no usable key set: 503', async () => {
     as.keys = [{ kty: 'oct', k: 'c2VjcmV0', kid: key.kid }, { ...next.publicJwk, use: 'enc' }];
     const f = fixture();
@@ -237,6 +248,27 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
     expect((await f.post(token)).status).toBe(200);
     expect(as.counts.jwks).toBe(2);
     expect(f.events.map((e) => e.type)).toEqual(expect.arrayContaining(['keys_refresh_failed', 'keys_refreshed']));
+  });
+});
+
+describe('tokens without kid', () => {
+  test('several keys of the type: each candidate is tried (at most 4); a foreign key still fails', async () => {
+    const extra = await Promise.all([makeKey('RS256'), makeKey('RS256'), makeKey('RS256'), makeKey('RS256')]);
+    const noKid = (k: TestKey) => ({ ...k.publicJwk, kid: undefined });
+    as.keys = [key, ...extra].map(noKid);
+    const f = fixture();
+    expect((await f.post(await f.sign(key, {}, { kid: undefined }))).status).toBe(200);
+    expect((await f.post(await f.sign(extra[2]!, {}, { kid: undefined }))).status).toBe(200);
+    // The fifth candidate is beyond the bound: refused (401), never a 500.
+    expect((await f.post(await f.sign(extra[3]!, {}, { kid: undefined }))).status).toBe(401);
+    expect((await f.post(await f.sign(next, {}, { kid: undefined, alg: 'ES256' }))).status).toBe(401);
+    const foreign = await makeKey('RS256');
+    const res = await f.post(await f.sign(foreign, {}, { kid: undefined }));
+    expect(res.status).toBe(401);
+    expect(f.calls()).toBe(2);
+    const reason = await f.guard.verify(await f.sign(foreign, { jti: 'f2' }, { kid: undefined })).catch((e: McpAuthError) => e.reason);
+    expect(reason).toBe('signature_invalid');
+    expect(as.counts.jwks).toBe(1);
   });
 });
 
