@@ -53,6 +53,21 @@ describe('ready()', () => {
     expect((err as Error).cause).toBeDefined();
   });
 
+  test('an issuer with a path: RFC 8414 path-inserted discovery, then tokens verify', async () => {
+    const tenant = await startLoopbackAS({ path: '/tenants/acme' });
+    try {
+      tenant.keys = [key.publicJwk];
+      const g = guard({ issuer: tenant.issuer });
+      await g.ready();
+      expect(tenant.log[0]).toBe('GET /.well-known/oauth-authorization-server/tenants/acme');
+      const info = await g.verify(await tokenBuilder({ issuer: tenant.issuer, audience: RESOURCE })(key));
+      expect(info.extra?.iss).toBe(tenant.issuer);
+      await g.close();
+    } finally {
+      await tenant.close();
+    }
+  });
+
   test('nothing is fetched at construction (no request before the first use)', async () => {
     guard();
     guard({ jwksUri: as.jwksUri });

@@ -36,16 +36,23 @@ export interface ProtectOptions {
 
 const GUARD = Symbol.for('mcp-oauth-guard.context');
 
-/** Every raw `Authorization` header value (Node keeps only the first in `req.headers`). */
+/**
+ * The `Authorization` header values: `req.headers.authorization`, or every raw value when the
+ * request carried more than one (Node keeps only the first in `req.headers`). A value set by an
+ * earlier middleware on `req.headers` is honoured.
+ */
 function authorizationHeaders(req: Request): string[] {
   const first = req.headers.authorization;
   if (first === undefined) return [];
   const raw = req.rawHeaders;
-  const values: string[] = [];
+  let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
+  if (count <= 1) return [first];
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
   return values;
 }
 

@@ -119,6 +119,16 @@ describe('row: malformed request → 400 invalid_request', () => {
     expect(res.json().id).toBe(7);
   });
 
+  test('a header set by an earlier middleware on req.headers is honoured', async () => {
+    const g = buildApp({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri }, {
+      extra: (app, guard, handler) => app.post('/cookie', (req, _res, next) => { req.headers.authorization = `Bearer ${String(req.headers['x-test-token'])}`; next(); }, guard.protect(), handler),
+    });
+    guards.push(g.guard);
+    const res = await request(g.app).post('/cookie').set('X-Test-Token', await sign(key)).send(PING);
+    expect(res.status).toBe(200);
+    expect(g.calls()).toBe(1);
+  });
+
   test('token in the query string alone: 400, never accepted', async () => {
     const token = await sign(key);
     const before = t.calls();
