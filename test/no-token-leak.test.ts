@@ -6,6 +6,7 @@
  */
 import express from 'express';
 import request from 'supertest';
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { mcpAuth, McpAuthError, type GuardEvent, type McpAuthGuard } from '../lib/index.js';
 import { listen, rawRequest, type Listening } from './helpers/http.js';
@@ -129,6 +130,9 @@ test('nothing captured contains a token or a signature part', () => {
   expect(events.length).toBeGreaterThan(0);
   const all = captured.join('\n');
   for (const token of tokens) {
+    for (const hash of [createHash('sha256').update(token).digest('base64url'), createHash('sha256').update(token).digest('hex')]) {
+      expect(all.includes(hash)).toBe(false);
+    }
     const signature = token.split('.')[2]!;
     expect(signature.length).toBeGreaterThan(20);
     expect(all.includes(signature)).toBe(false);

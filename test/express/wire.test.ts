@@ -60,6 +60,7 @@ function expectFailure(res: { status: number; headers: Record<string, unknown>; 
   expect(res.headers['access-control-expose-headers']).toMatch(/WWW-Authenticate/i);
   expect(res.headers['cache-control']).toBe('no-store');
   expect(calls()).toBe(before);
+  expect(JSON.stringify(res.body)).not.toMatch(/\bat \S+ \(|Error:|\.ts:\d+/); // no stack trace
   if (token) {
     const all = JSON.stringify(res.headers) + (res.text ?? JSON.stringify(res.body));
     for (const part of token.split('.')) if (part.length > 8) expect(all).not.toContain(part);
