@@ -54,12 +54,29 @@ export function extractBearer(input: BearerInput, maxTokenBytes: number): string
   if (tokenLength === 0) {
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Empty bearer token' });
   }
-  if (tokenLength > maxTokenBytes) {
-    throw new InvalidTokenError({ reason: 'token_too_large', description: 'The access token is too large' });
-  }
+  if (tokenLength > maxTokenBytes) throw tooLarge();
   const token = value.slice(scheme[0].length);
   if (!B64TOKEN.test(token)) {
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed bearer token' });
   }
+  return token;
+}
+
+function tooLarge(): InvalidTokenError {
+  return new InvalidTokenError({ reason: 'token_too_large', description: 'The access token is too large' });
+}
+
+/**
+ * The checks of the header path for a token handed over directly (`guard.verify(token)`): a
+ * non-empty string of the b64token grammar, at most `maxTokenBytes` long (checked first, so the
+ * grammar test stays bounded). Every failure is the token's: 401 `invalid_token`.
+ * @throws {InvalidTokenError} `malformed_token` or `token_too_large`.
+ */
+export function checkToken(token: unknown, maxTokenBytes: number): string {
+  if (typeof token !== 'string' || token === '') {
+    throw new InvalidTokenError({ reason: 'malformed_token', description: 'The access token must be a non-empty string' });
+  }
+  if (token.length > maxTokenBytes) throw tooLarge();
+  if (!B64TOKEN.test(token)) throw new InvalidTokenError({ reason: 'malformed_token', description: 'The access token is malformed' });
   return token;
 }

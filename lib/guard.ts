@@ -3,6 +3,7 @@
  * policy, challenge strings, metadata document) and returns the guard.
  */
 import type { RequestHandler } from 'express';
+import { checkToken } from './bearer.js';
 import { makeEmitter } from './events.js';
 import { makeBodyReader } from './express/body.js';
 import { makeListFilter } from './express/filter-list.js';
@@ -21,7 +22,11 @@ export interface McpAuthGuard {
   protect(opts?: ProtectOptions): RequestHandler;
   /** Express middleware serving the RFC 9728 document (mount it app-wide, never behind the guard). */
   metadata(): RequestHandler;
-  /** Framework-free verification: `AuthInfo`, or a rejection with an `McpAuthError`. Route/tool scopes are not applied. */
+  /**
+   * Framework-free verification: `AuthInfo`, or a rejection with an `McpAuthError`. The token gets
+   * the header path's checks first (size cap, b64token grammar: failures are 401 `invalid_token`).
+   * `requiredScopes`, route and tool scopes are not applied: check `scopes` yourself (`hasScopes`).
+   */
   verify(token: string): Promise<AuthInfo>;
   /** Resolves once discovery and keys are loaded; rejects with the reason. Optional warm-up. */
   ready(): Promise<void>;
@@ -66,7 +71,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     config,
     protect: (opts?: ProtectOptions) => protectMiddleware(ctx, opts),
     metadata: () => metadataMiddleware(doc, config.resourceMetadataPaths),
-    verify: async (token: string) => verifier.verify(token),
+    verify: async (token: string) => verifier.verify(checkToken(token, config.maxTokenBytes)),
     ready: () => verifier.ready(),
     close: async () => verifier.close(),
   });

@@ -4,7 +4,8 @@
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * Mounted app-wide (`app.use(auth.protect())`) it lets the RFC 9728 metadata paths and CORS
- * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched.
+ * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched (GET, HEAD and
+ * OPTIONS of the metadata paths; any other method there is checked like every request).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { extractBearer } from '../bearer.js';
@@ -55,23 +56,33 @@ function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefi
   emit(decisionEvent(trace, ctx.config.tokenFormat, info, err, req.body));
 }
 
-/** Every raw `Authorization` header value (Node keeps only the first in `req.headers`). */
+/**
+ * The `Authorization` header values: `req.headers.authorization`, or every raw value when the
+ * request carried more than one (Node keeps only the first in `req.headers`). A value set by an
+ * earlier middleware on `req.headers` is honoured.
+ */
 function authorizationHeaders(req: Request): string[] {
   const first = req.headers.authorization;
   if (first === undefined) return [];
   const raw = req.rawHeaders;
-  const values: string[] = [];
+  let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
   }
+  if (count <= 1) return [first];
+  const values: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
   return values;
 }
 
+/** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
 function tokenInQuery(url: string): boolean {
   const q = url.indexOf('?');
-  if (q === -1 || !url.includes('access_token', q)) return false;
-  return new URLSearchParams(url.slice(q + 1)).has('access_token');
+  if (q === -1) return false;
+  const query = url.slice(q + 1);
+  if (!query.includes('access_token') && !query.includes('%')) return false;
+  return new URLSearchParams(query).has('access_token');
 }
 
 function tokenInBody(req: Request): boolean {
@@ -141,7 +152,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
     (req as unknown as Record<symbol, unknown>)[GUARD] = ctx;
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
-    if ((req.method === 'GET' || req.method === 'HEAD') && metadataPaths.has(req.baseUrl + req.path)) return next();
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) return next();
     let trace: DecisionTrace | undefined;
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;

@@ -58,7 +58,7 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
       return;
     }
     const wireCode = err.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : err.code;
-    res.status(err.status === 500 && err.code === 'CONFIG_INVALID' ? 500 : err.status);
+    res.status(err.status);
     if (err instanceof MissingTokenError) {
       res.setHeader('WWW-Authenticate', missingChallenge);
     } else if (err.status === 401 || err.status === 403 || (err.status === 400 && err.bearerError)) {

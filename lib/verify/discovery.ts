@@ -4,15 +4,18 @@
  * the document must equal the configured one exactly (openid-client checks it).
  *
  * One discovery at a time; a failed discovery is retried only after the cooldown, and the
- * failure surfaces as {@link AuthUnavailableError} (503). HTTP goes through the same size cap as
- * the JWKS. When `jwksUri` and `introspection.url` are both configured (or not needed), no
- * discovery request is ever made.
+ * failure surfaces as {@link AuthUnavailableError} (503, reason `discovery_failed`; a document
+ * naming another issuer gets its own description, so `ready()` tells an operator what is wrong).
+ * HTTP goes through the same timeout and size cap as the JWKS. The OpenID Connect fallback is tried
+ * only when the RFC 8414 request got an answer (a 404, a bad document): after a timeout or a network
+ * failure it is not, so a cold start fails within one timeout. When `jwksUri` and
+ * `introspection.url` are both configured (or not needed), no discovery request is ever made.
  */
 import * as client from 'openid-client';
 import { AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
 import { isLoopback } from '../options.js';
-import { boundedFetch, readCapped } from './http.js';
+import { boundedFetch, FetchFailure, readCapped } from './http.js';
 
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
@@ -21,12 +24,16 @@ export class Discovery {
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   readonly #fetch: client.CustomFetch;
+  readonly #closing = new AbortController();
 
   constructor(private readonly c: Config) {
     const maxBytes = c.jwksMaxBytes;
     const timeoutMs = c.httpTimeoutSeconds * 1000;
+    const closing = this.#closing.signal;
     this.#fetch = async (url, options) => {
-      const response = await boundedFetch(url, options as RequestInit, timeoutMs);
+      const init = options as RequestInit;
+      const signal = init.signal ? AbortSignal.any([init.signal, closing]) : closing;
+      const response = await boundedFetch(url, { ...init, signal }, timeoutMs);
       const body = await readCapped(response, maxBytes);
       return new Response(response.status === 204 || response.status === 304 ? null : (body as Uint8Array<ArrayBuffer>), {
         status: response.status,
@@ -68,11 +75,22 @@ export class Discovery {
     return this.#inflight;
   }
 
-  /** The JWKS URI: configured, or discovered (`jwks_uri`). */
+  /** Abort requests under way; no further discovery. */
+  close(): void {
+    this.#closing.abort();
+  }
+
+  /** The JWKS URI: configured, or discovered (`jwks_uri`, which must be https: or loopback http:). */
   async jwksUri(): Promise<string> {
     if (this.c.jwksUri) return this.c.jwksUri;
     const uri = (await this.get()).serverMetadata().jwks_uri;
     if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
+    // The configuration rule holds for discovered URLs too: https:, or http: on a loopback host.
+    let url: URL | undefined;
+    try { url = new URL(uri); } catch { url = undefined; }
+    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)))) {
+      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
+    }
     return uri;
   }
 
@@ -104,6 +122,7 @@ export class Discovery {
     try {
       config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oauth2'));
     } catch (first) {
+      if (first instanceof FetchFailure || (first as { cause?: unknown } | null)?.cause instanceof FetchFailure) throw first;
       try {
         config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oidc'));
       } catch {
@@ -119,9 +138,12 @@ export class Discovery {
 
   #unavailable(now: number): AuthUnavailableError {
     const waitMs = Math.max(1000, this.c.jwksCooldownSeconds * 1000 - (now - this.#lastAttemptAt));
+    const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
       reason: 'discovery_failed',
-      description: 'The authorization server metadata is unavailable',
+      description: code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED'
+        ? 'The authorization server metadata names a different issuer than the configured one'
+        : 'The authorization server metadata is unavailable',
       retryAfterSeconds: waitMs / 1000,
       cause: this.#lastFailure,
     });

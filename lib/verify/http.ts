@@ -1,6 +1,6 @@
 /**
- * Bounded HTTP for the authorization server's documents: a timeout, a size cap, no redirects to
- * other schemes, JSON only. Used for JWKS fetches and (through openid-client's `customFetch`)
+ * Bounded HTTP for the authorization server's documents: a timeout, a size cap, no redirects
+ * followed (a 3xx is a failure), JSON only. Used for JWKS fetches and (through openid-client's `customFetch`)
  * for discovery.
  */
 
@@ -56,9 +56,10 @@ export async function boundedFetch(url: string | URL, init: RequestInit, timeout
   }
 }
 
-/** GET a JSON document (status 200, at most `maxBytes`). */
-export async function fetchJson(url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
-  const deadline = AbortSignal.timeout(timeoutMs);
+/** GET a JSON document (status 200, at most `maxBytes`); `signal` aborts it (e.g. on close). */
+export async function fetchJson(url: string, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<unknown> {
+  const timer = AbortSignal.timeout(timeoutMs);
+  const deadline = signal ? AbortSignal.any([timer, signal]) : timer;
   const response = await boundedFetch(url, { headers: { accept: 'application/json' }, signal: deadline }, timeoutMs);
   if (response.status !== 200) {
     await response.body?.cancel().catch(() => {});

@@ -107,8 +107,10 @@ export class Verifier {
     }
   }
 
+  /** Abort fetches under way, stop fetching, drop cached tokens. */
   close(): void {
     this.keys?.close();
+    this.discovery.close();
     this.cache.clear();
   }
 }

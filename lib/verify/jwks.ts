@@ -6,11 +6,13 @@
  * - Concurrent callers share one in-flight fetch.
  * - Keys older than `jwksCacheMaxAgeSeconds` are refreshed in the background; while refreshes fail,
  *   the last good keys keep serving for `jwksMaxStaleSeconds` more, then are dropped.
- * - No keys at all (never fetched successfully, dropped, or an empty/unusable set) →
+ * - No keys at all (never fetched successfully, dropped, or a set without any public RSA/EC/OKP
+ *   signature key) →
  *   {@link AuthUnavailableError} (503), never a token error. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
- * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`.
+ * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`; a token
+ * without `kid` that fits several keys gets at most {@link MAX_CANDIDATES} of them to try.
  * Header `jwk`, `jku`, `x5u`, `x5c` are never consulted.
  */
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
@@ -21,6 +23,9 @@ import { fetchJson, FetchFailure } from './http.js';
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 /** Key material as `jose` resolves it. */
 export type ResolvedKey = Awaited<ReturnType<KeyResolver>>;
+
+/** Most keys tried for one token without `kid` (bounds the work a token can cause). */
+export const MAX_CANDIDATES = 4;
 
 /** Settings of a {@link RemoteKeySet}, all durations in milliseconds. */
 export interface KeySetSettings {
@@ -41,12 +46,16 @@ export class RemoteKeySet {
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   #inflight: Promise<void> | undefined;
-  #closed = false;
+  readonly #closing = new AbortController();
 
   constructor(readonly uri: () => Promise<string>, private readonly s: KeySetSettings) {}
 
-  /** Resolve the verification key for a JWS header (the `jose` key-resolver contract). */
-  async getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey> {
+  /**
+   * The candidate verification keys for a JWS header: one when the `kid` (or the only key of the
+   * algorithm's type) identifies it; several (at most {@link MAX_CANDIDATES}) when the token has no
+   * `kid` and more than one key fits, for the caller to try in turn.
+   */
+  async getKeys(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
     const now = this.s.clock();
     if (this.#resolver === undefined || now - this.#loadedAt > this.s.maxAgeMs + this.s.maxStaleMs) {
       // No usable keys: fetch (or wait for the fetch under way), or answer 503 during the cooldown.
@@ -60,7 +69,7 @@ export class RemoteKeySet {
       }
     }
     try {
-      return await this.#resolver!(header, token);
+      return await this.#resolve(this.#resolver!, header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
     }
@@ -69,7 +78,7 @@ export class RemoteKeySet {
     await this.#refresh(this.s.clock(), true);
     if (this.#loadedAt !== before && this.#resolver !== undefined) {
       try {
-        return await this.#resolver(header, token);
+        return await this.#resolve(this.#resolver, header, token);
       } catch (err) {
         if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
       }
@@ -90,12 +99,30 @@ export class RemoteKeySet {
     return this.#keyCount;
   }
 
+  /** Abort a fetch under way, drop the keys and make no further fetch (later lookups answer 503). */
   close(): void {
-    this.#closed = true;
+    this.#closing.abort();
+    this.#drop();
+  }
+
+  /** One key, or the candidates `jose` offers when several keys fit a token without `kid`. */
+  async #resolve(resolver: KeyResolver, header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
+    try {
+      return [await resolver(header, token)];
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) throw err;
+      const keys: ResolvedKey[] = [];
+      for await (const key of err as unknown as AsyncIterable<ResolvedKey>) {
+        keys.push(key);
+        if (keys.length === MAX_CANDIDATES) break;
+      }
+      if (keys.length === 0) throw new joseErrors.JWKSNoMatchingKey();
+      return keys;
+    }
   }
 
   #canFetch(now: number): boolean {
-    return !this.#closed && now - this.#lastAttemptAt >= this.s.cooldownMs;
+    return !this.#closing.signal.aborted && now - this.#lastAttemptAt >= this.s.cooldownMs;
   }
 
   #drop(): void {
@@ -121,10 +148,10 @@ export class RemoteKeySet {
     let uri = '';
     try {
       uri = await this.uri();
-      const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes);
+      const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes, this.#closing.signal);
       const keys = (json as { keys?: unknown } | null)?.keys;
       if (!Array.isArray(keys)) throw new FetchFailure('not_json', 'the document has no "keys" array');
-      const usable = keys.filter((k) => k !== null && typeof k === 'object' && typeof (k as { kty?: unknown }).kty === 'string');
+      const usable = keys.filter(isUsableKey);
       if (usable.length === 0) throw new FetchFailure('not_json', 'the key set has no usable key');
       const resolver = createLocalJWKSet({ keys: usable } as JSONWebKeySet);
       this.#resolver = resolver;
@@ -140,23 +167,32 @@ export class RemoteKeySet {
 
   #unavailable(now: number): AuthUnavailableError {
     const waitMs = Math.max(1000, this.s.cooldownMs - (now - this.#lastAttemptAt));
+    const failure = this.#lastFailure;
+    // A failed discovery (no JWKS URI) keeps its own reason and description.
+    const discovery = failure instanceof AuthUnavailableError ? failure : undefined;
     return new AuthUnavailableError({
-      reason: 'jwks_unavailable',
-      description: 'The authorization server keys are unavailable',
+      reason: discovery?.reason ?? 'jwks_unavailable',
+      description: discovery?.description ?? 'The authorization server keys are unavailable',
       retryAfterSeconds: waitMs / 1000,
-      cause: this.#lastFailure,
+      cause: discovery?.cause ?? failure,
     });
   }
 
   #keyError(err: unknown): Error {
-    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) {
-      return new InvalidTokenError({ reason: 'key_not_found', description: 'The token does not identify one key', cause: err });
-    }
     if (err instanceof joseErrors.JOSENotSupported || err instanceof joseErrors.JOSEAlgNotAllowed) {
       return new InvalidTokenError({ reason: 'algorithm_not_allowed', description: 'Unsupported token algorithm', cause: err });
     }
     return new InvalidTokenError({ reason: 'key_not_found', description: 'No usable key for the token', cause: err });
   }
+}
+
+const ASYMMETRIC_KTY = new Set(['RSA', 'EC', 'OKP']);
+
+/** A public signature key of an asymmetric type (symmetric `oct` and encryption keys are skipped). */
+function isUsableKey(k: unknown): boolean {
+  if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
+  const { kty, use } = k as { kty?: unknown; use?: unknown };
+  return typeof kty === 'string' && ASYMMETRIC_KTY.has(kty) && (use === undefined || use === 'sig');
 }
 
 /** A short, token-free description of a failure. */

@@ -3,8 +3,8 @@
  *
  * Checks, in order: compact JWS shape (a JWE or anything else is refused), no `crit`, `alg` in the
  * allowlist (never `none` or HS*), the signature against the remote key set, `iss` exactly, `aud`
- * containing an accepted audience exactly, `exp` present and finite, `nbf`/`iat` with
- * `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
+ * containing an accepted audience exactly, `exp` present and finite, `nbf` and `iat` (not in the
+ * future) with `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
  * `strict`, which also requires `sub`, `client_id`, `iat`, `jti` per RFC 9068).
  *
  * Deliberately not checked: header `jwk`/`jku`/`x5u`/`x5c` (never used to find keys), token
@@ -13,7 +13,7 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
-import type { RemoteKeySet } from './jwks.js';
+import type { RemoteKeySet, ResolvedKey } from './jwks.js';
 
 /** The verified parts of a JWT. */
 export interface VerifiedJwt {
@@ -43,7 +43,6 @@ export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => P
   const algorithms = new Set(c.algorithms);
   const audience = [...c.audiences];
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
-  const getKey = keys.getKey.bind(keys);
 
   return async function verifyJwt(token: string): Promise<VerifiedJwt> {
     if (!JWS_SHAPE.test(token)) {
@@ -70,23 +69,39 @@ export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => P
       throw invalid('type_not_allowed', 'The token is not an RFC 9068 access token');
     }
 
-    let payload: JWTPayload;
+    const [protectedPart, payloadPart, signature] = token.split('.') as [string, string, string];
+    let candidates: ResolvedKey[];
     try {
-      ({ payload } = await jwtVerify(token, getKey, {
-        algorithms: c.algorithms as string[],
-        issuer: c.issuer,
-        audience,
-        clockTolerance: c.clockTolerance,
-        currentDate: new Date(c.clock()),
-        requiredClaims,
-      }));
+      candidates = await keys.getKeys(header, { protected: protectedPart, payload: payloadPart, signature });
     } catch (err) {
       throw mapJoseError(err);
+    }
+    const options = {
+      algorithms: c.algorithms as string[],
+      issuer: c.issuer,
+      audience,
+      clockTolerance: c.clockTolerance,
+      currentDate: new Date(c.clock()),
+      requiredClaims,
+    };
+    let payload: JWTPayload | undefined;
+    for (let i = 0; payload === undefined; i++) {
+      try {
+        ({ payload } = await jwtVerify(token, candidates[i]!, options));
+      } catch (err) {
+        // Several candidates (a token without kid): only a signature failure moves to the next one.
+        if (err instanceof joseErrors.JWSSignatureVerificationFailed && i + 1 < candidates.length) continue;
+        throw mapJoseError(err);
+      }
     }
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     for (const claim of ['exp', 'nbf', 'iat'] as const) {
       const v = payload[claim];
       if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The "${claim}" claim is not a finite number`);
+    }
+    // jose checks iat only against a maximum age; a token issued in the future is not valid yet.
+    if (payload.iat !== undefined && payload.iat > c.clock() / 1000 + c.clockTolerance) {
+      throw invalid('token_not_yet_valid', 'The access token was issued in the future');
     }
     if (c.strict) {
       for (const claim of ['sub', 'client_id', 'jti'] as const) {

@@ -1,0 +1,36 @@
+import { bearerChallenge, quote } from '../lib/challenge.js';
+import { parseChallenge } from './helpers/challenge.js';
+
+describe('bearerChallenge', () => {
+  test('no parameters: the bare scheme', () => {
+    expect(bearerChallenge({})).toBe('Bearer');
+    expect(bearerChallenge({ scope: [], error_description: '' })).toBe('Bearer');
+  });
+
+  test('fixed order, each auth-param once', () => {
+    const h = bearerChallenge({ resource_metadata: 'https://r.example/.well-known/oauth-protected-resource/mcp', scope: ['a', 'b'], error_description: 'd', error: 'insufficient_scope' });
+    expect(h).toBe('Bearer error="insufficient_scope", error_description="d", scope="a b", resource_metadata="https://r.example/.well-known/oauth-protected-resource/mcp"');
+    expect(parseChallenge(h).names).toEqual(['error', 'error_description', 'scope', 'resource_metadata']);
+  });
+
+  test('quotes and backslashes are escaped; an injected parameter stays inside its value', () => {
+    const hostile = 'x", error="invalid_request", scope="admin\\';
+    const h = bearerChallenge({ error: 'invalid_token', error_description: hostile, resource_metadata: 'https://r.example/m' });
+    const c = parseChallenge(h);
+    expect(c.names).toEqual(['error', 'error_description', 'resource_metadata']);
+    expect(c.params.error).toBe('invalid_token');
+    expect(c.params.error_description).toBe(hostile);
+    expect(h.match(/error=/g)).toHaveLength(2); // error= and error_description= only, never a second error
+  });
+
+  test('control characters and non-ASCII cannot break the header', () => {
+    const h = bearerChallenge({ error_description: 'line\r\nSet-Cookie: a=b\u0000é' });
+    expect(h).not.toMatch(/[\r\n\u0000]/);
+    expect(h).toMatch(/^[\x20-\x7e]+$/);
+    expect(parseChallenge(h).params.error_description).toBe('line??Set-Cookie: a=b??');
+  });
+
+  test('quote() produces an RFC 9110 quoted-string', () => {
+    expect(quote('a"b\\c')).toBe('"a\\"b\\\\c"');
+  });
+});

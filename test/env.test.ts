@@ -1,0 +1,139 @@
+import { ConfigError, ENV_VARIABLES, fromEnv, mcpAuth } from '../lib/index.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    fromEnv(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('fromEnv', () => {
+  test('every variable maps to its option', () => {
+    const env = {
+      MCP_AUTH_RESOURCE: ' https://mcp.example.com/mcp ',
+      MCP_AUTH_ISSUER: 'https://auth.example.com',
+      MCP_AUTH_JWKS_URI: 'https://auth.example.com/jwks',
+      MCP_AUTH_AUDIENCES: 'https://mcp.example.com/mcp, api://mcp',
+      MCP_AUTH_ALGORITHMS: 'RS256,ES256',
+      MCP_AUTH_CLOCK_TOLERANCE_SECONDS: '10',
+      MCP_AUTH_REQUIRED_SCOPES: 'mcp  notes:read,extra',
+      MCP_AUTH_TOOL_SCOPES: 'delete_note=notes:write notes:admin;*=notes:read',
+      MCP_AUTH_PROMPT_SCOPES: '{"summary":["prompts:read"]}',
+      MCP_AUTH_RESOURCE_SCOPES: '{"file:///":"files:read files:list"}',
+      MCP_AUTH_FILTER_LISTS: 'false',
+      MCP_AUTH_SCOPES_SUPPORTED: 'mcp notes:read notes:write',
+      MCP_AUTH_CHALLENGE_SCOPE: 'all',
+      MCP_AUTH_TOKEN_FORMAT: 'auto',
+      MCP_AUTH_STRICT: 'true',
+      MCP_AUTH_MAX_TOKEN_BYTES: '4096',
+      MCP_AUTH_MAX_BODY_BYTES: '1048576',
+      MCP_AUTH_CACHE_MAX_AGE_SECONDS: '60',
+      MCP_AUTH_CACHE_MAX_ENTRIES: '500',
+      MCP_AUTH_NEGATIVE_CACHE_SECONDS: '5',
+      MCP_AUTH_HTTP_TIMEOUT_SECONDS: '2.5',
+      MCP_AUTH_JWKS_COOLDOWN_SECONDS: '15',
+      MCP_AUTH_JWKS_CACHE_MAX_AGE_SECONDS: '300',
+      MCP_AUTH_JWKS_MAX_STALE_SECONDS: '900',
+      MCP_AUTH_AUTHORIZATION_SERVERS: 'https://auth.example.com',
+      MCP_AUTH_RESOURCE_NAME: 'Notes',
+      MCP_AUTH_RESOURCE_DOCUMENTATION: 'https://docs.example.com/mcp',
+      MCP_AUTH_INTROSPECTION_URL: 'https://auth.example.com/introspect',
+      MCP_AUTH_CLIENT_ID: 'rs',
+      MCP_AUTH_CLIENT_SECRET: 's3cret',
+      MCP_AUTH_INTROSPECTION_AUTH_METHOD: 'client_secret_post',
+      MCP_AUTH_INTROSPECTION_REQUIRE_AUDIENCE: 'no',
+      MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: '1',
+    };
+    expect(Object.keys(env).sort()).toEqual([...ENV_VARIABLES].sort());
+    const o = fromEnv(env);
+    expect(o).toEqual({
+      resource: 'https://mcp.example.com/mcp',
+      issuer: 'https://auth.example.com',
+      jwksUri: 'https://auth.example.com/jwks',
+      audience: ['https://mcp.example.com/mcp', 'api://mcp'],
+      algorithms: ['RS256', 'ES256'],
+      clockTolerance: 10,
+      requiredScopes: ['mcp', 'notes:read', 'extra'],
+      toolScopes: { delete_note: ['notes:write', 'notes:admin'], '*': ['notes:read'] },
+      promptScopes: { summary: ['prompts:read'] },
+      resourceScopes: { 'file:///': ['files:read', 'files:list'] },
+      filterLists: false,
+      scopesSupported: ['mcp', 'notes:read', 'notes:write'],
+      challengeScope: 'all',
+      tokenFormat: 'auto',
+      strict: true,
+      maxTokenBytes: 4096,
+      maxBodyBytes: 1048576,
+      cacheMaxAgeSeconds: 60,
+      cacheMaxEntries: 500,
+      negativeCacheSeconds: 5,
+      httpTimeoutSeconds: 2.5,
+      jwksCooldownSeconds: 15,
+      jwksCacheMaxAgeSeconds: 300,
+      jwksMaxStaleSeconds: 900,
+      authorizationServers: ['https://auth.example.com'],
+      resourceName: 'Notes',
+      resourceDocumentation: 'https://docs.example.com/mcp',
+      introspection: { url: 'https://auth.example.com/introspect', clientId: 'rs', clientSecret: 's3cret', authMethod: 'client_secret_post', requireAudience: false, timeoutSeconds: 1 },
+    });
+    // The result is valid options.
+    const g = mcpAuth(o);
+    expect(g.config.strict).toBe(true);
+    void g.close();
+  });
+
+  test('unset and empty variables produce nothing; other variables are ignored', () => {
+    expect(fromEnv({ MCP_AUTH_ISSUER: '', PATH: '/bin', MCP_OTHER: 'x' })).toEqual({});
+  });
+
+  test('explicit options spread after fromEnv() win', () => {
+    const o = { ...fromEnv({ MCP_AUTH_RESOURCE: 'https://a.example/mcp', MCP_AUTH_ISSUER: 'https://as.example' }), issuer: 'https://other.example' };
+    expect(o.issuer).toBe('https://other.example');
+    expect(o.resource).toBe('https://a.example/mcp');
+  });
+
+  test('bad values throw one ConfigError naming every variable at fault', () => {
+    const p = problemsOf({
+      MCP_AUTH_CLOCK_TOLERANCE_SECONDS: '-1',
+      MCP_AUTH_HTTP_TIMEOUT_SECONDS: 'soon',
+      MCP_AUTH_MAX_TOKEN_BYTES: '1.5',
+      MCP_AUTH_STRICT: 'maybe',
+      MCP_AUTH_TOKEN_FORMAT: 'paseto',
+      MCP_AUTH_TOOL_SCOPES: '{not json',
+      MCP_AUTH_PROMPT_SCOPES: 'no-equals-sign',
+      MCP_AUTH_RESOURCE_SCOPES: '{"a": 5}',
+      MCP_AUTH_CHALLENGE_SCOPE: 'some',
+    });
+    for (const name of ['MCP_AUTH_CLOCK_TOLERANCE_SECONDS', 'MCP_AUTH_HTTP_TIMEOUT_SECONDS', 'MCP_AUTH_MAX_TOKEN_BYTES', 'MCP_AUTH_STRICT', 'MCP_AUTH_TOKEN_FORMAT', 'MCP_AUTH_TOOL_SCOPES', 'MCP_AUTH_PROMPT_SCOPES', 'MCP_AUTH_RESOURCE_SCOPES', 'MCP_AUTH_CHALLENGE_SCOPE']) {
+      expect(p.some((s) => s.includes(name))).toBe(true);
+    }
+    expect(p).toHaveLength(9);
+  });
+
+  test('values never appear in problems (secrets stay out of logs)', () => {
+    const p = problemsOf({ MCP_AUTH_CLIENT_SECRETS: 'hunter2-very-secret', MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: 'hunter3' });
+    expect(p.join('\n')).not.toMatch(/hunter/);
+  });
+
+  test('an unknown MCP_AUTH_* variable throws, with a did-you-mean', () => {
+    const p = problemsOf({ MCP_AUTH_ISSUR: 'https://as.example', MCP_AUTH_AUDIENCE: 'x', MCP_AUTH_TOTALLY_DIFFERENT_THING: '1' });
+    expect(p).toEqual(expect.arrayContaining([
+      expect.stringMatching(/MCP_AUTH_ISSUR.*did you mean "MCP_AUTH_ISSUER"/),
+      expect.stringMatching(/MCP_AUTH_AUDIENCE\b.*did you mean "MCP_AUTH_AUDIENCES"/),
+    ]));
+    expect(p.find((s) => s.includes('MCP_AUTH_TOTALLY_DIFFERENT_THING'))).not.toMatch(/did you mean/);
+  });
+
+  test('defaults to process.env when called without an argument', () => {
+    const saved = process.env.MCP_AUTH_RESOURCE_NAME;
+    process.env.MCP_AUTH_RESOURCE_NAME = 'From env';
+    try {
+      expect(fromEnv().resourceName).toBe('From env');
+    } finally {
+      if (saved === undefined) delete process.env.MCP_AUTH_RESOURCE_NAME; else process.env.MCP_AUTH_RESOURCE_NAME = saved;
+    }
+  });
+});

@@ -1,0 +1,167 @@
+import { ConfigError, DEFAULT_ALGORITHMS, mcpAuth, type Options } from '../lib/index.js';
+import { resolveOptions } from '../lib/options.js';
+
+const BASE = { resource: 'https://mcp.example.com/mcp', issuer: 'https://auth.example.com' };
+
+function problemsOf(options: unknown): readonly string[] {
+  try {
+    resolveOptions(options as Options);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('CONFIG_INVALID');
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('resolveOptions: defaults', () => {
+  test('the minimal options give the documented defaults', () => {
+    const c = resolveOptions(BASE);
+    expect(c).toMatchObject({
+      resource: BASE.resource,
+      issuer: BASE.issuer,
+      jwksUri: undefined,
+      audiences: [BASE.resource],
+      algorithms: DEFAULT_ALGORITHMS,
+      clockTolerance: 5,
+      requiredScopes: [],
+      scopesSupported: [],
+      challengeScope: 'base',
+      tokenFormat: 'jwt',
+      strict: false,
+      maxTokenBytes: 8192,
+      maxBodyBytes: 4 * 1024 * 1024,
+      cacheMaxAgeSeconds: 300,
+      cacheMaxEntries: 10000,
+      negativeCacheSeconds: 10,
+      httpTimeoutSeconds: 5,
+      jwksCooldownSeconds: 30,
+      jwksCacheMaxAgeSeconds: 600,
+      jwksMaxStaleSeconds: 3600,
+      jwksMaxBytes: 262144,
+      authorizationServers: [BASE.issuer],
+      filterLists: false,
+      resourceMetadataUrl: 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp',
+      resourceMetadataPaths: ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'],
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(DEFAULT_ALGORITHMS).not.toContain('none');
+    expect(DEFAULT_ALGORITHMS.some((a) => a.startsWith('HS'))).toBe(false);
+  });
+
+  test('resource kept exactly: no trailing slash added or removed; root resource', () => {
+    expect(resolveOptions({ ...BASE, resource: 'https://mcp.example.com/mcp/' }).resource).toBe('https://mcp.example.com/mcp/');
+    const root = resolveOptions({ ...BASE, resource: 'https://mcp.example.com' });
+    expect(root.resource).toBe('https://mcp.example.com');
+    expect(root.resourceMetadataUrl).toBe('https://mcp.example.com/.well-known/oauth-protected-resource');
+    expect(root.resourceMetadataPaths).toEqual(['/.well-known/oauth-protected-resource']);
+  });
+
+  test('introspection makes tokenFormat auto; undefined counts as absent', () => {
+    const c = resolveOptions({ ...BASE, introspection: { clientId: 'rs', clientSecret: 's' }, jwksUri: undefined, strict: undefined });
+    expect(c.tokenFormat).toBe('auto');
+    expect(c.introspection).toMatchObject({ clientId: 'rs', authMethod: 'client_secret_basic', requireAudience: true, timeoutSeconds: 3, url: undefined });
+  });
+
+  test('http: accepted for loopback hosts (127.x, localhost, [::1])', () => {
+    for (const host of ['127.0.0.1:8080', 'localhost:3000', '[::1]:9', '127.1.2.3']) {
+      expect(() => resolveOptions({ resource: `http://${host}/mcp`, issuer: `http://${host}`, jwksUri: `http://${host}/jwks` })).not.toThrow();
+    }
+  });
+});
+
+describe('resolveOptions: one ConfigError lists every problem', () => {
+  test('several problems at once', () => {
+    const p = problemsOf({ resource: 'https://mcp.example.com/mcp#frag', issuer: 'http://auth.example.com', clockTolerance: -1, jwksCooldownSeconds: -5, httpTimeoutSeconds: 0, algorithms: ['HS256', 'none'], isuer: 'x' });
+    expect(p.some((s) => s.startsWith('resource') && s.includes('fragment'))).toBe(true);
+    expect(p.some((s) => s.startsWith('issuer') && s.includes('https'))).toBe(true);
+    expect(p.some((s) => s.startsWith('clockTolerance'))).toBe(true);
+    expect(p.some((s) => s.startsWith('jwksCooldownSeconds'))).toBe(true);
+    expect(p.some((s) => s.startsWith('httpTimeoutSeconds'))).toBe(true);
+    expect(p.filter((s) => s.startsWith('algorithms'))).toHaveLength(2);
+    expect(p.some((s) => s.includes('"isuer"') && s.includes('did you mean "issuer"'))).toBe(true);
+    expect(p.length).toBeGreaterThanOrEqual(8);
+  });
+
+  test('the message names every problem', () => {
+    let message = '';
+    try { mcpAuth({ resource: 'ftp://x', issuer: 'nope' } as Options); } catch (err) { message = (err as Error).message; }
+    expect(message).toMatch(/resource/);
+    expect(message).toMatch(/issuer/);
+  });
+
+  test('missing resource and issuer', () => {
+    const p = problemsOf({});
+    expect(p.some((s) => s.startsWith('resource is required'))).toBe(true);
+    expect(p.some((s) => s.startsWith('issuer is required'))).toBe(true);
+  });
+
+  test('not an object', () => {
+    expect(problemsOf(null)).toHaveLength(1);
+    expect(problemsOf('https://x')).toHaveLength(1);
+  });
+
+  test('unknown keys with a did-you-mean, including inside introspection', () => {
+    const p = problemsOf({ ...BASE, requiredScope: ['a'], jwksURI: 'https://x/jwks', toolscopes: {}, introspection: { clientId: 'a', clientSecert: 'b' }, wholly_unrelated_option: 1 });
+    expect(p).toEqual(expect.arrayContaining([
+      expect.stringMatching(/"requiredScope".*did you mean "requiredScopes"/),
+      expect.stringMatching(/"jwksURI".*did you mean "jwksUri"/),
+      expect.stringMatching(/"toolscopes".*did you mean "toolScopes"/),
+      expect.stringMatching(/"introspection\.clientSecert".*did you mean "clientSecret"/),
+    ]));
+    const unrelated = p.find((s) => s.includes('wholly_unrelated_option'));
+    expect(unrelated).toBeDefined();
+    expect(unrelated).not.toMatch(/did you mean/);
+  });
+
+  test('http: is refused for non-loopback issuer, jwksUri, introspection.url, resource', () => {
+    const p = problemsOf({ resource: 'http://mcp.example.com/mcp', issuer: 'http://auth.example.com', jwksUri: 'http://auth.example.com/jwks', introspection: { clientId: 'a', url: 'http://auth.example.com/i' } });
+    for (const name of ['resource', 'issuer', 'jwksUri', 'introspection.url']) {
+      expect(p.some((s) => s.startsWith(name) && s.includes('loopback'))).toBe(true);
+    }
+    // Look-alikes of loopback are not loopback.
+    expect(problemsOf({ ...BASE, issuer: 'http://127.0.0.1.evil.example' }).some((s) => s.startsWith('issuer'))).toBe(true);
+    expect(problemsOf({ ...BASE, issuer: 'http://localhost.evil.example' }).some((s) => s.startsWith('issuer'))).toBe(true);
+  });
+
+  test('resource: fragment, query, credentials, other schemes, relative', () => {
+    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
+      expect(problemsOf({ ...BASE, resource }).some((s) => s.startsWith('resource'))).toBe(true);
+    }
+  });
+
+  test('negative, infinite and non-numeric durations and sizes', () => {
+    const keys = ['clockTolerance', 'cacheMaxAgeSeconds', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds', 'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxEntries', 'jwksMaxBytes'];
+    for (const bad of [-1, Number.NaN, Infinity, '5']) {
+      const p = problemsOf({ ...BASE, ...Object.fromEntries(keys.map((k) => [k, bad])) });
+      for (const k of keys) expect(p.some((s) => s.startsWith(k))).toBe(true);
+    }
+    expect(problemsOf({ ...BASE, maxTokenBytes: 100.5 }).some((s) => s.startsWith('maxTokenBytes'))).toBe(true);
+    expect(problemsOf({ ...BASE, negativeCacheSeconds: 31 }).some((s) => s.startsWith('negativeCacheSeconds'))).toBe(true);
+  });
+
+  test('wrong types of lists, maps, enums and functions', () => {
+    const p = problemsOf({
+      ...BASE, audience: [], requiredScopes: ['a b'], scopesSupported: 'a', toolScopes: { 'a*b': ['x'], t: 'x' },
+      challengeScope: 'some', tokenFormat: 'opaque', strict: 'yes', onEvent: 5, clock: 5, authorizationServers: [],
+    });
+    for (const name of ['audience', 'requiredScopes', 'scopesSupported', 'toolScopes["a*b"]', 'toolScopes["t"]', 'challengeScope', 'tokenFormat', 'strict', 'onEvent', 'clock', 'authorizationServers']) {
+      expect(p.some((s) => s.startsWith(name))).toBe(true);
+    }
+  });
+
+  test('mcpAuth() never reads process.env', () => {
+    const saved = { ...process.env };
+    process.env.MCP_AUTH_RESOURCE = BASE.resource;
+    process.env.MCP_AUTH_ISSUER = BASE.issuer;
+    try {
+      expect(() => mcpAuth({} as Options)).toThrow(ConfigError);
+      const g = mcpAuth({ resource: 'https://other.example/mcp', issuer: 'https://other-as.example' });
+      expect(g.config.resource).toBe('https://other.example/mcp');
+      expect(g.config.issuer).toBe('https://other-as.example');
+      void g.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+});

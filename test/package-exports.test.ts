@@ -1,0 +1,60 @@
+/**
+ * The BUILT package, imported by its name from the repository root: Node resolves
+ * `mcp-oauth-guard` to this package through its own `exports` map (self-reference), so this
+ * proves the map, the ESM output and the type declarations.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+beforeAll(async () => {
+  await run('npm', ['run', 'build', '--silent'], { cwd: root, timeout: 120_000 });
+}, 130_000);
+
+test('package.json: exports map with types first, ESM, engines', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  expect(pkg.name).toBe('mcp-oauth-guard');
+  expect(pkg.type).toBe('module');
+  expect(Object.keys(pkg.exports['.'])[0]).toBe('types');
+  expect(pkg.engines.node).toBe('>=20.19');
+  expect(pkg.peerDependencies.express).toMatch(/\^4.*\^5/);
+  for (const file of [pkg.exports['.'].types, pkg.exports['.'].import]) expect(existsSync(join(root, file))).toBe(true);
+});
+
+test('dist has declarations for every module', () => {
+  for (const f of ['index', 'guard', 'options', 'errors', 'env', 'bearer', 'challenge', 'metadata', 'express/protect', 'verify/jwks', 'verify/jwt']) {
+    expect(existsSync(join(root, 'dist', `${f}.js`))).toBe(true);
+    expect(existsSync(join(root, 'dist', `${f}.d.ts`))).toBe(true);
+  }
+  const dts = readFileSync(join(root, 'dist/index.d.ts'), 'utf8');
+  for (const name of ['mcpAuth', 'fromEnv', 'requireScopes', 'McpAuthError', 'ConfigError', 'AuthInfo', 'Options']) expect(dts).toContain(name);
+});
+
+test('import("mcp-oauth-guard") by name from the repository root works, silently, and the guard runs', async () => {
+  const script = `
+    const m = await import('mcp-oauth-guard');
+    const names = Object.keys(m).sort();
+    let config;
+    try { m.mcpAuth({ resource: 'https://x.example/mcp', isuer: 'https://as.example' }); } catch (e) { config = [e instanceof m.ConfigError, e.code, e.problems.length]; }
+    const g = m.mcpAuth({ resource: 'https://x.example/mcp', issuer: 'https://as.example', jwksUri: 'https://as.example/jwks' });
+    const v = await g.verify('not a token').catch((e) => [e instanceof m.McpAuthError, e.status, e.reason]);
+    await g.close();
+    process.stdout.write(JSON.stringify({ names, config, v, resolved: import.meta.resolve('mcp-oauth-guard') }));
+  `;
+  const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 30_000, env: { PATH: process.env.PATH ?? '' } });
+  expect(stderr).toBe('');
+  const out = JSON.parse(stdout);
+  expect(out.resolved).toBe(pathToFileURL(join(root, 'dist/index.js')).href);
+  expect(out.names).toEqual(expect.arrayContaining([
+    'mcpAuth', 'fromEnv', 'ENV_VARIABLES', 'requireScopes', 'hasScopes', 'McpAuthError', 'MissingTokenError', 'InvalidRequestError',
+    'InvalidTokenError', 'InsufficientScopeError', 'AuthUnavailableError', 'AuthMisconfiguredError', 'ConfigError', 'JSONRPC_CODES',
+    'isMcpAuthError', 'DEFAULT_ALGORITHMS',
+  ]));
+  expect(out.config).toEqual([true, 'CONFIG_INVALID', 2]);
+  expect(out.v).toEqual([true, 401, 'malformed_token']);
+}, 60_000);
