@@ -111,8 +111,8 @@ async function main(): Promise<number> {
   console.log('the servers stay up; connect another MCP client:');
   console.log(`  MCP endpoint: ${demo.mcp.url}   (Streamable HTTP)`);
   console.log('  MCP Inspector: npx @modelcontextprotocol/inspector, transport "Streamable HTTP",');
-  console.log(`    URL ${demo.mcp.url}, then "Open Auth Settings" → "Quick OAuth Flow"`);
-  console.log('    (the demo user signs in and consents without a page)');
+  console.log(`    URL ${demo.mcp.url} exactly (the resource is compared as a string), Connect;`);
+  console.log('    its OAuth flow registers, then the demo user signs in and consents without a page');
   console.log(`  protected resource metadata: ${demo.mcp.guard.config.resourceMetadataUrl}`);
   console.log(`  authorization server metadata: ${demo.as.issuer}/.well-known/openid-configuration`);
   console.log('Ctrl-C to stop.');
