@@ -45,6 +45,8 @@ export interface DemoMcpServer {
   url: string;
   /** The guard (for `ready()`, `verify()` and its configuration). */
   guard: McpAuthGuard;
+  /** How many MCP requests reached the MCP handler (past the guard). */
+  handled(): number;
   close(): Promise<void>;
 }
 
@@ -101,6 +103,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
 
   const notes: Note[] = [{ id: 1, text: 'Welcome to the demo notes', author: 'system' }];
   let lastId = 1;
+  let handled = 0;
 
   const app = express();
   app.use(express.json());
@@ -118,6 +121,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
   });
   app.use(guard.metadata());
   app.post(new URL(resource).pathname, guard.protect(), async (req: Request, res: Response) => {
+    handled++;
     const server = notesServer(notes, () => ++lastId);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => {
@@ -141,6 +145,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
   return {
     url: resource,
     guard,
+    handled: () => handled,
     close: async () => {
       await guard.close();
       await new Promise<void>((resolve) => {
