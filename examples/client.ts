@@ -265,7 +265,7 @@ export async function runWalkthrough(options: WalkthroughOptions): Promise<Walkt
           `POST ${path} without a token → 401, challenge: scope="${params.scope ?? ''}" resource_metadata=${params.resource_metadata ?? '(none)'}`,
           { status: 401, ...params });
       } else if (ex.status === 403 && lastInsufficient !== undefined) {
-        note(`POST ${path} → 403 again, same challenge`);
+        note(`POST ${path} → 403 again, scope="${params.scope ?? ''}"`);
       } else if (ex.status === 403) {
         lastInsufficient = params;
         record('insufficient_scope', params.error === 'insufficient_scope' && params.scope !== undefined,
@@ -367,11 +367,18 @@ export async function runWalkthrough(options: WalkthroughOptions): Promise<Walkt
 
   try {
     // 2. What this token may do.
-    const names = (await client.listTools()).tools.map((t) => t.name);
-    record('list_tools', names.length > 0, `tools/list → ${names.join(', ')} (${names.length} tool${names.length === 1 ? '' : 's'} visible to scope "${provider.tokens()?.scope ?? ''}")`, { tools: names });
-
-    const listed = await client.callTool({ name: 'list_notes', arguments: {} });
-    record('allowed_call', listed.isError !== true, `tools/call list_notes → ${listed.isError ? 'error' : 'ok'}: ${textOf(listed).slice(0, 80)}`);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      record('list_tools', names.length > 0, `tools/list → ${names.join(', ')} (${names.length} tool${names.length === 1 ? '' : 's'} visible to scope "${provider.tokens()?.scope ?? ''}")`, { tools: names });
+    } catch (err) {
+      record('list_tools', false, `tools/list → ${describeError(err)}`);
+    }
+    try {
+      const listed = await client.callTool({ name: 'list_notes', arguments: {} });
+      record('allowed_call', listed.isError !== true, `tools/call list_notes → ${listed.isError ? 'error' : 'ok'}: ${textOf(listed).slice(0, 80)}`);
+    } catch (err) {
+      record('allowed_call', false, `tools/call list_notes → ${describeError(err)}`);
+    }
 
     if (options.stepUp !== false) await stepUp(client);
     await refreshAndReplay();

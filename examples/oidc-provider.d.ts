@@ -7,13 +7,6 @@ declare module 'oidc-provider' {
 
   type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-  export interface ClientLike {
-    clientId: string;
-    clientAuthMethod: string;
-    redirectUris: string[];
-    grantTypeAllowed(type: string): boolean;
-  }
-
   export interface InteractionDetails {
     uid: string;
     prompt: { name: string; details: Record<string, unknown> };
@@ -37,11 +30,9 @@ declare module 'oidc-provider' {
   export default class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>);
     readonly issuer: string;
-    proxy: boolean;
     callback(): Handler;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
-    on(event: string, listener: (...args: unknown[]) => void): this;
     readonly Grant: GrantClass;
   }
 

@@ -91,7 +91,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const mcpAuthEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MCP_AUTH_')));
-  const demo = await startDemo(opts, mcpAuthEnv);
+  let demo: Demo;
+  try {
+    demo = await startDemo(opts, mcpAuthEnv);
+  } catch (err) {
+    const e = err as Error & { code?: string; problems?: readonly string[] };
+    console.error(`could not start the demo: ${e.problems ? e.problems.join('; ') : e.message}`);
+    if (e.code === 'EADDRINUSE') console.error('choose other ports: --as-port=N --mcp-port=N (0 = any free port)');
+    return 1;
+  }
   console.log('mcp-oauth-guard demo');
   console.log(`  authorization server (development only, oidc-provider): ${demo.as.issuer}`);
   console.log(`  protected MCP server: ${demo.mcp.url}  (${opts.opaque ? 'opaque tokens, introspection' : 'JWT access tokens, JWKS'})`);
