@@ -3,6 +3,8 @@
  * two protected MCP servers (JWT via JWKS; opaque via introspection) and the MCP SDK client
  * walkthrough, all on 127.0.0.1 port 0.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   discoverAuthorizationServerMetadata,
   exchangeAuthorization,
@@ -219,11 +221,39 @@ describe('opaque access tokens through introspection', () => {
   });
 });
 
-describe('npm start flags', () => {
+/** Run `npm start -- <args>` from the repository root; resolves with the exit code and output. */
+function npmStart(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['start', '--silent', '--', ...args], { cwd: root, env: { ...process.env, NODE_OPTIONS: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm start', () => {
   test('parses --once, --opaque and ports; refuses unknown flags and bad ports', () => {
     expect(parseArgs(['--once', '--opaque', '--as-port=0', '--mcp-port=3100'], {})).toEqual({ once: true, opaque: true, asPort: 0, mcpPort: 3100 });
     expect(parseArgs([], { AS_PORT: '4100', MCP_PORT: '3200' })).toEqual({ once: false, opaque: false, asPort: 4100, mcpPort: 3200 });
     expect(() => parseArgs(['--onse'], {})).toThrow();
     expect(() => parseArgs(['--mcp-port=70000'], {})).toThrow();
   });
+
+  test('the start script runs examples/start.ts: an unknown flag exits 2 before anything starts', async () => {
+    const { code, stdout } = await npmStart(['--bogus']);
+    expect(code).toBe(2);
+    expect(stdout).not.toContain('walkthrough');
+  }, 30_000);
+
+  // Expected to pass once the tool-policy issue lands: until then the step-up step fails (add_note
+  // is allowed with notes:read) and `npm start -- --once` exits 1.
+  test.skip('npm start -- --once runs the walkthrough and exits 0', async () => {
+    const { code, stdout } = await npmStart(['--once', '--as-port=0', '--mcp-port=0']);
+    expect(stdout).toContain('steps succeeded');
+    expect(code).toBe(0);
+  }, 30_000);
 });
