@@ -127,7 +127,6 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
         // Only the confidential resource-server client may introspect.
         allowedPolicy: (_ctx: unknown, client: { clientId: string }) => client.clientId === INTROSPECTION_CLIENT_ID,
       },
-      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         // No `resource` parameter: the first registered resource (the MCP server).
@@ -164,7 +163,8 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const providerHandler = provider.callback();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && /^\/interaction\/[^/]+$/.test(req.url?.split('?')[0] ?? '')) {
-      headlessInteraction(provider, req, res).catch(() => {
+      headlessInteraction(provider, req, res).catch((err: unknown) => {
+        console.error(`demo authorization server: interaction failed: ${err instanceof Error ? err.message : String(err)}`);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
         res.end('{"error":"server_error"}');
       });
