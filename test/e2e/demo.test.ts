@@ -12,7 +12,8 @@ import {
   startAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startAuthorizationServer, type DemoAuthorizationServer } from '../../examples/authorization-server.js';
-import { followAuthorization, runWalkthrough, type StepResult, type WalkthroughResult } from '../../examples/client.js';
+import { runWalkthrough, type StepResult, type WalkthroughResult } from '../../examples/client.js';
+import { followAuthorization } from '../../examples/oauth-client-provider.js';
 import { startMcpServer, type DemoMcpServer } from '../../examples/mcp-server.js';
 import { parseArgs } from '../../examples/start.js';
 import { McpAuthError } from '../../lib/index.js';
