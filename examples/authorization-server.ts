@@ -125,12 +125,12 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       introspection: {
         enabled: true,
         // Only the confidential resource-server client may introspect.
-        allowedPolicy: (_ctx: unknown, client: { clientId: string }) => client.clientId === INTROSPECTION_CLIENT_ID,
+        allowedPolicy: (_ctx, client) => client.clientId === INTROSPECTION_CLIENT_ID,
       },
       resourceIndicators: {
         enabled: true,
         // No `resource` parameter: the first registered resource (the MCP server).
-        defaultResource: (_ctx: unknown, _client: unknown, oneOf?: string[]) => oneOf ?? resources.keys().next().value,
+        defaultResource: (_ctx, _client, oneOf) => oneOf ?? resources.keys().next().value,
         // A token request without `resource` uses the one granted at authorization.
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx: unknown, indicator: string) => {
@@ -150,11 +150,11 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
     // Refresh tokens for every client allowed the grant, without `offline_access`.
     issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
-    clientBasedCORS: (_ctx: unknown, origin: string, client: { redirectUris: string[] }) =>
-      origin !== 'null' && client.redirectUris.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
+    clientBasedCORS: (_ctx, origin, client) =>
+      origin !== 'null' && (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     ttl: { AccessToken: 600, AuthorizationCode: 60, RefreshToken: 86400, IdToken: 600, Interaction: 600, Session: 3600, Grant: 86400 },
-    renderError: (ctx: { type: string; body: unknown }, out: Record<string, unknown>) => {
+    renderError: (ctx, out) => {
       ctx.type = 'application/json';
       ctx.body = out;
     },

@@ -117,16 +117,12 @@ describe('the SDK client against the JWT-protected MCP server', () => {
     expect(info.scopes).toEqual(expect.arrayContaining(['notes:read']));
   });
 
-  // Expected to pass once the tool-policy issue lands: until then toolScopes has no effect, so
-  // tools/list is unfiltered (all three tools) for a notes:read token.
-  test.skip('tools/list is filtered to the tools the token may call', () => {
+  test('tools/list is filtered to the tools the token may call', () => {
     expect(jwtRun.get('list_tools')?.data.tools).toEqual(['list_notes']);
     expect(jwtRun.get('step_up_call')?.data.tools).toEqual(['list_notes', 'add_note', 'delete_note']);
   });
 
-  // Expected to pass once the tool-policy issue lands: until then add_note is allowed with
-  // notes:read (no 403 insufficient_scope, so no step-up happens).
-  test.skip('step-up: 403 insufficient_scope → the SDK cannot finish → new authorization with the challenged scope → success', () => {
+  test('step-up: 403 insufficient_scope → the SDK cannot finish → new authorization with the challenged scope → success', () => {
     const denied = jwtRun.get('insufficient_scope');
     expect(denied).toMatchObject({ ok: true });
     expect(denied?.data).toMatchObject({ status: 403, error: 'insufficient_scope' });
@@ -196,9 +192,7 @@ describe('audience: tokens for another resource of the same authorization server
 });
 
 describe('opaque access tokens through introspection', () => {
-  // Expected to pass once the introspection issue lands: until then the guard's introspection
-  // placeholder answers every opaque token 503 (the walkthrough stops at `connect` with HTTP 503).
-  test.skip('the SDK client works against the MCP server configured with tokenFormat auto + introspection', async () => {
+  test('the SDK client works against the MCP server configured with tokenFormat auto + introspection', async () => {
     const run = await runWalkthrough({ mcpUrl: opaqueMcp.url, redirectUrl: REDIRECT, log: () => {}, stepUp: false });
     const token = run.provider.tokens()?.access_token ?? '';
     expect(run.get('token')).toMatchObject({ ok: true });
@@ -250,9 +244,7 @@ describe('npm start', () => {
     expect(stdout).not.toContain('walkthrough');
   }, 30_000);
 
-  // Expected to pass once the tool-policy issue lands: until then the step-up step fails (add_note
-  // is allowed with notes:read) and `npm start -- --once` exits 1.
-  test.skip('npm start -- --once runs the walkthrough and exits 0', async () => {
+  test('npm start -- --once runs the walkthrough and exits 0', async () => {
     const { code, stdout } = await npmStart(['--once', '--as-port=0', '--mcp-port=0']);
     expect(stdout).toContain('steps succeeded');
     expect(code).toBe(0);
