@@ -83,7 +83,7 @@ export interface IntrospectionOptions {
   url?: string;
   /** This resource server's client id at the authorization server. */
   clientId: string;
-  /** Its secret. */
+  /** Its secret. Required (checked by `mcpAuth()`): both client authentication methods send it. */
   clientSecret?: string;
   /** Client authentication. Default `'client_secret_basic'`. */
   authMethod?: 'client_secret_basic' | 'client_secret_post';
@@ -331,6 +331,17 @@ export function resolveOptions(input: Options): Config {
   const toolScopes = checkScopeMap(input.toolScopes, 'toolScopes', problems);
   const promptScopes = checkScopeMap(input.promptScopes, 'promptScopes', problems);
   const resourceScopes = checkScopeMap(input.resourceScopes, 'resourceScopes', problems);
+  if (resourceScopes) {
+    // Keys are URI prefixes; a trailing `*` means the same prefix, so `x://` and `x://*` would collide.
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(resourceScopes)) {
+      if (key === '*') continue;
+      const prefix = key.endsWith('*') ? key.slice(0, -1) : key;
+      const other = seen.get(prefix);
+      if (other !== undefined) problems.push(`resourceScopes: "${other}" and "${key}" name the same URI prefix`);
+      else seen.set(prefix, key);
+    }
+  }
   const hasPolicy = toolScopes !== undefined || promptScopes !== undefined || resourceScopes !== undefined;
   const scopesSupported = checkStringList(input.scopesSupported, 'scopesSupported', problems)
     ?? Object.freeze(policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
@@ -344,7 +355,7 @@ export function resolveOptions(input: Options): Config {
       unknownKeys(intro, INTROSPECTION_KEYS, 'introspection.', problems);
       const url = intro.url === undefined ? undefined : checkUrl(intro.url, 'introspection.url', problems);
       if (typeof intro.clientId !== 'string' || intro.clientId === '') problems.push('introspection.clientId is required');
-      if (intro.clientSecret !== undefined && typeof intro.clientSecret !== 'string') problems.push('introspection.clientSecret must be a string');
+      if (typeof intro.clientSecret !== 'string' || intro.clientSecret === '') problems.push('introspection.clientSecret is required (client_secret_basic and client_secret_post both send it)');
       introspection = Object.freeze({
         url: url?.href,
         clientId: intro.clientId,

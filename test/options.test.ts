@@ -165,3 +165,10 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
     }
   });
 });
+
+describe('resourceScopes keys', () => {
+  test('a prefix written with and without the trailing * is one rule, so both together are refused', () => {
+    expect(() => resolveOptions({ resource: 'https://mcp.example.com/mcp', issuer: 'https://auth.example.com', resourceScopes: { 'notes://': ['a'], 'notes://*': ['b'] } }))
+      .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^resourceScopes: "notes:\/\/" and "notes:\/\/\*" name the same URI prefix/)] }));
+  });
+});

@@ -28,7 +28,9 @@ export class Discovery {
 
   constructor(private readonly c: Config) {
     const maxBytes = c.jwksMaxBytes;
-    const timeoutMs = c.httpTimeoutSeconds * 1000;
+    // openid-client passes its own per-call signal (discovery: httpTimeoutSeconds, introspection:
+    // introspection.timeoutSeconds); this outer cap only backs it up, so it is the larger of the two.
+    const timeoutMs = Math.max(c.httpTimeoutSeconds, c.introspection?.timeoutSeconds ?? 0) * 1000;
     const closing = this.#closing.signal;
     this.#fetch = async (url, options) => {
       const init = options as RequestInit;

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import type { GuardEvent } from '../../lib/index.js';
+import { ConfigError, mcpAuth, type GuardEvent } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { startLoopbackAS, type Fault, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, expectNoTokenMaterial, opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
@@ -195,15 +195,15 @@ describe('our credentials rejected → 500 AUTH_MISCONFIGURED and a misconfigure
     }
   });
 
-  test('no client secret for client_secret_basic: 500 with a misconfigured event, no call', async () => {
-    const events: GuardEvent[] = [];
-    const t = buildApp({ ...opaqueOptions(as, { onEvent: (e) => events.push(e) }), introspection: { url: as.introspectionUrl, clientId: 'mcp-rs' } });
-    open.push(t);
-    const token = opaqueToken();
-    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
-    expect(res.status).toBe(500);
-    expect(res.body.error.data.code).toBe('AUTH_MISCONFIGURED');
-    expect(events).toContainEqual({ type: 'misconfigured', reason: 'introspection_client_invalid' });
+  test('no client secret: refused at construction (ConfigError naming the option), never a request-time surprise', () => {
+    let thrown: unknown;
+    try {
+      mcpAuth({ ...opaqueOptions(as, {}), introspection: { url: as.introspectionUrl, clientId: 'mcp-rs' } });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).problems).toEqual([expect.stringMatching(/^introspection\.clientSecret is required/)]);
     expect(as.counts.introspection).toBe(0);
   });
 
