@@ -5,35 +5,22 @@ import type { Server } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
-let as: LoopbackAS;
-let key: TestKey;
-let sign: ReturnType<typeof tokenBuilder>;
+const fx = loopbackJwtSuite(RESOURCE);
 let token: string;
-const guards: McpAuthGuard[] = [];
 
 beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
-  sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE });
-  token = await sign(key, { scope: 'notes:read' });
-});
-afterAll(async () => {
-  for (const g of guards) await g.close();
-  await as.close();
+  token = await fx.token({ scope: 'notes:read' });
 });
 
 interface Seen { calls: number; body: unknown; rawBody: unknown }
 
 /** An app with `before` middleware (parsers) ahead of protect(); the handler records what it saw. */
 function build(before: RequestHandler[] = [], extra: Partial<Options> = {}): { app: Express; seen: Seen } {
-  const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, toolScopes: { 'note_*': ['notes:read'] }, ...extra });
-  guards.push(guard);
+  const guard = mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'note_*': ['notes:read'] }, ...extra });
+  fx.track(guard);
   const app = express();
   for (const m of before) app.use(m);
   const seen: Seen = { calls: 0, body: undefined, rawBody: undefined };
@@ -150,8 +137,8 @@ describe('no parser before protect()', () => {
 
 describe('protect() with other middleware', () => {
   test('express.json() after protect() skips the body the guard parsed; the handler sees it', async () => {
-    const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
-    guards.push(guard);
+    const guard = mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
+    fx.track(guard);
     const app = express();
     let seen: unknown;
     app.post('/mcp', guard.protect(), express.json(), (req, res) => { seen = req.body; res.json({}); });
@@ -161,8 +148,8 @@ describe('protect() with other middleware', () => {
   });
 
   test('protect() mounted app-wide and per route: one check, one body read', async () => {
-    const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
-    guards.push(guard);
+    const guard = mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'note_*': ['notes:read'] } });
+    fx.track(guard);
     const app = express();
     let calls = 0;
     app.use(guard.protect());

@@ -1,34 +1,18 @@
 /** Tool policy over HTTP: single calls, batches, notifications, bad names, 401/403 challenges. */
 import request from 'supertest';
 import { buildApp, type TestApp } from '../helpers/app.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import type { Options } from '../../lib/index.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const RM = 'http://127.0.0.1:9/.well-known/oauth-protected-resource/mcp';
-let as: LoopbackAS;
-let key: TestKey;
-let sign: ReturnType<typeof tokenBuilder>;
-const apps: TestApp[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
-  sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE });
-});
-afterAll(async () => {
-  for (const a of apps) await a.guard.close();
-  await as.close();
-});
+const fx = loopbackJwtSuite(RESOURCE);
 
 const TOOLS = { delete_note: ['notes:write'], 'note_*': ['notes:read'], '*': ['mcp'] };
 
 function app(extra: Partial<Options> = {}, json = true): TestApp {
-  const a = buildApp({ resource: RESOURCE, issuer: as.issuer, toolScopes: TOOLS, ...extra }, { json });
-  apps.push(a);
+  const a = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: TOOLS, ...extra }, { json });
+  fx.track(a);
   return a;
 }
 const call = (name: unknown, id: unknown = 1) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
@@ -36,7 +20,7 @@ const call = (name: unknown, id: unknown = 1) => ({ jsonrpc: '2.0', id, method: 
 describe.each([['with express.json()', true], ['without a body parser', false]])('tool policy %s', (_label, json) => {
   test('an allowed call reaches the handler with req.auth', async () => {
     const t = app({}, json);
-    const token = await sign(key, { scope: 'notes:write' });
+    const token = await fx.token({ scope: 'notes:write' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call('delete_note', 5));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ jsonrpc: '2.0', id: 5, result: { ok: true } });
@@ -46,7 +30,7 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('missing scope: 403 naming the needed scope plus the known scopes held, id echoed', async () => {
     const t = app({}, json);
-    const token = await sign(key, { scope: 'notes:read mcp other:unknown' });
+    const token = await fx.token({ scope: 'notes:read mcp other:unknown' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call('delete_note', 'req-9'));
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer error="insufficient_scope", error_description="[^"]+", scope="notes:write notes:read mcp", resource_metadata="http:\/\/127\.0\.0\.1:9\/\.well-known\/oauth-protected-resource\/mcp"$/);
@@ -57,7 +41,7 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('an unmapped tool under a policy without *: 403 with no scope= (no scope can help)', async () => {
     const t = app({ toolScopes: { delete_note: ['notes:write'] } }, json);
-    const token = await sign(key, { scope: 'notes:write notes:read' });
+    const token = await fx.token({ scope: 'notes:write notes:read' });
     for (const name of ['other', '__proto__', 'constructor', 'toString', 'Delete_Note', 'delete_note ']) {
       const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call(name, 3));
       expect(res.status).toBe(403);
@@ -72,9 +56,9 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('the * rule allows the rest with its scopes', async () => {
     const t = app({}, json);
-    const ok = await sign(key, { scope: 'mcp' });
+    const ok = await fx.token({ scope: 'mcp' });
     expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${ok}`).send(call('anything'))).status).toBe(200);
-    const none = await sign(key, { scope: 'notes:read' });
+    const none = await fx.token({ scope: 'notes:read' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${none}`).send(call('anything'));
     expect(res.status).toBe(403);
     expect(res.body.error.data.scope).toBe('mcp notes:read');
@@ -83,7 +67,7 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('batch: one denied element denies the whole batch (id null); an allowed batch passes', async () => {
     const t = app({}, json);
-    const token = await sign(key, { scope: 'notes:read' });
+    const token = await fx.token({ scope: 'notes:read' });
     const denied = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`)
       .send([call('note_get', 1), { jsonrpc: '2.0', id: 2, method: 'ping' }, call('delete_note', 3)]);
     expect(denied.status).toBe(403);
@@ -97,7 +81,7 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('notifications are checked like requests', async () => {
     const t = app({}, json);
-    const token = await sign(key, { scope: 'notes:read' });
+    const token = await fx.token({ scope: 'notes:read' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`)
       .send({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'delete_note' } });
     expect(res.status).toBe(403);
@@ -107,7 +91,7 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('tools/call without a string params.name: 400 INVALID_REQUEST, never a pass', async () => {
     const t = app({ toolScopes: { '*': [] } }, json);
-    const token = await sign(key, { scope: 'mcp' });
+    const token = await fx.token({ scope: 'mcp' });
     for (const body of [
       { jsonrpc: '2.0', id: 4, method: 'tools/call' },
       { jsonrpc: '2.0', id: 4, method: 'tools/call', params: {} },
@@ -124,12 +108,12 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
 
   test('other methods (tools/list, initialize, ping) need only the required and route scopes', async () => {
     const t = app({ requiredScopes: ['base'] }, json);
-    const token = await sign(key, { scope: 'base' });
+    const token = await fx.token({ scope: 'base' });
     for (const method of ['tools/list', 'initialize', 'ping', 'notifications/initialized']) {
       const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send({ jsonrpc: '2.0', id: 1, method, params: {} });
       expect(res.status).toBe(200);
     }
-    const without = await sign(key, { scope: 'mcp' });
+    const without = await fx.token({ scope: 'mcp' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${without}`).send({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toContain('scope="base mcp"');
@@ -147,13 +131,13 @@ describe('challenges under a policy', () => {
   });
 
   test('route scopes and tool scopes are named together in one 403', async () => {
-    const t = buildApp({ resource: RESOURCE, issuer: as.issuer, toolScopes: TOOLS }, { protect: { scopes: ['admin'] } });
-    apps.push(t);
-    const token = await sign(key, { scope: 'notes:read' });
+    const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: TOOLS }, { protect: { scopes: ['admin'] } });
+    fx.track(t);
+    const token = await fx.token({ scope: 'notes:read' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call('delete_note'));
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toContain('scope="admin notes:write notes:read"');
-    const both = await sign(key, { scope: 'admin notes:write' });
+    const both = await fx.token({ scope: 'admin notes:write' });
     expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${both}`).send(call('delete_note'))).status).toBe(200);
   });
 
@@ -164,9 +148,9 @@ describe('challenges under a policy', () => {
   });
 
   test('without toolScopes there is no default deny', async () => {
-    const t = buildApp({ resource: RESOURCE, issuer: as.issuer });
-    apps.push(t);
-    const token = await sign(key, { scope: 'x' });
+    const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer });
+    fx.track(t);
+    const token = await fx.token({ scope: 'x' });
     expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call('anything'))).status).toBe(200);
   });
 
