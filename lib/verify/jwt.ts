@@ -14,6 +14,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
 import type { RemoteKeySet } from './jwks.js';
+import { nativeKey, validateClaims, verifySignature } from './signature.js';
 
 /** The verified parts of a JWT. */
 export interface VerifiedJwt {
@@ -38,12 +39,41 @@ function invalid(reason: McpAuthErrorReason, description: string, cause?: unknow
   return new InvalidTokenError({ reason, description, cause });
 }
 
+/** Internal switches of {@link jwtVerifier} (tests compare both signature paths). */
+export interface JwtVerifierInternals {
+  /** Check signatures with `node:crypto` where possible (see `signature.ts`). Default true. */
+  native?: boolean;
+}
+
 /** Build the JWT verifier for a configuration and key set. */
-export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => Promise<VerifiedJwt> {
+export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKey'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
   const algorithms = new Set(c.algorithms);
   const audience = [...c.audiences];
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
   const getKey = keys.getKey.bind(keys);
+  const native = internals.native !== false;
+
+  /**
+   * The synchronous signature path; `undefined` when the resolved key is not one it handles
+   * exactly as `jose` would (then `jose.jwtVerify` decides). Same order of checks as `jose`:
+   * key resolution, signature, then `jose`'s claim rules.
+   */
+  async function verifyNative(token: string, header: ProtectedHeaderParameters): Promise<JWTPayload | undefined> {
+    const dot1 = token.indexOf('.');
+    const dot2 = token.indexOf('.', dot1 + 1);
+    const jws = { protected: token.slice(0, dot1), payload: token.slice(dot1 + 1, dot2), signature: token.slice(dot2 + 1) };
+    const key = await getKey(header, jws);
+    const nk = nativeKey(header.alg!, key);
+    if (nk === undefined) return undefined;
+    verifySignature(nk, token.slice(0, dot2), jws.signature);
+    return validateClaims(jws.payload, {
+      issuer: c.issuer,
+      audience,
+      clockTolerance: c.clockTolerance,
+      currentDate: new Date(c.clock()),
+      requiredClaims,
+    });
+  }
 
   return async function verifyJwt(token: string): Promise<VerifiedJwt> {
     if (!JWS_SHAPE.test(token)) {
@@ -72,7 +102,9 @@ export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => P
 
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, getKey, {
+      const fast = native ? await verifyNative(token, header) : undefined;
+      if (fast !== undefined) payload = fast;
+      else ({ payload } = await jwtVerify(token, getKey, {
         algorithms: c.algorithms as string[],
         issuer: c.issuer,
         audience,
