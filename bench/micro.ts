@@ -18,6 +18,17 @@ async function time(label: string, n: number, fn: (i: number) => unknown): Promi
   process.stdout.write(`${label.padEnd(44)} ${us.toFixed(1).padStart(8)} CPU µs/op  ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} ops/s\n`);
 }
 
+/** Like {@link time}, with `width` operations in flight at once (as under HTTP load). */
+async function timeConcurrent(label: string, n: number, width: number, fn: (i: number) => unknown): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => { while (next < n) await fn(next++); };
+  const c0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: width }, worker));
+  const c1 = process.cpuUsage(c0);
+  const us = (c1.user + c1.system) / n;
+  process.stdout.write(`${label.padEnd(44)} ${us.toFixed(1).padStart(8)} CPU µs/op  ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} ops/s\n`);
+}
+
 async function main(): Promise<void> {
   const alg = (process.argv[2] ?? 'RS256') as BenchAlg;
   const key = makeBenchKey(alg);
@@ -35,6 +46,8 @@ async function main(): Promise<void> {
   await time('guard jwtVerifier, jose path', n, (i) => viaJose(tokens[i]!));
   await time('guard jwtVerifier, native path', n, (i) => native(tokens[i]!));
   await time('guard Verifier.verify, distinct (cache 1000)', n, (i) => v.verify(tokens[i]!));
+  await timeConcurrent(`jose.jwtVerify, 16 in flight`, n, 16, (i) => jwtVerify(tokens[i]!, pub, { issuer: as.issuer, audience, algorithms: [alg] }));
+  await timeConcurrent('guard jwtVerifier, native path, 16 in flight', n, 16, (i) => native(tokens[i]!));
   await time('guard Verifier.verify, same token (hit)', 200_000, () => v.verify(tokens[0]!));
   v.close();
   await as.close();
