@@ -182,6 +182,7 @@ const cases: Case[] = [
   { name: 'RS256 signature one byte short', token: () => forge({ signer: s.rs!, signature: (sig) => sig.subarray(1).toString('base64url') }), accept: false },
   { name: 'RS256 signature with a leading zero byte', token: () => forge({ signer: s.rs!, signature: (sig) => Buffer.concat([Buffer.alloc(1), sig]).toString('base64url') }), accept: false },
   { name: 'signature with one extra character', token: () => forge({ signer: s.rs!, signature: (_sig, t) => `${t}A` }), accept: false },
+  { name: 'signature with three extra characters (not base64: length 4n + 1)', token: () => forge({ signer: s.rs!, signature: (_sig, t) => `${t}AAA` }), accept: false },
   { name: 'signature with two extra characters', token: () => forge({ signer: s.es!, signature: (_sig, t) => `${t}AA` }), accept: false },
   { name: 'EdDSA signature flipped', token: () => forge({ signer: s.ed!, signature: (_sig, t) => flip(t) }), accept: false },
   { name: 'tampered signature', token: () => forge({ signer: s.rs!, signature: (_sig, t) => flip(t) }), accept: false },
