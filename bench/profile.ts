@@ -1,5 +1,5 @@
 /**
- * Profile one variant alone: `tsx bench/profile.ts <bare|guard|auth0|sdk> <RS256|ES256> [same|distinct] [--no-prof]`.
+ * Profile one variant alone: `tsx bench/profile.ts <bare|guard|auth0|sdk> <RS256|ES256> [same|distinct] [--no-prof] [guard options as JSON]`.
  * Starts the loopback authorization server and one app server (pinned to core 1, `--cpu-prof`
  * into `bench/results/prof/<variant>-<alg>-<load>/`), warms it up, loads it for 6 s with
  * `autocannon`, and prints req/s and the server's CPU µs per request. Diagnostics only.
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const audience = 'https://mcp.bench.example/mcp';
   const as = await startBenchAS({ keys: [key.publicJwk], audience, scope: 'mcp', opaqueTokens: new Set(), lifetimeSeconds: 3600 });
   const tokens = mintTokens(key, { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 }, load === 'same' ? 1 : 10_000);
-  const config: ServerConfig = { variant, alg, issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: '', audience, scope: 'mcp', ...(load === 'distinct' ? { cacheMaxEntries: 1000 } : {}) };
+  const config: ServerConfig = { variant, alg, issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: '', audience, scope: 'mcp', ...(load === 'distinct' ? { cacheMaxEntries: 1000 } : {}), guardOptions: JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as Record<string, unknown> };
   const prof = !process.argv.includes('--no-prof');
   const nodeArgs = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), '--import', 'tsx', join(here, 'server.ts')];
   const pin = existsSync('/usr/bin/taskset');
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve) => proc.on('message', (m: { type: string; port?: number }) => { if (m.type === 'ready') resolve(m.port!); }));
-  const cpu = (): Promise<number> => new Promise((resolve) => {
-    proc.once('message', (m: { cpuMicros: number }) => resolve(m.cpuMicros));
+  const cpu = (): Promise<{ cpuMicros: number; cpuSystemMicros: number }> => new Promise((resolve) => {
+    proc.once('message', (m: { cpuMicros: number; cpuSystemMicros: number }) => resolve(m));
     proc.send({ type: 'stats' });
   });
   let next = 0;
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const c0 = await cpu();
   const res = await autocannon(opts);
   const c1 = await cpu();
-  process.stdout.write(`${variant} ${alg} ${load}: ${Math.round(res.requests.average)} req/s, ${Math.round((c1 - c0) / res.requests.total)} CPU µs/req, ${res.non2xx} non-2xx${prof ? `; profile in ${dir}` : ''}\n`);
+  process.stdout.write(`${variant} ${alg} ${load}: ${Math.round(res.requests.average)} req/s, ${Math.round((c1.cpuMicros - c0.cpuMicros) / res.requests.total)} CPU µs/req (${Math.round((c1.cpuSystemMicros - c0.cpuSystemMicros) / res.requests.total)} system), ${res.non2xx} non-2xx${prof ? `; profile in ${dir}` : ''}\n`);
   proc.kill('SIGTERM');
   await new Promise((resolve) => proc.once('exit', resolve));
   await as.close();

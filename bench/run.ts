@@ -26,7 +26,7 @@ const quick = args.has('--quick');
 const prof = args.has('--prof');
 const S = quick
   ? { rounds: 5, durationS: 1, warmupS: 1, verifyS: 1.5, memoryTokens: 30_000, distinctTokens: 10_000 }
-  : { rounds: 10, durationS: 3, warmupS: 3, verifyS: 3, memoryTokens: 100_000, distinctTokens: 10_000 };
+  : { rounds: 15, durationS: 2, warmupS: 3, verifyS: 3, memoryTokens: 100_000, distinctTokens: 10_000 };
 // Many short interleaved rounds rather than a few long ones: on a shared machine, a burst of
 // foreign load then spoils one round's ratios, not the median.
 const CONNECTIONS = 16;

@@ -21,6 +21,8 @@ export interface ServerConfig {
   opaque?: boolean;
   /** guard only: `cacheMaxEntries` (default: the library's). */
   cacheMaxEntries?: number;
+  /** guard only: more options (diagnostics, `bench/profile.ts`). */
+  guardOptions?: Record<string, unknown>;
 }
 
 type Msg = { type: 'stats'; gc?: boolean };
@@ -39,6 +41,7 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
           ? { tokenFormat: 'opaque' as const, introspection: { url: c.introspectionUrl, clientId: 'bench-rs', clientSecret: 'bench-secret' } }
           : { jwksUri: c.jwksUri, algorithms: [c.alg] }),
         ...(c.cacheMaxEntries !== undefined ? { cacheMaxEntries: c.cacheMaxEntries } : {}),
+        ...c.guardOptions,
       });
       await guard.ready();
       return { mw: [guard.protect()], close: () => guard.close() };
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
       if (m.gc && gc) { gc(); gc(); }
       const mem = process.memoryUsage();
       const cpu = process.cpuUsage();
-      process.send?.({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, cpuMicros: cpu.user + cpu.system });
+      process.send?.({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, cpuMicros: cpu.user + cpu.system, cpuSystemMicros: cpu.system });
     }
   });
   const stop = (): void => {
