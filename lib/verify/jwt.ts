@@ -52,6 +52,15 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKey'>, inter
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
   const getKey = keys.getKey.bind(keys);
   const native = internals.native !== false;
+  // Signatures are checked in the check phase (setImmediate) of the event-loop turn in which their
+  // requests arrived, all of that turn's together; their requests then continue together. Under
+  // load this keeps the crypto and the HTTP code each warm and lets responses leave in bursts
+  // (fewer wake-ups): measurably faster than checking each inline (README, Benchmarks). It costs
+  // at most one loop turn of latency; no thread pool is involved.
+  let turn: Promise<void> | undefined;
+  function nextTurn(): Promise<void> {
+    return (turn ??= new Promise<void>((resolve) => setImmediate(() => { turn = undefined; resolve(); })));
+  }
 
   /**
    * The synchronous signature path; `undefined` when the resolved key is not one it handles
@@ -65,6 +74,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKey'>, inter
     const key = await getKey(header, jws);
     const nk = nativeKey(header.alg!, key);
     if (nk === undefined) return undefined;
+    await nextTurn();
     verifySignature(nk, token.slice(0, dot2), jws.signature);
     return validateClaims(jws.payload, {
       issuer: c.issuer,
