@@ -10,10 +10,13 @@
  *
  * Deliberately not cached: outages (503) and misconfiguration (500).
  */
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { McpAuthError } from '../errors.js';
 import type { AuthInfo } from '../types.js';
+
+/** `crypto.hash()` (Node ≥ 20.12, not yet in `@types/node` 20): one call, no `Hash` object per request. */
+const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /** Cache settings. */
 export interface CacheSettings {
@@ -41,7 +44,7 @@ export class VerificationCache {
 
   /** Cache key of a token: its SHA-256, base64url. */
   key(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return oneShotHash !== undefined ? oneShotHash('sha256', token, 'base64url') : nodeCrypto.createHash('sha256').update(token).digest('base64url');
   }
 
   /** A still-valid positive entry. */

@@ -14,6 +14,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
 import type { RemoteKeySet, ResolvedKey } from './jwks.js';
+import { nativeKey, validateClaims, verifySignature } from './signature.js';
 
 /** The verified parts of a JWT. */
 export interface VerifiedJwt {
@@ -38,11 +39,48 @@ function invalid(reason: McpAuthErrorReason, description: string, cause?: unknow
   return new InvalidTokenError({ reason, description, cause });
 }
 
+/** Internal switches of {@link jwtVerifier} (tests compare both signature paths). */
+export interface JwtVerifierInternals {
+  /** Check signatures with `node:crypto` where possible (see `signature.ts`). Default true. */
+  native?: boolean;
+}
+
 /** Build the JWT verifier for a configuration and key set. */
-export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => Promise<VerifiedJwt> {
+export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
   const algorithms = new Set(c.algorithms);
   const audience = [...c.audiences];
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
+  const native = internals.native !== false;
+  // Signatures are checked in the check phase (setImmediate) of the event-loop turn in which their
+  // requests arrived, all of that turn's together; their requests then continue together. Under
+  // load this keeps the crypto and the HTTP code each warm and lets responses leave in bursts
+  // (fewer wake-ups): measurably faster than checking each inline (README, Benchmarks). It costs
+  // at most one loop turn of latency; no thread pool is involved.
+  let turn: Promise<void> | undefined;
+  function nextTurn(): Promise<void> {
+    return (turn ??= new Promise<void>((resolve) => setImmediate(() => { turn = undefined; resolve(); })));
+  }
+
+  /**
+   * Verify with one resolved key: the synchronous signature path when the key is one it handles
+   * exactly as `jose` would, else `jose.jwtVerify`. Same order of checks as `jose`: signature, then
+   * `jose`'s claim rules.
+   */
+  async function verifyWith(token: string, alg: string, key: ResolvedKey, jws: { signingInput: string; payload: string; signature: string }): Promise<JWTPayload> {
+    const options = {
+      algorithms: c.algorithms as string[],
+      issuer: c.issuer,
+      audience,
+      clockTolerance: c.clockTolerance,
+      currentDate: new Date(c.clock()),
+      requiredClaims,
+    };
+    const nk = native ? nativeKey(alg, key) : undefined;
+    if (nk === undefined) return (await jwtVerify(token, key, options)).payload;
+    await nextTurn();
+    verifySignature(nk, jws.signingInput, jws.signature);
+    return validateClaims(jws.payload, options);
+  }
 
   return async function verifyJwt(token: string): Promise<VerifiedJwt> {
     if (!JWS_SHAPE.test(token)) {
@@ -76,18 +114,11 @@ export function jwtVerifier(c: Config, keys: RemoteKeySet): (token: string) => P
     } catch (err) {
       throw mapJoseError(err);
     }
-    const options = {
-      algorithms: c.algorithms as string[],
-      issuer: c.issuer,
-      audience,
-      clockTolerance: c.clockTolerance,
-      currentDate: new Date(c.clock()),
-      requiredClaims,
-    };
+    const jws = { signingInput: `${protectedPart}.${payloadPart}`, payload: payloadPart, signature };
     let payload: JWTPayload | undefined;
     for (let i = 0; payload === undefined; i++) {
       try {
-        ({ payload } = await jwtVerify(token, candidates[i]!, options));
+        payload = await verifyWith(token, header.alg, candidates[i]!, jws);
       } catch (err) {
         // Several candidates (a token without kid): only a signature failure moves to the next one.
         if (err instanceof joseErrors.JWSSignatureVerificationFailed && i + 1 < candidates.length) continue;

@@ -1,0 +1,56 @@
+/**
+ * Micro-benchmark of the guard's verification steps in one process (diagnostics, not part of the
+ * report): `tsx bench/micro.ts [RS256|ES256]`. Sequential, bounded loops; CPU time per operation.
+ */
+import { importJWK, jwtVerify } from 'jose';
+import { resolveOptions } from '../lib/options.js';
+import { Verifier } from '../lib/verify/index.js';
+import { jwtVerifier } from '../lib/verify/jwt.js';
+import { startBenchAS } from './as.js';
+import { makeBenchKey, mintTokens, type BenchAlg } from './tokens.js';
+
+async function time(label: string, n: number, fn: (i: number) => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(n, 300); i++) await fn(i);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn(i);
+  const c1 = process.cpuUsage(c0);
+  const us = (c1.user + c1.system) / n; // CPU time of all threads: robust to other load on the machine
+  process.stdout.write(`${label.padEnd(44)} ${us.toFixed(1).padStart(8)} CPU µs/op  ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} ops/s\n`);
+}
+
+/** Like {@link time}, with `width` operations in flight at once (as under HTTP load). */
+async function timeConcurrent(label: string, n: number, width: number, fn: (i: number) => unknown): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => { while (next < n) await fn(next++); };
+  const c0 = process.cpuUsage();
+  await Promise.all(Array.from({ length: width }, worker));
+  const c1 = process.cpuUsage(c0);
+  const us = (c1.user + c1.system) / n;
+  process.stdout.write(`${label.padEnd(44)} ${us.toFixed(1).padStart(8)} CPU µs/op  ${Math.round(1e6 / us).toLocaleString('en-US').padStart(9)} ops/s\n`);
+}
+
+async function main(): Promise<void> {
+  const alg = (process.argv[2] ?? 'RS256') as BenchAlg;
+  const key = makeBenchKey(alg);
+  const audience = 'https://mcp.bench.example/mcp';
+  const as = await startBenchAS({ keys: [key.publicJwk], audience, scope: 'mcp', opaqueTokens: new Set(), lifetimeSeconds: 3600 });
+  const tokens = mintTokens(key, { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 }, 4000);
+  const n = tokens.length;
+  const pub = await importJWK(key.publicJwk, alg);
+  await time(`jose.jwtVerify, local key (${alg})`, n, (i) => jwtVerify(tokens[i]!, pub, { issuer: as.issuer, audience, algorithms: [alg] }));
+  const config = resolveOptions({ resource: audience, issuer: as.issuer, jwksUri: as.jwksUri, cacheMaxEntries: 1000 });
+  const v = new Verifier(config, undefined);
+  await v.ready();
+  const native = jwtVerifier(config, v.keys!, { native: true });
+  const viaJose = jwtVerifier(config, v.keys!, { native: false });
+  await time('guard jwtVerifier, jose path', n, (i) => viaJose(tokens[i]!));
+  await time('guard jwtVerifier, native path', n, (i) => native(tokens[i]!));
+  await time('guard Verifier.verify, distinct (cache 1000)', n, (i) => v.verify(tokens[i]!));
+  await timeConcurrent(`jose.jwtVerify, 16 in flight`, n, 16, (i) => jwtVerify(tokens[i]!, pub, { issuer: as.issuer, audience, algorithms: [alg] }));
+  await timeConcurrent('guard jwtVerifier, native path, 16 in flight', n, 16, (i) => native(tokens[i]!));
+  await time('guard Verifier.verify, same token (hit)', 200_000, () => v.verify(tokens[0]!));
+  v.close();
+  await as.close();
+}
+
+void main();

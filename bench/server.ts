@@ -1,0 +1,110 @@
+/**
+ * One benchmark app in its own process: Express 5, `express.json()`, one `POST /mcp` route that
+ * answers a small JSON-RPC result, behind the variant's auth middleware. Listens on 127.0.0.1:0
+ * and talks to the runner over IPC: `ready` (port), `stats` (RSS, heap after a GC).
+ *
+ * Variants: `bare` (no auth), `guard` (this library), `auth0` (`express-oauth2-jwt-bearer`),
+ * `sdk` (`@modelcontextprotocol/sdk` `requireBearerAuth` with a `jose` verifier).
+ */
+import type { AddressInfo } from 'node:net';
+import express, { type RequestHandler } from 'express';
+
+export interface ServerConfig {
+  variant: 'bare' | 'guard' | 'auth0' | 'sdk';
+  alg: 'RS256' | 'ES256';
+  issuer: string;
+  jwksUri: string;
+  introspectionUrl: string;
+  audience: string;
+  scope: string;
+  /** guard only: opaque tokens via introspection. */
+  opaque?: boolean;
+  /** guard only: `cacheMaxEntries` (default: the library's). */
+  cacheMaxEntries?: number;
+  /** guard only: more options (diagnostics, `bench/profile.ts`). */
+  guardOptions?: Record<string, unknown>;
+}
+
+type Msg = { type: 'stats'; gc?: boolean };
+
+async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; close?: () => Promise<void> }> {
+  switch (c.variant) {
+    case 'bare':
+      return { mw: [] };
+    case 'guard': {
+      const { mcpAuth } = await import('../lib/index.js');
+      const guard = mcpAuth({
+        resource: c.audience,
+        issuer: c.issuer,
+        requiredScopes: [c.scope],
+        ...(c.opaque
+          ? { tokenFormat: 'opaque' as const, introspection: { url: c.introspectionUrl, clientId: 'bench-rs', clientSecret: 'bench-secret' } }
+          : { jwksUri: c.jwksUri, algorithms: [c.alg] }),
+        ...(c.cacheMaxEntries !== undefined ? { cacheMaxEntries: c.cacheMaxEntries } : {}),
+        ...c.guardOptions,
+      });
+      await guard.ready();
+      return { mw: [guard.protect()], close: () => guard.close() };
+    }
+    case 'auth0': {
+      const { auth, requiredScopes } = await import('express-oauth2-jwt-bearer');
+      return {
+        mw: [
+          auth({ issuer: c.issuer, jwksUri: c.jwksUri, audience: c.audience, tokenSigningAlg: c.alg }) as unknown as RequestHandler,
+          requiredScopes(c.scope) as unknown as RequestHandler,
+        ],
+      };
+    }
+    case 'sdk': {
+      const { createRemoteJWKSet, jwtVerify } = await import('jose');
+      const { requireBearerAuth } = await import('@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js');
+      const jwks = createRemoteJWKSet(new URL(c.jwksUri));
+      const verifier = {
+        async verifyAccessToken(token: string) {
+          const { payload } = await jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] });
+          const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+          return { token, clientId: String(payload.client_id ?? ''), scopes: scope, expiresAt: payload.exp, extra: payload };
+        },
+      };
+      return { mw: [requireBearerAuth({ verifier, requiredScopes: [c.scope] }) as unknown as RequestHandler] };
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const c = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
+  const { mw, close } = await authMiddleware(c);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json());
+  app.post('/mcp', ...mw, (req, res) => {
+    const id = (req.body as { id?: unknown } | undefined)?.id ?? null;
+    res.json({ jsonrpc: '2.0', id, result: { tools: [] } });
+  });
+  const server = app.listen(0, '127.0.0.1', () => {
+    process.send?.({ type: 'ready', port: (server.address() as AddressInfo).port });
+  });
+  server.keepAliveTimeout = 60_000;
+  process.on('message', (m: Msg) => {
+    if (m.type === 'stats') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (m.gc && gc) { gc(); gc(); }
+      const mem = process.memoryUsage();
+      const cpu = process.cpuUsage();
+      process.send?.({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, cpuMicros: cpu.user + cpu.system, cpuSystemMicros: cpu.system });
+    }
+  });
+  const stop = (): void => {
+    server.closeAllConnections();
+    server.close();
+    void close?.();
+    process.exit(0);
+  };
+  process.on('disconnect', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.send?.({ type: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  process.exit(1);
+});
