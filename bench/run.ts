@@ -220,6 +220,7 @@ async function main(): Promise<void> {
       { id: `sdk-${alg}`, label: 'SDK requireBearerAuth + jose', peer: 'sdk', alg, mode: 'distinct', config: { ...base, variant: 'sdk', alg }, load: { kind: 'cycle', tokens: distinct[alg] }, rounds: [] },
     );
   }
+  cases.push({ id: 'guard-listener-RS256', label: 'mcp-oauth-guard, same token, with an onEvent listener', peer: 'guard', alg: 'RS256', mode: 'same', config: { ...base, variant: 'guard', alg: 'RS256', listener: true }, load: { kind: 'same', token: pools.RS256[0]! }, rounds: [] });
   cases.push({ id: 'guard-introspection', label: 'mcp-oauth-guard, opaque token, cached introspection', peer: 'guard', alg: '-', mode: 'introspection', config: { ...base, variant: 'guard', alg: 'RS256', opaque: true }, load: { kind: 'same', token: opaqueToken }, rounds: [] });
 
   // Start every server, check that each answers 200 before measuring it.

@@ -21,11 +21,19 @@ export interface ServerConfig {
   opaque?: boolean;
   /** guard only: `cacheMaxEntries` (default: the library's). */
   cacheMaxEntries?: number;
+  /** guard only: an `onEvent` listener that counts events (the cost of having one). */
+  listener?: boolean;
   /** guard only: more options (diagnostics, `bench/profile.ts`). */
   guardOptions?: Record<string, unknown>;
 }
 
 type Msg = { type: 'stats'; gc?: boolean };
+
+let events = 0;
+/** The listener of the `listener` variant: as cheap as a real counter (`events` is read by nobody). */
+function countEvent(): void {
+  events++;
+}
 
 async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; close?: () => Promise<void> }> {
   switch (c.variant) {
@@ -41,6 +49,7 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
           ? { tokenFormat: 'opaque' as const, introspection: { url: c.introspectionUrl, clientId: 'bench-rs', clientSecret: 'bench-secret' } }
           : { jwksUri: c.jwksUri, algorithms: [c.alg] }),
         ...(c.cacheMaxEntries !== undefined ? { cacheMaxEntries: c.cacheMaxEntries } : {}),
+        ...(c.listener ? { onEvent: countEvent } : {}),
         ...c.guardOptions,
       });
       await guard.ready();
