@@ -13,6 +13,8 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
+// The module's own reference: an application's fake timers (which patch the global) never stall a verification.
+import { setImmediate } from 'node:timers';
 import type { RemoteKeySet, ResolvedKey } from './jwks.js';
 import { nativeKey, validateClaims, verifySignature } from './signature.js';
 

@@ -81,3 +81,14 @@ test('a verification is answered within a few loop turns, and a later one is not
   stop = true;
   expect(immediates).toBeLessThan(5);
 });
+
+test('an application\'s fake timers (they patch the global setImmediate) do not stall a verification', async () => {
+  const { jest } = await import('@jest/globals');
+  jest.useFakeTimers();
+  try {
+    // With the global faked and never advanced, a verification that deferred through it would hang.
+    await expect(outcome(verify(token('RS256', { sub: 'fake-timers' })))).resolves.toBe('ok:fake-timers');
+  } finally {
+    jest.useRealTimers();
+  }
+});
