@@ -43,7 +43,11 @@ export interface ProtectOptions {
   scopes?: readonly string[];
 }
 
-const GUARD = Symbol.for('mcp-oauth-guard.context');
+/**
+ * The guard that allowed each `AuthInfo` (for `requireScopes`). Keyed by the cached `AuthInfo`
+ * rather than stored on `req`: no per-request property on the request object.
+ */
+const owners = new WeakMap<AuthInfo, ProtectContext>();
 const TRACE = Symbol('mcp-oauth-guard.trace');
 
 /**
@@ -129,6 +133,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       return;
     }
     if (emit !== undefined) emitDecision(ctx, req, info, undefined);
+    if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (ctx.filterLists) ctx.filterLists(req, res, info);
     next();
@@ -150,7 +155,6 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    (req as unknown as Record<symbol, unknown>)[GUARD] = ctx;
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
     if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) return next();
     let trace: DecisionTrace | undefined;
@@ -195,8 +199,8 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   }
   const needed = Object.freeze([...new Set(scopes)]);
   return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {
-    const ctx = (req as unknown as Record<symbol, unknown>)[GUARD] as ProtectContext | undefined;
     const info = req.auth;
+    const ctx = info === undefined ? undefined : owners.get(info);
     if (!ctx || !info) {
       // Misuse: fail closed and let the application's error handler answer (500).
       next(new AuthMisconfiguredError({ reason: 'invalid_options', description: 'requireScopes() needs protect() before it' }));
