@@ -41,6 +41,13 @@ export interface ProtectContext {
 export interface ProtectOptions {
   /** Extra scopes this route requires (all of them), on top of `requiredScopes`. */
   scopes?: readonly string[];
+  /**
+   * Apply the tool policy (`toolScopes`, `promptScopes`, `resourceScopes`: body checks, default
+   * deny, list filtering) on this route. Default true. Set `false` on routes that are not MCP
+   * endpoints (uploads, forms, admin APIs), so their non-JSON bodies are not refused: only
+   * `requiredScopes` and `scopes` apply there.
+   */
+  toolPolicy?: boolean;
 }
 
 /**
@@ -99,14 +106,17 @@ function tokenInBody(req: Request): boolean {
 
 /** Build the named middleware of `guard.protect(opts)`. */
 export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}): RequestHandler {
-  const { config: c, verifier, respond, policy, knownScopes } = ctx;
+  const { config: c, verifier, respond, knownScopes } = ctx;
   if (opts === null || typeof opts !== 'object') throw new TypeError('protect(opts): opts must be an object');
   for (const key of Object.keys(opts)) {
-    if (key !== 'scopes' && (opts as Record<string, unknown>)[key] !== undefined) throw new TypeError(`protect(): unknown option "${key}"`);
+    if (key !== 'scopes' && key !== 'toolPolicy' && (opts as Record<string, unknown>)[key] !== undefined) throw new TypeError(`protect(): unknown option "${key}"`);
   }
   if (opts.scopes !== undefined && (!Array.isArray(opts.scopes) || !opts.scopes.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s)))) {
     throw new TypeError('protect({ scopes }): scopes must be an array of non-empty strings without spaces');
   }
+  if (opts.toolPolicy !== undefined && typeof opts.toolPolicy !== 'boolean') throw new TypeError('protect({ toolPolicy }): toolPolicy must be a boolean');
+  const policy = opts.toolPolicy === false ? undefined : ctx.policy;
+  const filterLists = policy ? ctx.filterLists : undefined;
   const needed = Object.freeze([...new Set([...c.requiredScopes, ...(opts.scopes ?? [])])]);
   const metadataPaths = new Set(c.resourceMetadataPaths);
   const maxTokenBytes = c.maxTokenBytes;
@@ -135,7 +145,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (emit !== undefined) emitDecision(ctx, req, info, undefined);
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
-    if (ctx.filterLists) ctx.filterLists(req, res, info);
+    if (filterLists) filterLists(req, res, info);
     next();
   }
 

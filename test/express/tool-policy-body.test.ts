@@ -204,3 +204,29 @@ describe('parsers before protect()', () => {
     expect(seen.calls).toBe(0);
   });
 });
+
+describe('protect({ toolPolicy: false }) on a route that is not an MCP endpoint', () => {
+  test('a non-JSON POST passes there, with route scopes still enforced; the MCP route keeps the policy', async () => {
+    let uploads = 0;
+    const guard = mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { '*': ['mcp'] } });
+    fx.track(guard);
+    const app = express();
+    app.post('/upload', guard.protect({ scopes: ['admin'], toolPolicy: false }), express.text(), (req, res) => { uploads++; res.json({ got: req.body }); });
+    app.post('/mcp', guard.protect(), (_req, res) => { res.json({}); });
+    const admin = await fx.token({ scope: 'admin' });
+    const ok = await request(app).post('/upload').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'text/plain').send('hello');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({ got: 'hello' });
+    const noAdmin = await request(app).post('/upload').set('Authorization', `Bearer ${await fx.token({ scope: 'mcp' })}`).set('Content-Type', 'text/plain').send('hello');
+    expect(noAdmin.status).toBe(403);
+    expect(noAdmin.headers['www-authenticate']).toMatch(/error="insufficient_scope", .*scope="admin/);
+    expect(uploads).toBe(1);
+    const mcp = await request(app).post('/mcp').set('Authorization', `Bearer ${admin}`).set('Content-Type', 'text/plain').send('{}');
+    expect(mcp.status).toBe(415);
+  });
+
+  test('toolPolicy must be a boolean', () => {
+    const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { '*': [] } }));
+    expect(() => guard.protect({ toolPolicy: 'no' as unknown as boolean })).toThrow(TypeError);
+  });
+});
