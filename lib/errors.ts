@@ -19,6 +19,9 @@ export type McpAuthErrorCode =
   | 'AUTH_MISCONFIGURED'
   | 'CONFIG_INVALID';
 
+/** Wire codes that reach a response (`CONFIG_INVALID` is answered as `AUTH_MISCONFIGURED`). */
+export type WireCode = Exclude<McpAuthErrorCode, 'CONFIG_INVALID'>;
+
 /** RFC 6750 §3.1 error codes. */
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
@@ -60,7 +63,7 @@ export type McpAuthErrorReason =
   | 'invalid_options';
 
 /** JSON-RPC error codes, all in the implementation-defined server-error range (-32000..-32099). */
-export const JSONRPC_CODES: Readonly<Record<Exclude<McpAuthErrorCode, 'CONFIG_INVALID'>, number>> =
+export const JSONRPC_CODES: Readonly<Record<WireCode, number>> =
   Object.freeze({
     UNAUTHORIZED: -32000,
     FORBIDDEN: -32003,
@@ -172,6 +175,19 @@ export class ConfigError extends McpAuthError {
     );
     this.problems = Object.freeze([...problems]);
   }
+}
+
+/**
+ * The guard's answer to anything thrown: an {@link McpAuthError} as it is; anything else (a bug) as a
+ * 401 `invalid_token` (`malformed_token`), failing closed without detail.
+ */
+export function asMcpAuthError(thrown: unknown): McpAuthError {
+  return thrown instanceof McpAuthError ? thrown : new InvalidTokenError({ reason: 'malformed_token', cause: thrown });
+}
+
+/** The wire code (`error.data.code`) of an error. */
+export function wireCodeOf(err: McpAuthError): WireCode {
+  return err.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : err.code;
 }
 
 /** True for any error of this family. */

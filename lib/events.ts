@@ -6,7 +6,8 @@
  * middleware builds no trace, reads no clock and decodes nothing.
  */
 import { decodeProtectedHeader, errors as joseErrors } from 'jose';
-import { McpAuthError, InsufficientScopeError, type McpAuthErrorCode, type McpAuthErrorReason } from './errors.js';
+import { asMcpAuthError, InsufficientScopeError, McpAuthError, wireCodeOf, type McpAuthErrorCode, type McpAuthErrorReason } from './errors.js';
+import { clientIdOf } from './verify/claims.js';
 import type { AuthInfo } from './types.js';
 
 /** Kind of token a decision was about (`none` when the request carried no usable bearer token). */
@@ -78,10 +79,6 @@ function cap(value: unknown, max = MAX_FIELD): string | undefined {
   return typeof value === 'string' && value !== '' ? (value.length > max ? value.slice(0, max) : value) : undefined;
 }
 
-function clientIdOf(claims: Record<string, unknown>): string | undefined {
-  return cap(claims.client_id) ?? cap(claims.azp) ?? cap(claims.appid);
-}
-
 /** The `tools/call` tool name of a single JSON-RPC message, else `undefined` (batches name no tool). */
 export function toolNameOf(body: unknown): string | undefined {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
@@ -128,20 +125,13 @@ export function decisionEvent(
   }
   const claims = info ? info.extra : err instanceof McpAuthError ? verifiedClaimsOf(err) : undefined;
   const issuer = claims ? cap(claims.iss) : undefined;
-  const clientId = info ? cap(info.clientId) : claims ? clientIdOf(claims) : undefined;
+  const clientId = cap(info ? info.clientId : claims ? clientIdOf(claims) : undefined);
   const tool = (err instanceof InsufficientScopeError ? cap(err.tool) : undefined) ?? toolNameOf(body);
 
   const common = { tokenKind, issuer, kid, clientId, tool, cached: trace.cached, durationMs };
   for (const k of ['issuer', 'kid', 'clientId', 'tool'] as const) if (common[k] === undefined) delete common[k];
   if (err === undefined) return { type: 'allow', ...common };
-  // Mirror the responder: unknown errors are answered as a 401 malformed token; ConfigError as 500.
-  const e = err instanceof McpAuthError ? err : undefined;
-  const code: McpAuthErrorCode = e ? (e.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : e.code) : 'UNAUTHORIZED';
-  return {
-    type: 'deny',
-    code,
-    reason: e ? e.reason : 'malformed_token',
-    status: e ? e.status : 401,
-    ...common,
-  };
+  // What the responder answers (unknown errors as a 401 malformed token).
+  const e = asMcpAuthError(err);
+  return { type: 'deny', code: wireCodeOf(e), reason: e.reason, status: e.status, ...common };
 }

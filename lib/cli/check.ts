@@ -10,12 +10,13 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { fromEnv } from '../env.js';
-import { InsufficientScopeError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
+import { asMcpAuthError, InsufficientScopeError, wireCodeOf, type McpAuthErrorReason } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import { mcpAuth } from '../guard.js';
 import type { Config } from '../options.js';
 import { missingScopes } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
+import { clientIdOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
 import { resolveTool, toolRules } from './tool-rules.js';
 
@@ -100,7 +101,7 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
   }
   const scopes = scopesOf(claims);
   if (scopes) view.scopes = scopes;
-  const cid = clientId ?? [claims.client_id, claims.azp, claims.appid].find((v): v is string => typeof v === 'string' && v !== '');
+  const cid = clientId ?? (clientIdOf(claims) || undefined);
   if (cid) view.clientId = cid;
   if (typeof claims.sub === 'string') view.subject = claims.sub;
   return view;
@@ -191,11 +192,11 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
     report.decision = 'allow';
     report.status = 200;
   } else {
-    const e = err instanceof McpAuthError ? err : undefined;
-    report.status = e?.status ?? 401;
-    report.code = e ? (e.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : e.code) : 'UNAUTHORIZED';
-    report.reason = e?.reason ?? 'malformed_token';
-    report.description = e?.description ?? 'The access token is invalid';
+    const e = asMcpAuthError(err);
+    report.status = e.status;
+    report.code = wireCodeOf(e);
+    report.reason = e.reason;
+    report.description = e.description;
     report.hint = hintFor(report.reason, c, report.claims, token, missing);
   }
   if (c.toolScopes && info) {

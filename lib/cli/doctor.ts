@@ -30,8 +30,7 @@ import { fromEnv, ENV_VARIABLES } from '../env.js';
 import { ConfigError } from '../errors.js';
 import { isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
-import { fetchJson, FetchFailure } from '../verify/http.js';
-import { describe as describeFailure } from '../verify/jwks.js';
+import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { toolRules } from './tool-rules.js';
 
 /** Result of one check: `info` lines report facts and never fail. */

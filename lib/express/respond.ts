@@ -9,10 +9,10 @@
  */
 import type { Request, Response } from 'express';
 import { bearerChallenge } from '../challenge.js';
-import { InsufficientScopeError, JSONRPC_CODES, McpAuthError, MissingTokenError, AuthUnavailableError, InvalidTokenError } from '../errors.js';
+import { asMcpAuthError, AuthUnavailableError, InsufficientScopeError, JSONRPC_CODES, MissingTokenError, wireCodeOf, type WireCode } from '../errors.js';
 import type { Config } from '../options.js';
 
-const MESSAGES: Readonly<Record<keyof typeof JSONRPC_CODES, string>> = {
+const MESSAGES: Readonly<Record<WireCode, string>> = {
   UNAUTHORIZED: 'Unauthorized',
   FORBIDDEN: 'Forbidden',
   INVALID_REQUEST: 'Invalid request',
@@ -52,16 +52,16 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
   const missingChallenge = bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata });
 
   return function respondWithError(req: Request, res: Response, thrown: unknown): void {
-    const err = thrown instanceof McpAuthError ? thrown : new InvalidTokenError({ reason: 'malformed_token', cause: thrown });
+    const err = asMcpAuthError(thrown);
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const wireCode = err.code === 'CONFIG_INVALID' ? 'AUTH_MISCONFIGURED' : err.code;
+    const wireCode = wireCodeOf(err);
     res.status(err.status);
     if (err instanceof MissingTokenError) {
       res.setHeader('WWW-Authenticate', missingChallenge);
-    } else if (err.status === 401 || err.status === 403 || (err.status === 400 && err.bearerError)) {
+    } else if (err.bearerError !== undefined) {
       const scope = err instanceof InsufficientScopeError ? err.scope : undefined;
       res.setHeader('WWW-Authenticate', bearerChallenge({
         error: err.bearerError,

@@ -19,7 +19,8 @@ export function scopesOf(claims: Record<string, unknown>): readonly string[] {
   return Object.freeze([...new Set(list)]);
 }
 
-function clientIdOf(claims: Record<string, unknown>): string {
+/** `client_id`, else `azp`, else `appid` (non-empty strings), else `''`. */
+export function clientIdOf(claims: Record<string, unknown>): string {
   for (const name of ['client_id', 'azp', 'appid']) {
     const v = claims[name];
     if (typeof v === 'string' && v !== '') return v;

@@ -25,8 +25,21 @@ export class Discovery {
   #lastFailure: unknown;
   readonly #fetch: client.CustomFetch;
   readonly #closing = new AbortController();
+  /** Our client at the authorization server (a placeholder id when there is no introspection client). */
+  readonly #clientId: string;
+  readonly #clientAuth: client.ClientAuth;
+  /** http: issuer (options allow it on loopback hosts only): discovery may use plain HTTP. */
+  readonly #httpIssuer: boolean;
+  /** http: issuer or introspection URL (loopback only): the configuration may use plain HTTP. */
+  readonly #httpAllowed: boolean;
 
   constructor(private readonly c: Config) {
+    const intro = c.introspection;
+    this.#clientId = intro?.clientId ?? 'mcp-oauth-guard';
+    this.#clientAuth = !intro ? client.None()
+      : intro.authMethod === 'client_secret_post' ? client.ClientSecretPost(intro.clientSecret) : client.ClientSecretBasic(intro.clientSecret);
+    this.#httpIssuer = new URL(c.issuer).protocol === 'http:';
+    this.#httpAllowed = this.#httpIssuer || (intro?.url !== undefined && new URL(intro.url).protocol === 'http:');
     const maxBytes = c.jwksMaxBytes;
     // openid-client passes its own per-call signal (discovery: httpTimeoutSeconds, introspection:
     // introspection.timeoutSeconds); this outer cap only backs it up, so it is the larger of the two.
@@ -42,13 +55,12 @@ export class Discovery {
         headers: response.headers,
       });
     };
-    const intro = c.introspection;
     if ((c.jwksUri !== undefined || c.tokenFormat === 'opaque') && (intro === undefined || intro.url !== undefined)) {
       // Everything is configured: no discovery request.
       const server: Record<string, string> = { issuer: c.issuer };
       if (c.jwksUri) server.jwks_uri = c.jwksUri;
       if (intro?.url) server.introspection_endpoint = intro.url;
-      this.#config = this.#finish(new client.Configuration(server as client.ServerMetadata, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth()));
+      this.#config = this.#finish(new client.Configuration(server as client.ServerMetadata, this.#clientId, intro?.clientSecret, this.#clientAuth));
     }
   }
 
@@ -96,24 +108,17 @@ export class Discovery {
     return uri;
   }
 
-  #auth(): client.ClientAuth {
-    const intro = this.c.introspection;
-    if (!intro) return client.None();
-    return intro.authMethod === 'client_secret_post' ? client.ClientSecretPost(intro.clientSecret) : client.ClientSecretBasic(intro.clientSecret);
-  }
-
   #finish(config: client.Configuration): client.Configuration {
     (config as unknown as Record<symbol, unknown>)[client.customFetch] = this.#fetch;
     config.timeout = this.c.introspection?.timeoutSeconds ?? this.c.httpTimeoutSeconds;
-    if (new URL(this.c.issuer).protocol === 'http:' && isLoopback(new URL(this.c.issuer))) client.allowInsecureRequests(config);
-    else if (this.c.introspection?.url && new URL(this.c.introspection.url).protocol === 'http:') client.allowInsecureRequests(config);
+    if (this.#httpAllowed) client.allowInsecureRequests(config);
     return config;
   }
 
   async #discover(): Promise<client.Configuration> {
     const issuer = new URL(this.c.issuer);
     const intro = this.c.introspection;
-    const insecure = issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [];
+    const insecure = this.#httpIssuer ? [client.allowInsecureRequests] : [];
     const options = (algorithm: 'oauth2' | 'oidc'): client.DiscoveryRequestOptions => ({
       algorithm,
       timeout: this.c.httpTimeoutSeconds,
@@ -122,18 +127,18 @@ export class Discovery {
     });
     let config: client.Configuration;
     try {
-      config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oauth2'));
+      config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oauth2'));
     } catch (first) {
       if (first instanceof FetchFailure || (first as { cause?: unknown } | null)?.cause instanceof FetchFailure) throw first;
       try {
-        config = await client.discovery(issuer, intro?.clientId ?? 'mcp-oauth-guard', intro?.clientSecret, this.#auth(), options('oidc'));
+        config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oidc'));
       } catch {
         throw first;
       }
     }
     if (intro?.url) {
       const meta = { ...config.serverMetadata(), introspection_endpoint: intro.url } as unknown as client.ServerMetadata;
-      config = new client.Configuration(meta, intro.clientId, intro.clientSecret, this.#auth());
+      config = new client.Configuration(meta, intro.clientId, intro.clientSecret, this.#clientAuth);
     }
     return this.#finish(config);
   }

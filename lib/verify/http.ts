@@ -17,6 +17,13 @@ export class FetchFailure extends Error {
   }
 }
 
+/** A short, token-free description of a failure, for events and diagnostics. */
+export function describeFailure(err: unknown): string {
+  if (err instanceof FetchFailure) return err.kind === 'status' ? `http_${err.status}` : err.kind;
+  if (err instanceof Error) return (err as { code?: string }).code ?? err.name;
+  return 'unknown';
+}
+
 /** Read a response body, refusing more than `maxBytes`. */
 export async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length'));

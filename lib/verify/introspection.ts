@@ -44,7 +44,7 @@ import {
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
 import type { Discovery } from './discovery.js';
-import { FetchFailure } from './http.js';
+import { describeFailure, FetchFailure } from './http.js';
 
 /** Claims of an active token, validated; `exp` in seconds when the server sent one. */
 export interface IntrospectedClaims {
@@ -100,7 +100,7 @@ function findCause<T>(err: unknown, pick: (e: unknown) => T | undefined): T | un
 function outageReason(err: unknown, status: number | undefined): string {
   if (status !== undefined && status !== 200) return `http_${status}`;
   const failure = findCause(err, (e) => (e instanceof FetchFailure ? e : undefined));
-  if (failure) return failure.kind;
+  if (failure) return describeFailure(failure);
   const code = (err as { code?: unknown } | null)?.code;
   switch (code) {
     case 'OAUTH_TIMEOUT':

@@ -18,7 +18,7 @@
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
-import { fetchJson, FetchFailure } from './http.js';
+import { describeFailure, fetchJson, FetchFailure } from './http.js';
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 /** Key material as `jose` resolves it. */
@@ -43,6 +43,8 @@ export class RemoteKeySet {
   #resolver: KeyResolver | undefined;
   #keyCount = 0;
   #loadedAt = -Infinity;
+  /** The URI the current keys came from. */
+  #loadedFrom = '';
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   #inflight: Promise<void> | undefined;
@@ -65,7 +67,7 @@ export class RemoteKeySet {
     } else if (now - this.#loadedAt > this.s.maxAgeMs) {
       if (this.#canFetch(now)) void this.#refresh(now, false).catch(() => {});
       if (this.#lastFailure !== undefined) {
-        this.s.emit?.({ type: 'stale_keys_served', jwksUri: await this.uri().catch(() => ''), ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
+        this.s.emit?.({ type: 'stale_keys_served', jwksUri: this.#loadedFrom, ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
       }
     }
     try {
@@ -157,11 +159,12 @@ export class RemoteKeySet {
       this.#resolver = resolver;
       this.#keyCount = usable.length;
       this.#loadedAt = this.s.clock();
+      this.#loadedFrom = uri;
       this.#lastFailure = undefined;
       this.s.emit?.({ type: 'keys_refreshed', jwksUri: uri, keyCount: usable.length });
     } catch (err) {
       this.#lastFailure = err;
-      this.s.emit?.({ type: 'keys_refresh_failed', jwksUri: uri, reason: describe(err) });
+      this.s.emit?.({ type: 'keys_refresh_failed', jwksUri: uri, reason: describeFailure(err) });
     }
   }
 
@@ -193,11 +196,4 @@ function isUsableKey(k: unknown): boolean {
   if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
   const { kty, use } = k as { kty?: unknown; use?: unknown };
   return typeof kty === 'string' && ASYMMETRIC_KTY.has(kty) && (use === undefined || use === 'sig');
-}
-
-/** A short, token-free description of a failure. */
-export function describe(err: unknown): string {
-  if (err instanceof FetchFailure) return err.kind === 'status' ? `http_${err.status}` : err.kind;
-  if (err instanceof Error) return (err as { code?: string }).code ?? err.name;
-  return 'unknown';
 }
