@@ -21,16 +21,28 @@ export interface BearerInput {
   tokenInBody: boolean;
 }
 
-const SCHEME = /^bearer(?: +|$)/i;
+const BEARER = 'bearer';
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
- * Return the one bearer token of a request.
+ * Return the one bearer token of a request, grammar included ({@link bearerCredential}, then
+ * {@link assertTokenGrammar}).
  * @throws {MissingTokenError} no credentials at all (401, challenge without `error=`).
  * @throws {InvalidRequestError} malformed header, two credentials, token in query or body (400).
  * @throws {InvalidTokenError} token over the size cap (401).
  */
 export function extractBearer(input: BearerInput, maxTokenBytes: number): string {
+  const token = bearerCredential(input, maxTokenBytes);
+  assertTokenGrammar(token);
+  return token;
+}
+
+/**
+ * The checks of {@link extractBearer} but the b64token grammar: the one credential of a request,
+ * its scheme and its size. `protect()` checks the grammar only when the verification cache does
+ * not know the token (a cached token is the very string that passed it before).
+ */
+export function bearerCredential(input: BearerInput, maxTokenBytes: number): string {
   if (input.tokenInQuery) {
     throw new InvalidRequestError({ reason: 'token_in_query', description: 'Access tokens are accepted in the Authorization header only' });
   }
@@ -44,22 +56,44 @@ export function extractBearer(input: BearerInput, maxTokenBytes: number): string
   }
   const value = headers[0]!.trim();
   if (value === '') throw new MissingTokenError();
-  const scheme = SCHEME.exec(value);
-  if (scheme === null) {
+  const start = schemeLength(value);
+  if (start === -1) {
     // Another scheme (Basic, DPoP, ...) is no bearer credential: challenge for Bearer.
     if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |$)/.test(value.slice(0, 64))) throw new MissingTokenError();
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed Authorization header' });
   }
-  const tokenLength = value.length - scheme[0].length;
+  const tokenLength = value.length - start;
   if (tokenLength === 0) {
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Empty bearer token' });
   }
   if (tokenLength > maxTokenBytes) throw tooLarge();
-  const token = value.slice(scheme[0].length);
+  return value.slice(start);
+}
+
+/**
+ * The b64token grammar of RFC 6750 §2.1 (bounded: the size cap is checked first).
+ * @throws {InvalidRequestError} `malformed_header`.
+ */
+export function assertTokenGrammar(token: string): void {
   if (!B64TOKEN.test(token)) {
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed bearer token' });
   }
-  return token;
+}
+
+/**
+ * Length of `Bearer` (any case) and the spaces after it, or -1 when the value has another scheme:
+ * `/^bearer(?: +|$)/i` without a match array per request.
+ */
+function schemeLength(value: string): number {
+  if (value.length > 6 && value.charCodeAt(6) !== 32) return -1;
+  if (value.length < 6) return -1;
+  for (let i = 0; i < 6; i++) {
+    // ASCII letters only: `| 0x20` folds exactly 'B' onto 'b', 'E' onto 'e', and so on.
+    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return -1;
+  }
+  let i = 6;
+  while (i < value.length && value.charCodeAt(i) === 32) i++;
+  return i;
 }
 
 function tooLarge(): InvalidTokenError {

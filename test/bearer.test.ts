@@ -1,4 +1,4 @@
-import { checkToken, extractBearer, type BearerInput } from '../lib/bearer.js';
+import { assertTokenGrammar, bearerCredential, checkToken, extractBearer, type BearerInput } from '../lib/bearer.js';
 import { McpAuthError } from '../lib/errors.js';
 
 const input = (authorization: string[], over: Partial<BearerInput> = {}): BearerInput => ({ authorization, tokenInQuery: false, tokenInBody: false, ...over });
@@ -22,6 +22,7 @@ describe('extractBearer (RFC 6750 §2.1)', () => {
     ['Bearer   abc', 'abc'],
     ['Bearer a-b_c.d~e+f/g==', 'a-b_c.d~e+f/g=='],
     ['  Bearer abc  ', 'abc'],
+    ['bEaReR abc', 'abc'],
   ])('%j → %j', (header, token) => {
     expect(extractBearer(input([header]), 8192)).toBe(token);
   });
@@ -35,6 +36,19 @@ describe('extractBearer (RFC 6750 §2.1)', () => {
 
   test.each(['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a,b', 'Bearer "a"', 'Bearer a=b', 'Bearer =', 'Bearer\tabc', 'Bearer abc;', '"Bearer" abc', ',Bearer abc', 'Bearer é'])('malformed %j: 400 invalid_request', (header) => {
     expect(failure(() => extractBearer(input([header]), 8192))).toMatchObject({ status: 400, reason: 'malformed_header', bearerError: 'invalid_request' });
+  });
+
+  test('another token68-shaped scheme is no bearer credential (401 without error code)', () => {
+    for (const h of ['Bearerabc', 'Bearers abc', 'Beare abc', 'B abc']) expect(failure(() => extractBearer(input([h]), 8192)).reason).toBe('missing_token');
+  });
+
+  test('bearerCredential checks all but the grammar; assertTokenGrammar checks the grammar (protect() runs it on a cache miss)', () => {
+    for (const [header, token] of [['Bearer a,b', 'a,b'], ['Bearer  é', 'é'], ['bearer "a"', '"a"']] as const) {
+      expect(bearerCredential(input([header]), 8192)).toBe(token);
+      expect(failure(() => assertTokenGrammar(token))).toMatchObject({ status: 400, reason: 'malformed_header', bearerError: 'invalid_request' });
+      expect(failure(() => extractBearer(input([header]), 8192))).toMatchObject({ status: 400, reason: 'malformed_header' });
+    }
+    expect(failure(() => bearerCredential(input([`Bearer ${'!'.repeat(101)}`]), 100)).reason).toBe('token_too_large');
   });
 
   test('two Authorization headers: 400 multiple_tokens, even when identical', () => {

@@ -8,11 +8,11 @@
  * OPTIONS of the metadata paths; any other method there is checked like every request).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { extractBearer } from '../bearer.js';
+import { assertTokenGrammar, bearerCredential } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
 import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
-import { missingScopes, stepUpScopes } from '../policy/scopes.js';
+import { holdsAll, stepUpScopes } from '../policy/scopes.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
@@ -132,11 +132,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       if (policy) {
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
         policy.check(req.body, info, needed);
-      } else if (needed.length > 0) {
-        const missing = missingScopes(info.scopes, needed);
-        if (missing.length > 0) {
-          throw new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, knownScopes) });
-        }
+      } else if (!holdsAll(info.scopes, needed)) {
+        throw new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, knownScopes) });
       }
     } catch (err) {
       fail(req, res, err, info);
@@ -171,7 +168,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
     try {
-      token = extractBearer({
+      token = bearerCredential({
         authorization: authorizationHeaders(req),
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
         tokenInBody: tokenInBody(req),
@@ -180,14 +177,15 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       fail(req, res, err);
       return;
     }
-    if (trace !== undefined) trace.token = token;
     let result: AuthInfo | Promise<AuthInfo>;
     try {
-      result = verifier.verify(token, trace);
+      // The grammar is checked on a cache miss only (a cached token passed it when first verified).
+      result = verifier.verify(token, trace, assertTokenGrammar);
     } catch (err) {
       fail(req, res, err);
       return;
     }
+    if (trace !== undefined) trace.token = token;
     if (result instanceof Promise) {
       result.then((info) => afterBody(req, res, next, info), (err: unknown) => fail(req, res, err));
     } else {
@@ -216,7 +214,7 @@ export function requireScopes(...scopes: string[]): RequestHandler {
       next(new AuthMisconfiguredError({ reason: 'invalid_options', description: 'requireScopes() needs protect() before it' }));
       return;
     }
-    if (missingScopes(info.scopes, needed).length > 0) {
+    if (!holdsAll(info.scopes, needed)) {
       const err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, ctx.knownScopes) });
       if (ctx.emit !== undefined) emitDecision(ctx, req, info, err);
       ctx.respond(req, res, err);

@@ -10,6 +10,12 @@ export function missingScopes(held: readonly string[], required: readonly string
   return missing;
 }
 
+/** True when `held` has every one of `required` (no array built: the per-request check). */
+export function holdsAll(held: readonly string[], required: readonly string[]): boolean {
+  for (let i = 0; i < required.length; i++) if (!held.includes(required[i]!)) return false;
+  return true;
+}
+
 /**
  * `scope=` of a 403 (MCP 2025-11-25): what this request needs, plus the scopes the token already
  * holds that the server knows about, so a client that steps up does not lose what it had.
@@ -29,5 +35,5 @@ export function stepUpScopes(needed: readonly string[], held: readonly string[],
  */
 export function hasScopes(authInfo: Pick<AuthInfo, 'scopes'> | undefined, ...scopes: string[]): boolean {
   if (!authInfo || !Array.isArray(authInfo.scopes)) return false;
-  return missingScopes(authInfo.scopes, scopes).length === 0;
+  return holdsAll(authInfo.scopes, scopes);
 }

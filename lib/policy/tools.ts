@@ -20,7 +20,7 @@ import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { findListCalls, own, type ListCalls, type ListMethod } from './lists.js';
 import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
-import { missingScopes, stepUpScopes } from './scopes.js';
+import { holdsAll, stepUpScopes } from './scopes.js';
 
 /** A compiled policy. */
 export interface Policy {
@@ -114,7 +114,7 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
         continue;
       }
       for (const s of scopes) needed.add(s);
-      if (!lacking && missingScopes(auth.scopes, scopes).length > 0) lacking = t;
+      if (!lacking && !holdsAll(auth.scopes, scopes)) lacking = t;
     }
     if (unmapped) {
       throw new InsufficientScopeError({
@@ -125,7 +125,7 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
       });
     }
     const all = [...needed];
-    if (missingScopes(auth.scopes, all).length > 0) {
+    if (!holdsAll(auth.scopes, all)) {
       throw new InsufficientScopeError({
         reason: 'insufficient_scope',
         scope: stepUpScopes(all, auth.scopes, knownScopes),
@@ -143,7 +143,7 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     const name = own(entry, entryField[kind]);
     if (typeof name !== 'string') return false;
     const needed = resolve(name);
-    return needed !== undefined && missingScopes(scopes, needed).length === 0;
+    return needed !== undefined && holdsAll(scopes, needed);
   }
 
   return Object.freeze({

@@ -63,8 +63,10 @@ export class Verifier {
   /**
    * Verify a token: `AuthInfo` (synchronously on a cache hit) or a rejection with an {@link McpAuthError}.
    * `detail` (passed only when decision events are on) learns whether the cache answered.
+   * `check` (a grammar check that throws) runs only when the cache knows nothing of the token: a
+   * cached answer, positive or negative, is keyed by the SHA-256 of the very string that passed it.
    */
-  verify(token: string, detail?: { cached: boolean }): AuthInfo | Promise<AuthInfo> {
+  verify(token: string, detail?: { cached: boolean }, check?: (token: string) => void): AuthInfo | Promise<AuthInfo> {
     const key = this.cache.key(token);
     const hit = this.cache.get(key);
     if (hit !== undefined) {
@@ -76,6 +78,7 @@ export class Verifier {
       if (detail !== undefined) detail.cached = true;
       return Promise.reject(negative);
     }
+    if (check !== undefined) check(token);
     return this.cache.coalesce(key, () => this.#verifyUncached(token, key));
   }
 

@@ -52,4 +52,21 @@ describe('protect(): the happy path and the basic failures', () => {
     expect(res.body.id).toBe('a');
     expect(t.calls()).toBe(0);
   });
+
+  test('a token outside the b64token grammar: 400 invalid_request, before and after a good token was cached, no upstream call', async () => {
+    const t = buildApp({ resource: RESOURCE, issuer: as.issuer });
+    const token = await sign(key, {});
+    const send = (value: string) => request(t.app).post('/mcp').set('Authorization', value).send({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    expect((await send(`Bearer ${token}`)).status).toBe(200);
+    as.resetCounts();
+    for (const bad of [`Bearer ${token}!`, `Bearer ${token.replace('.', ',')}`, 'Bearer "a"', 'Bearer a b']) {
+      const res = await send(bad);
+      expect(res.status).toBe(400);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_request", /);
+    }
+    expect((await send(`Bearer ${token}`)).status).toBe(200);
+    expect(t.calls()).toBe(2);
+    expect(as.counts).toMatchObject({ discovery: 0, jwks: 0 });
+    await t.guard.close();
+  });
 });

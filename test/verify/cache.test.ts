@@ -177,6 +177,39 @@ describe('TTL edge cases (introspection, injected clock)', () => {
   });
 });
 
+describe('the grammar check before a lookup (protect() passes it)', () => {
+  test('it runs when the cache knows nothing of the token, and not on a positive or negative hit', async () => {
+    const clock = fakeClock(START);
+    const verifier = new Verifier(resolveOptions(opaqueOptions(as, { clock })), undefined);
+    const checked: string[] = [];
+    const check = (token: string): void => { checked.push(token); };
+    try {
+      const good = opaqueToken();
+      const bad = opaqueToken();
+      as.introspect = (r) => ({ body: r.token === good ? activeAnswer(as, clock.seconds()) : { active: false } });
+      await verifier.verify(good, undefined, check);
+      expect(verifier.verify(good, undefined, check)).toMatchObject({ token: good });
+      await expect(verifier.verify(bad, undefined, check)).rejects.toMatchObject({ reason: 'token_inactive' });
+      await expect(verifier.verify(bad, undefined, check)).rejects.toMatchObject({ reason: 'token_inactive' });
+      expect(checked).toEqual([good, bad]);
+      expect(as.counts.introspection).toBe(2);
+    } finally {
+      verifier.close();
+    }
+  });
+
+  test('a token it refuses is refused synchronously and reaches no upstream', () => {
+    const verifier = new Verifier(resolveOptions(opaqueOptions(as)), undefined);
+    try {
+      const refuse = (): void => { throw new InvalidTokenError({ reason: 'malformed_token' }); };
+      expect(() => verifier.verify(opaqueToken(), undefined, refuse)).toThrow(InvalidTokenError);
+      expect(as.counts.introspection).toBe(0);
+    } finally {
+      verifier.close();
+    }
+  });
+});
+
 describe('negative caching', () => {
   test('an inactive answer cached negatively never becomes positive, and expires after negativeCacheSeconds', async () => {
     const clock = fakeClock(START);
