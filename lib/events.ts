@@ -96,6 +96,29 @@ function verifiedClaimsOf(err: McpAuthError): Record<string, unknown> | undefine
   return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : undefined;
 }
 
+/** What an event says of a token: its kind and (JWT) `kid`. A pure function of the token and the format. */
+interface TokenFacts { tokenKind: TokenKind; kid: string | undefined; issuer: string | undefined; clientId: string | undefined }
+
+/**
+ * The facts of allowed tokens, per cached `AuthInfo` (one per token and guard): an `allow` of a
+ * token the cache answered decodes nothing. Entries go with the `AuthInfo` (a WeakMap).
+ */
+const allowedFacts = new WeakMap<AuthInfo, TokenFacts>();
+
+function tokenFacts(token: string | undefined, tokenFormat: 'jwt' | 'opaque' | 'auto'): Pick<TokenFacts, 'tokenKind' | 'kid'> {
+  if (token === undefined) return { tokenKind: 'none', kid: undefined };
+  let header: { kid?: unknown } | undefined;
+  if (tokenFormat !== 'opaque' && token.indexOf('.') > 0) {
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      header = undefined;
+    }
+  }
+  const tokenKind = tokenFormat === 'jwt' || (tokenFormat === 'auto' && header !== undefined) ? 'jwt' : 'opaque';
+  return { tokenKind, kid: tokenKind === 'jwt' ? cap(header?.kid, MAX_KID) : undefined };
+}
+
 /**
  * Build the `allow` (no `err`) or `deny` event of a decision. `tokenFormat` is the configured
  * format (`auto` is resolved by the token's shape, as the verifier does). Never copies the token.
@@ -108,30 +131,32 @@ export function decisionEvent(
   body: unknown,
 ): GuardEvent {
   const durationMs = Math.round((performance.now() - trace.startedAt) * 1000) / 1000;
-  let tokenKind: TokenKind = 'none';
-  let kid: string | undefined;
-  const token = trace.token;
-  if (token !== undefined) {
-    let header: { kid?: unknown } | undefined;
-    if (tokenFormat !== 'opaque' && token.indexOf('.') > 0) {
-      try {
-        header = decodeProtectedHeader(token);
-      } catch {
-        header = undefined;
-      }
-    }
-    tokenKind = tokenFormat === 'jwt' || (tokenFormat === 'auto' && header !== undefined) ? 'jwt' : 'opaque';
-    if (tokenKind === 'jwt') kid = cap(header?.kid, MAX_KID);
+  let facts: TokenFacts | undefined = err === undefined && info !== undefined ? allowedFacts.get(info) : undefined;
+  if (facts === undefined) {
+    const claims = info ? info.extra : err instanceof McpAuthError ? verifiedClaimsOf(err) : undefined;
+    facts = {
+      ...tokenFacts(trace.token, tokenFormat),
+      issuer: claims ? cap(claims.iss) : undefined,
+      clientId: cap(info ? info.clientId : claims ? clientIdOf(claims) : undefined),
+    };
+    if (err === undefined && info !== undefined && trace.token === info.token) allowedFacts.set(info, facts);
   }
-  const claims = info ? info.extra : err instanceof McpAuthError ? verifiedClaimsOf(err) : undefined;
-  const issuer = claims ? cap(claims.iss) : undefined;
-  const clientId = cap(info ? info.clientId : claims ? clientIdOf(claims) : undefined);
   const tool = (err instanceof InsufficientScopeError ? cap(err.tool) : undefined) ?? toolNameOf(body);
 
-  const common = { tokenKind, issuer, kid, clientId, tool, cached: trace.cached, durationMs };
-  for (const k of ['issuer', 'kid', 'clientId', 'tool'] as const) if (common[k] === undefined) delete common[k];
-  if (err === undefined) return { type: 'allow', ...common };
-  // What the responder answers (unknown errors as a 401 malformed token).
-  const e = asMcpAuthError(err);
-  return { type: 'deny', code: wireCodeOf(e), reason: e.reason, status: e.status, ...common };
+  // Built field by field (no `delete`: the event stays a fast object); absent facts are left out.
+  let event: Record<string, unknown>;
+  if (err === undefined) {
+    event = { type: 'allow', tokenKind: facts.tokenKind };
+  } else {
+    // What the responder answers (unknown errors as a 401 malformed token).
+    const e = asMcpAuthError(err);
+    event = { type: 'deny', code: wireCodeOf(e), reason: e.reason, status: e.status, tokenKind: facts.tokenKind };
+  }
+  if (facts.issuer !== undefined) event.issuer = facts.issuer;
+  if (facts.kid !== undefined) event.kid = facts.kid;
+  if (facts.clientId !== undefined) event.clientId = facts.clientId;
+  if (tool !== undefined) event.tool = tool;
+  event.cached = trace.cached;
+  event.durationMs = durationMs;
+  return event as GuardEvent;
 }

@@ -79,7 +79,7 @@ function authorizationHeaders(req: Request): string[] {
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+    if (name.length === 13 && (name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization')) count++;
   }
   if (count <= 1) return [first];
   const values: string[] = [];
