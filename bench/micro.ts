@@ -3,6 +3,7 @@
  * report): `tsx bench/micro.ts [RS256|ES256]`. Sequential, bounded loops; CPU time per operation.
  */
 import { importJWK, jwtVerify } from 'jose';
+import { mcpAuth } from '../lib/index.js';
 import { resolveOptions } from '../lib/options.js';
 import { Verifier } from '../lib/verify/index.js';
 import { jwtVerifier } from '../lib/verify/jwt.js';
@@ -50,6 +51,20 @@ async function main(): Promise<void> {
   await timeConcurrent('guard jwtVerifier, native path, 16 in flight', n, 16, (i) => native(tokens[i]!));
   await time('guard Verifier.verify, same token (hit)', 200_000, () => v.verify(tokens[0]!));
   v.close();
+  // The whole middleware on a cache hit, with request-shaped objects (a fresh header string each).
+  const guard = mcpAuth({ resource: audience, issuer: as.issuer, jwksUri: as.jwksUri, requiredScopes: ['mcp'] });
+  const protect = guard.protect();
+  const request = (): unknown => {
+    const authorization = `Bearer ${tokens[0]!}`;
+    return { method: 'POST', url: '/mcp', originalUrl: '/mcp', baseUrl: '', path: '/mcp', headers: { host: '127.0.0.1', 'content-type': 'application/json', authorization }, rawHeaders: ['Host', '127.0.0.1', 'Content-Type', 'application/json', 'Authorization', authorization], body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } };
+  };
+  const requests = Array.from({ length: 1000 }, request);
+  let passed = 0;
+  const next = (): void => { passed++; };
+  await new Promise<void>((resolve) => protect(requests[0] as never, {} as never, () => resolve()));
+  await time('guard protect(), same token (hit)', 500_000, (i) => protect(requests[i % 1000] as never, {} as never, next));
+  if (passed === 0) throw new Error('protect() never called next()');
+  await guard.close();
   await as.close();
 }
 

@@ -3,6 +3,7 @@
  * Starts the loopback authorization server and one app server (pinned to core 1, `--cpu-prof`
  * into `bench/results/prof/<variant>-<alg>-<load>/`), warms it up, loads it for 6 s with
  * `autocannon`, and prints req/s and the server's CPU µs per request. Diagnostics only.
+ * `BENCH_NODE_FLAGS` adds flags to the server's `node` (e.g. `--trace-deopt`).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const tokens = mintTokens(key, { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 }, load === 'same' ? 1 : 10_000);
   const config: ServerConfig = { variant, alg, issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: '', audience, scope: 'mcp', ...(load === 'distinct' ? { cacheMaxEntries: 1000 } : {}), guardOptions: JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as Record<string, unknown> };
   const prof = !process.argv.includes('--no-prof');
-  const nodeArgs = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), '--import', 'tsx', join(here, 'server.ts')];
+  const nodeArgs = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', join(here, 'server.ts')];
   const pin = existsSync('/usr/bin/taskset');
   const proc = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...nodeArgs] : nodeArgs, {
     env: { ...process.env, BENCH_SERVER_CONFIG: JSON.stringify(config) },

@@ -3,14 +3,15 @@
  * answers a small JSON-RPC result, behind the variant's auth middleware. Listens on 127.0.0.1:0
  * and talks to the runner over IPC: `ready` (port), `stats` (RSS, heap after a GC).
  *
- * Variants: `bare` (no auth), `guard` (this library), `auth0` (`express-oauth2-jwt-bearer`),
+ * Variants: `bare` (no auth), `noop` (one pass-through middleware: what any middleware costs),
+ * `guard` (this library), `auth0` (`express-oauth2-jwt-bearer`),
  * `sdk` (`@modelcontextprotocol/sdk` `requireBearerAuth` with a `jose` verifier).
  */
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 
 export interface ServerConfig {
-  variant: 'bare' | 'guard' | 'auth0' | 'sdk';
+  variant: 'bare' | 'noop' | 'guard' | 'auth0' | 'sdk';
   alg: 'RS256' | 'ES256';
   issuer: string;
   jwksUri: string;
@@ -39,6 +40,18 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
   switch (c.variant) {
     case 'bare':
       return { mw: [] };
+    case 'noop': {
+      // Diagnostics (`bench/ab.ts`): `preload` does at start what a guard does, without a guard on the route.
+      const preload = (c.guardOptions as { preload?: string } | undefined)?.preload;
+      if (preload === 'fetch') await (await fetch(c.jwksUri)).arrayBuffer();
+      if (preload === 'guard') {
+        const { mcpAuth } = await import('../lib/index.js');
+        const guard = mcpAuth({ resource: c.audience, issuer: c.issuer, jwksUri: c.jwksUri, algorithms: [c.alg] });
+        await guard.ready();
+        return { mw: [function noop(_req, _res, next) { next(); }], close: () => guard.close() };
+      }
+      return { mw: [function noop(_req, _res, next) { next(); }] };
+    }
     case 'guard': {
       const { mcpAuth } = await import('../lib/index.js');
       const guard = mcpAuth({
