@@ -85,8 +85,7 @@ export function assertTokenGrammar(token: string): void {
  * `/^bearer(?: +|$)/i` without a match array per request.
  */
 function schemeLength(value: string): number {
-  if (value.length > 6 && value.charCodeAt(6) !== 32) return -1;
-  if (value.length < 6) return -1;
+  if (value.length < 6 || (value.length > 6 && value.charCodeAt(6) !== 32)) return -1;
   for (let i = 0; i < 6; i++) {
     // ASCII letters only: `| 0x20` folds exactly 'B' onto 'b', 'E' onto 'e', and so on.
     if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return -1;

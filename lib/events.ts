@@ -96,7 +96,7 @@ function verifiedClaimsOf(err: McpAuthError): Record<string, unknown> | undefine
   return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : undefined;
 }
 
-/** What an event says of a token: its kind and (JWT) `kid`. A pure function of the token and the format. */
+/** What an event says of a token: its kind and (JWT) `kid` (from the token and the format), its issuer and client (from its claims). */
 interface TokenFacts { tokenKind: TokenKind; kid: string | undefined; issuer: string | undefined; clientId: string | undefined }
 
 /**
