@@ -5,7 +5,8 @@
  * Layout: this process (the load generator, `autocannon`, and the loopback authorization server)
  * is pinned to core 0; every app server runs in its own child process pinned to core 1
  * (`taskset`, where it exists). A warm-up, then interleaved rounds (every variant once per round,
- * order rotated); medians with min–max; every variant as a ratio to bare Express in the same round.
+ * order rotated, every other round reversed); medians with min–max; every variant as a ratio to
+ * bare Express in the same round.
  * All traffic is on 127.0.0.1; every loop is bounded in count and time; children are killed at the end.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +45,8 @@ const INTROSPECTION_NA = 'n/a (introspection not landed)';
 const CORES = cpus().length; // before this process pins itself (availableParallelism() follows the affinity mask)
 const hasTaskset = process.platform === 'linux' && existsSync('/usr/bin/taskset') && availableParallelism() >= 2;
 const children = new Set<ChildProcess>();
+/** `global.gc` of this process (`npm run bench` runs it with `--expose-gc`). */
+const runnerGc = (globalThis as { gc?: () => void }).gc;
 
 const t0run = performance.now();
 function log(line: string): void {
@@ -255,7 +258,7 @@ async function main(): Promise<void> {
     return up;
   };
 
-  // Interleaved rounds, order rotated; fresh servers for each generation.
+  // Interleaved rounds, order rotated (reversed every other round); fresh servers for each generation.
   const perGeneration = Math.ceil(S.rounds / S.generations);
   let live: Case[] = [];
   for (let r = 0; r < S.rounds; r++) {
@@ -263,12 +266,17 @@ async function main(): Promise<void> {
       await Promise.all(cases.map((c) => (c.child ? stopChild(c.child.proc) : undefined)));
       live = await startAll(r / perGeneration + 1);
     }
-    const order = live.map((_, i) => live[(i + r) % live.length]!);
+    // Rotated, and every other round reversed: no variant always follows the same one.
+    const rotated = live.map((_, i) => live[(i + r) % live.length]!);
+    const order = r % 2 === 0 ? rotated : rotated.reverse();
     const results = new Map<Case, Result>();
     const rss = new Map<Case, number>();
     const cpu = new Map<Case, number>();
     const user = new Map<Case, number>();
     for (const c of order) {
+      // The load generator starts each slot with a clean heap (the previous variant's garbage, e.g. the
+      // requests built for cycled tokens, is not collected on this slot's time).
+      runnerGc?.();
       await fire(c.child!.port, c.load, S.settleS);
       const before = await c.child!.stats();
       const res = await fire(c.child!.port, c.load, S.durationS);
@@ -405,7 +413,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push(`# Benchmark results (${quick ? 'quick' : 'full'} run)`, '');
   lines.push(`${new Date().toISOString()} · ${machine.cores} cores (${machine.cpu}) · Node ${machine.node} · ${hasTaskset ? 'server pinned to core 1, load generator to core 0' : 'no pinning (taskset unavailable)'}`);
-  lines.push(`${S.rounds} interleaved rounds (order rotated) of ${S.durationS} s, each slot after ${S.settleS} s of unrecorded load; servers started afresh ${S.generations === 1 ? 'once' : `${S.generations} times (${perGeneration} rounds each)`}, each warmed up for ${S.warmupS} s; ${CONNECTIONS} connections; medians (min–max over rounds); ratios to bare Express in the same round.`, '');
+  lines.push(`${S.rounds} interleaved rounds (order rotated, reversed every other round) of ${S.durationS} s, each slot after a GC in the load generator${runnerGc ? '' : ' (not available: run with --expose-gc)'} and ${S.settleS} s of unrecorded load; servers started afresh ${S.generations === 1 ? 'once' : `${S.generations} times (${perGeneration} rounds each)`}, each warmed up for ${S.warmupS} s; ${CONNECTIONS} connections; medians (min–max over rounds); ratios to bare Express in the same round.`, '');
   lines.push('| variant | alg | req/s | × bare | server CPU µs/req (user) | p50 ms | p99 ms | RSS MB |', '|---|---|---:|---:|---:|---:|---:|---:|');
   for (const s of summary) {
     if (s.na) { lines.push(`| ${s.label} | ${s.alg} | ${s.na} | | | | | |`); continue; }
