@@ -3,8 +3,7 @@
  * Express, interleaved as in `npm run bench` (rotated order, each slot after 0.5 s of unrecorded
  * load), for hot-path work. Diagnostics, not the report.
  *
- * Variants: `noop` (one pass-through middleware; `noop:fetch` / `noop:guard` first make a fetch /
- * start an unused guard), `same` / `same-es` (guard, one RS256 / ES256
+ * Variants: `noop` (one pass-through middleware), `same` / `same-es` (guard, one RS256 / ES256
  * token), `opaque` (guard, cached introspection), `listener` (guard + `onEvent`), `guard:<JSON>`
  * (guard with more options, one RS256 token). `old:<variant>` runs the variant from the checkout at
  * `--old` (e.g. a `git worktree` of an earlier commit: a before/after in one run). A suffix `#n`
@@ -12,17 +11,12 @@
  * Prints, per variant, the median (min–max) over rounds of its ratio to bare in the same round,
  * for req/s and for the server's CPU µs per request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { startBenchAS } from './as.js';
+import { fire, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens } from './tokens.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const flags = new Map(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=') as [string, string]));
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const rounds = Number(flags.get('rounds') ?? 10);
@@ -31,11 +25,10 @@ const oldRoot = flags.get('old');
 const SETTLE_S = 0.5;
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
-interface Variant { name: string; config: ServerConfig; token: string; root: string; proc?: ChildProcess; port: number; rps: number[]; cpu: number[] }
+interface Variant { name: string; config: ServerConfig; load: Load; checkout: string | undefined; child?: Child; rps: number[]; cpu: number[] }
 
 async function main(): Promise<void> {
-  const pin = existsSync('/usr/bin/taskset');
-  if (pin) spawn('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  pinSelfToCore0();
   const rs = makeBenchKey('RS256');
   const es = makeBenchKey('ES256');
   const audience = 'https://mcp.bench.example/mcp';
@@ -45,49 +38,36 @@ async function main(): Promise<void> {
   const rsToken = mintTokens(rs, claims, 1)[0]!;
   const esToken = mintTokens(es, claims, 1)[0]!;
   const base = { issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: as.introspectionUrl, audience, scope: 'mcp', alg: 'RS256' as const };
-  const spec = (name: string): { config: ServerConfig; token: string } => {
+  const spec = (name: string): { config: ServerConfig; load: Load } => {
     const kind = name.replace(/^old:/, '').replace(/#\d+$/, '');
-    if (kind === 'bare') return { config: { ...base, variant: 'bare' }, token: rsToken };
-    if (kind === 'noop') return { config: { ...base, variant: 'noop' }, token: rsToken };
-    if (kind.startsWith('noop:')) return { config: { ...base, variant: 'noop', guardOptions: { preload: kind.slice(5) } }, token: rsToken };
-    if (kind === 'same') return { config: { ...base, variant: 'guard' }, token: rsToken };
-    if (kind === 'same-es') return { config: { ...base, variant: 'guard', alg: 'ES256' }, token: esToken };
-    if (kind === 'opaque') return { config: { ...base, variant: 'guard', opaque: true }, token: opaque };
-    if (kind === 'listener') return { config: { ...base, variant: 'guard', listener: true }, token: rsToken };
-    if (kind.startsWith('guard:')) return { config: { ...base, variant: 'guard', guardOptions: JSON.parse(kind.slice(6)) as Record<string, unknown> }, token: rsToken };
+    if (kind === 'bare') return { config: { ...base, variant: 'bare' }, load: { kind: 'same', token: rsToken } };
+    if (kind === 'noop') return { config: { ...base, variant: 'noop' }, load: { kind: 'same', token: rsToken } };
+    if (kind === 'same') return { config: { ...base, variant: 'guard' }, load: { kind: 'same', token: rsToken } };
+    if (kind === 'same-es') return { config: { ...base, variant: 'guard', alg: 'ES256' }, load: { kind: 'same', token: esToken } };
+    if (kind === 'opaque') return { config: { ...base, variant: 'guard', opaque: true }, load: { kind: 'same', token: opaque } };
+    if (kind === 'listener') return { config: { ...base, variant: 'guard', listener: true }, load: { kind: 'same', token: rsToken } };
+    if (kind.startsWith('guard:')) return { config: { ...base, variant: 'guard', guardOptions: JSON.parse(kind.slice(6)) as Record<string, unknown> }, load: { kind: 'same', token: rsToken } };
     throw new Error(`unknown variant ${name}`);
   };
   const variants: Variant[] = ['bare', ...names].map((name) => {
     if (name.startsWith('old:') && !oldRoot) throw new Error(`${name} needs --old=DIR`);
-    return { name, ...spec(name), root: name.startsWith('old:') ? oldRoot! : join(here, '..'), port: 0, rps: [], cpu: [] };
+    return { name, ...spec(name), checkout: name.startsWith('old:') ? oldRoot : undefined, rps: [], cpu: [] };
   });
-  for (const v of variants) {
-    const nodeArgs = ['--import', 'tsx', join(v.root, 'bench', 'server.ts')];
-    v.proc = spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', '1', process.execPath, ...nodeArgs] : nodeArgs, { cwd: v.root, env: { ...process.env, BENCH_SERVER_CONFIG: JSON.stringify(v.config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    v.port = await new Promise<number>((resolve, reject) => {
-      v.proc!.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
-      v.proc!.on('message', (m: { type: string; port?: number }) => { if (m.type === 'ready') resolve(m.port!); });
-    });
-  }
-  const cpu = (p: ChildProcess): Promise<number> => new Promise((resolve) => {
-    const on = (m: { type: string; cpuMicros: number }): void => { if (m.type === 'stats') { p.off('message', on); resolve(m.cpuMicros); } };
-    p.on('message', on);
-    p.send({ type: 'stats' });
-  });
-  const fire = (v: Variant, s: number) => autocannon({ url: `http://127.0.0.1:${v.port}/mcp`, connections: 16, duration: s, method: 'POST', body: '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}', headers: { 'content-type': 'application/json', authorization: `Bearer ${v.token}` } });
+  const cpu = async (v: Variant): Promise<number> => (await v.child!.stats()).cpuMicros;
   try {
+    for (const v of variants) v.child = await startServer(v.config, v.name, { checkout: v.checkout });
     for (const v of variants) {
-      const r = await fire(v, 2);
+      const r = await fire(v.child!.port, v.load, 2);
       if (r.non2xx > 0) throw new Error(`${v.name}: ${r.non2xx} non-2xx`);
     }
     for (let r = 0; r < rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       const got = new Map<Variant, { rps: number; cpu: number }>();
       for (const v of order) {
-        await fire(v, SETTLE_S);
-        const c0 = await cpu(v.proc!);
-        const res = await fire(v, seconds);
-        const c1 = await cpu(v.proc!);
+        await fire(v.child!.port, v.load, SETTLE_S);
+        const c0 = await cpu(v);
+        const res = await fire(v.child!.port, v.load, seconds);
+        const c1 = await cpu(v);
         got.set(v, { rps: res.requests.average, cpu: (c1 - c0) / res.requests.total });
       }
       const b = got.get(variants[0]!)!;
@@ -98,7 +78,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${v.name.padEnd(24)} req/s ×${median(v.rps).toFixed(3)} (${Math.min(...v.rps).toFixed(2)}–${Math.max(...v.rps).toFixed(2)})  CPU/req ×${median(v.cpu).toFixed(3)}\n`);
     }
   } finally {
-    for (const v of variants) v.proc?.kill('SIGTERM');
+    await stopAll();
     await as.close();
   }
 }

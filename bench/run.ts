@@ -9,19 +9,19 @@
  * bare Express in the same round.
  * All traffic is on 127.0.0.1; every loop is bounded in count and time; children are killed at the end.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type Options as CannonOptions, type Result } from 'autocannon';
+import type { Result } from 'autocannon';
 import { startBenchAS } from './as.js';
+import { children, CONNECTIONS, fire, fireCount, hasTaskset, nodeCommand, pinSelfToCore0, probe, root, startServer, stopAll, stopChild, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens, type BenchAlg } from './tokens.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const prof = args.has('--prof');
@@ -35,16 +35,12 @@ const S = quick
 // in a slot). Servers are started afresh for each of `generations` (the rounds split between
 // them): two processes of one program can differ by a few per cent for their whole life (code
 // and heap layout), so no variant's figure rests on one process.
-const CONNECTIONS = 16;
 const DISTINCT_CACHE = 1_000; // smaller than the cycled pool: an LRU cycled in order never hits
 const AUDIENCE = 'https://mcp.bench.example/mcp';
 const SCOPE = 'mcp';
-const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
 const INTROSPECTION_NA = 'n/a (introspection not landed)';
 
 const CORES = cpus().length; // before this process pins itself (availableParallelism() follows the affinity mask)
-const hasTaskset = process.platform === 'linux' && existsSync('/usr/bin/taskset') && availableParallelism() >= 2;
-const children = new Set<ChildProcess>();
 /** `global.gc` of this process (`npm run bench` runs it with `--expose-gc`). */
 const runnerGc = (globalThis as { gc?: () => void }).gc;
 
@@ -64,62 +60,9 @@ function versionOf(pkg: string): string {
 
 // ---------------------------------------------------------------- children
 
-interface Child {
-  proc: ChildProcess;
-  port: number;
-  stats(gc?: boolean): Promise<{ rss: number; heapUsed: number; cpuMicros: number; cpuSystemMicros: number }>;
-}
-
-function nodeCommand(script: string, extra: string[] = []): [string, string[]] {
-  const nodeArgs = [...extra, '--import', 'tsx', join(here, script)];
-  return hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
-}
-
-/** Pin a started server (every thread) to core 1: servers start on both cores (faster), run on one. */
-function pinToCore1(pid: number | undefined): void {
-  if (hasTaskset && pid !== undefined) execFileSync('taskset', ['-a', '-cp', '1', String(pid)], { stdio: 'ignore' });
-}
-
-function startServer(config: ServerConfig, name: string): Promise<Child> {
-  const extra = ['--expose-gc'];
-  if (prof) extra.push('--cpu-prof', '--cpu-prof-dir', join(here, 'results', 'prof', name)); // one directory per server (the loader thread writes one too)
-  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'server.ts')], { cwd: root, env: { ...process.env, BENCH_SERVER_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no ready message within 30 s`)), 30_000);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name}: exited with ${code}`)); });
-    proc.on('message', function onReady(m: { type: string; port?: number; message?: string }) {
-      if (m.type === 'error') { clearTimeout(timer); reject(new Error(`${name}: ${m.message}`)); }
-      if (m.type !== 'ready') return;
-      clearTimeout(timer);
-      proc.off('message', onReady);
-      pinToCore1(proc.pid);
-      resolve({
-        proc,
-        port: m.port!,
-        stats: (gc = false) => new Promise((res, rej) => {
-          const t = setTimeout(() => rej(new Error(`${name}: no stats`)), 10_000);
-          proc.on('message', function onStats(s: { type: string; rss: number; heapUsed: number; cpuMicros: number; cpuSystemMicros: number }) {
-            if (s.type !== 'stats') return;
-            clearTimeout(t);
-            proc.off('message', onStats);
-            res(s);
-          });
-          proc.send({ type: 'stats', gc });
-        }),
-      });
-    });
-  });
-}
-
-function stopChild(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => { proc.kill('SIGKILL'); resolve(); }, 5_000);
-    proc.once('exit', () => { clearTimeout(t); resolve(); });
-    proc.kill('SIGTERM');
-  });
+/** `--prof`: a CPU profile per server, one directory each (the loader thread writes one too). */
+function profFlags(name: string): { nodeFlags?: string[] } {
+  return prof ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', join(here, 'results', 'prof', name)] } : {};
 }
 
 function runScript(script: string, argv: string[]): Promise<string> {
@@ -136,48 +79,6 @@ function runScript(script: string, argv: string[]): Promise<string> {
       if (code === 0) resolve(out); else reject(new Error(`${script} exited with ${code}`));
     });
   });
-}
-
-// ---------------------------------------------------------------- load
-
-type Load = { kind: 'same'; token: string } | { kind: 'cycle'; tokens: readonly string[] };
-
-function cannonOptions(port: number, load: Load): CannonOptions {
-  const base = { url: `http://127.0.0.1:${port}/mcp`, connections: CONNECTIONS, pipelining: 1, timeout: 10, method: 'POST', body: BODY };
-  if (load.kind === 'same') {
-    return { ...base, headers: { 'content-type': 'application/json', authorization: `Bearer ${load.token}` } };
-  }
-  const tokens = load.tokens;
-  let next = 0;
-  return {
-    ...base,
-    requests: [{
-      method: 'POST',
-      path: '/mcp',
-      body: BODY,
-      setupRequest: (req) => {
-        const token = tokens[next]!;
-        next = next + 1 === tokens.length ? 0 : next + 1;
-        return { ...req, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } };
-      },
-    }],
-  };
-}
-
-async function fire(port: number, load: Load, seconds: number): Promise<Result> {
-  return autocannon({ ...cannonOptions(port, load), duration: seconds });
-}
-
-async function probe(port: number, load: Load): Promise<number> {
-  const token = load.kind === 'same' ? load.token : load.tokens[0]!;
-  const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: BODY,
-    signal: AbortSignal.timeout(10_000),
-  });
-  await res.arrayBuffer();
-  return res.status;
 }
 
 // ---------------------------------------------------------------- cases
@@ -207,7 +108,7 @@ const fmtMs = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a')
 
 async function main(): Promise<void> {
   const started = performance.now();
-  if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
+  pinSelfToCore0();
   log(`bench: ${quick ? 'quick' : 'full'} run, ${CORES} cores, taskset ${hasTaskset ? 'yes' : 'no'}`);
 
   // Keys and tokens, minted before anything is measured.
@@ -244,7 +145,7 @@ async function main(): Promise<void> {
     await Promise.all(cases.map(async (c) => {
       if (c.na) return;
       try {
-        c.child = await startServer(c.config, `${c.id}-g${generation}`);
+        c.child = await startServer(c.config, `${c.id}-g${generation}`, profFlags(`${c.id}-g${generation}`));
         const status = await probe(c.child.port, c.load);
         if (status !== 200) c.na = c.mode === 'introspection' && status === 503 ? INTROSPECTION_NA : `n/a (probe answered ${status})`;
       } catch (err) {
@@ -317,13 +218,13 @@ async function main(): Promise<void> {
 
   // Memory: distinct valid tokens through a guard with the default cache bound.
   t0 = performance.now();
-  const memCase = await startServer({ ...base, variant: 'guard', alg: 'ES256' }, 'memory');
+  const memCase = await startServer({ ...base, variant: 'guard', alg: 'ES256' }, 'memory', profFlags('memory'));
   const memTokens = pools.ES256;
   await probe(memCase.port, { kind: 'same', token: opaqueToken }).catch(() => 0); // a rejected token: warms the error path
   await fire(memCase.port, { kind: 'cycle', tokens: memTokens.slice(0, 100) }, 0.5);
   const cacheBound = 10_000;
   const memBase = await memCase.stats(true);
-  const pass = async (tokens: readonly string[]): Promise<Result> => autocannon({ ...cannonOptions(memCase.port, { kind: 'cycle', tokens }), amount: tokens.length });
+  const pass = (tokens: readonly string[]): Promise<Result> => fireCount(memCase.port, { kind: 'cycle', tokens }, tokens.length);
   // Checkpoints every `cacheBound` tokens: the cache is full after the first one.
   const checkpoints: { tokens: number; rssMB: number; heapMB: number }[] = [];
   let memNon2xx = 0;
@@ -440,9 +341,7 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), machine, versions, settings, cases: summary, verify, ceilings, memory, upstream: { jwks: jwksCalls, introspection: introspectionCalls }, targets, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
 }
 
-async function cleanup(): Promise<void> {
-  await Promise.all([...children].map((p) => stopChild(p)));
-}
+const cleanup = stopAll;
 
 const hardStop = setTimeout(() => {
   log('bench: time limit reached (20 min), stopping');

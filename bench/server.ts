@@ -40,18 +40,8 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
   switch (c.variant) {
     case 'bare':
       return { mw: [] };
-    case 'noop': {
-      // Diagnostics (`bench/ab.ts`): `preload` does at start what a guard does, without a guard on the route.
-      const preload = (c.guardOptions as { preload?: string } | undefined)?.preload;
-      if (preload === 'fetch') await (await fetch(c.jwksUri)).arrayBuffer();
-      if (preload === 'guard') {
-        const { mcpAuth } = await import('../lib/index.js');
-        const guard = mcpAuth({ resource: c.audience, issuer: c.issuer, jwksUri: c.jwksUri, algorithms: [c.alg] });
-        await guard.ready();
-        return { mw: [function noop(_req, _res, next) { next(); }], close: () => guard.close() };
-      }
+    case 'noop':
       return { mw: [function noop(_req, _res, next) { next(); }] };
-    }
     case 'guard': {
       const { mcpAuth } = await import('../lib/index.js');
       const guard = mcpAuth({
