@@ -1,9 +1,15 @@
 /**
- * `tsx bench/ab.ts [--rounds=N] [--seconds=S] [--old=DIR] <variant> ...`: a few variants against bare
- * Express, interleaved as in `npm run bench` (rotated order, each slot after 0.5 s of unrecorded
- * load), for hot-path work. Diagnostics, not the report.
+ * `tsx bench/ab.ts [--rounds=N] [--seconds=S] [--old=DIR] [--paired] <variant> ...`: a few variants
+ * against bare Express, interleaved as in `npm run bench` (rotated order, each slot after 1 s of
+ * unrecorded load), for hot-path work. Diagnostics, not the report. `--seconds`: whole seconds.
  *
- * Variants: `noop` (one pass-through middleware), `same` / `same-es` (guard, one RS256 / ES256
+ * `--paired`: each variant is loaded at the same time as bare, both servers on core 1, and the ratio
+ * is of the two figures of that one slot: the machine's drift (which moves a lone slot by ±25 %
+ * here) hits both alike. Valid for servers that do all their work on the main thread (the
+ * scheduler shares the core per thread): not for `jose`'s WebCrypto verifications.
+ *
+ * Variants: `noop` (one pass-through middleware), `ref` (a minimal token cache: Map lookup,
+ * `req.auth`, `next()`), `same` / `same-es` (guard, one RS256 / ES256
  * token), `opaque` (guard, cached introspection), `listener` (guard + `onEvent`), `guard:<JSON>`
  * (guard with more options, one RS256 token). `old:<variant>` runs the variant from the checkout at
  * `--old` (e.g. a `git worktree` of an earlier commit: a before/after in one run). A suffix `#n`
@@ -13,16 +19,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startBenchAS } from './as.js';
-import { fire, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
+import { fire, firePair, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens } from './tokens.js';
 
-const flags = new Map(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=') as [string, string]));
+const flags = new Map(process.argv.slice(2).filter((a) => a.startsWith('--')).map((a) => { const i = a.indexOf('='); return (i === -1 ? [a.slice(2), ''] : [a.slice(2, i), a.slice(i + 1)]) as [string, string]; }));
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const rounds = Number(flags.get('rounds') ?? 10);
-const seconds = Number(flags.get('seconds') ?? 1.5);
+const seconds = Number(flags.get('seconds') ?? 2);
 const oldRoot = flags.get('old');
-const SETTLE_S = 0.5;
+/** `--paired`: each variant loaded at the same time as bare (see the header). */
+const paired = flags.has('paired');
+const SETTLE_S = 1;
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 interface Variant { name: string; config: ServerConfig; load: Load; checkout: string | undefined; child?: Child; rps: number[]; cpu: number[] }
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
     if (kind === 'same-es') return { config: { ...base, variant: 'guard', alg: 'ES256' }, load: { kind: 'same', token: esToken } };
     if (kind === 'opaque') return { config: { ...base, variant: 'guard', opaque: true }, load: { kind: 'same', token: opaque } };
     if (kind === 'listener') return { config: { ...base, variant: 'guard', listener: true }, load: { kind: 'same', token: rsToken } };
+    if (kind === 'ref') return { config: { ...base, variant: 'ref' }, load: { kind: 'same', token: rsToken } };
     if (kind.startsWith('guard:')) return { config: { ...base, variant: 'guard', guardOptions: JSON.parse(kind.slice(6)) as Record<string, unknown> }, load: { kind: 'same', token: rsToken } };
     throw new Error(`unknown variant ${name}`);
   };
@@ -63,6 +72,21 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       const got = new Map<Variant, { rps: number; cpu: number }>();
+      if (paired) {
+        const b = variants[0]!;
+        for (const v of order) {
+          if (v === b) continue;
+          await firePair({ port: b.child!.port, load: b.load }, { port: v.child!.port, load: v.load }, SETTLE_S);
+          const [c0b, c0v] = [await cpu(b), await cpu(v)];
+          const [rb, rv] = await firePair({ port: b.child!.port, load: b.load }, { port: v.child!.port, load: v.load }, seconds);
+          const [c1b, c1v] = [await cpu(b), await cpu(v)];
+          v.rps.push(rv.requests.average / rb.requests.average);
+          v.cpu.push(((c1v - c0v) / rv.requests.total) / ((c1b - c0b) / rb.requests.total));
+        }
+        b.rps.push(1); b.cpu.push(1);
+        process.stderr.write(`round ${r + 1}/${rounds}\n`);
+        continue;
+      }
       for (const v of order) {
         await fire(v.child!.port, v.load, SETTLE_S);
         const c0 = await cpu(v);

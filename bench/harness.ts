@@ -121,9 +121,22 @@ function cannonOptions(port: number, load: Load): CannonOptions {
   };
 }
 
-/** Load a server for `seconds`. */
+/**
+ * Load a server for `seconds`: a whole number of seconds, at least 1 (autocannon counts its
+ * duration in 1-second ticks, so 0.5 would silently run for 1).
+ */
 export function fire(port: number, load: Load, seconds: number): Promise<Result> {
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`fire(): ${seconds} s is not a whole number of seconds ≥ 1`);
   return autocannon({ ...cannonOptions(port, load), duration: seconds });
+}
+
+/**
+ * Load two servers at the same time for `seconds` (a paired slot: both on core 1, so whatever the
+ * machine does during the slot hits both alike; the ratio of their req/s is the ratio of their costs
+ * per request for servers that do all their work on the main thread).
+ */
+export function firePair(a: { port: number; load: Load }, b: { port: number; load: Load }, seconds: number): Promise<[Result, Result]> {
+  return Promise.all([fire(a.port, a.load, seconds), fire(b.port, b.load, seconds)]);
 }
 
 /** Send exactly `amount` requests. */
