@@ -5,8 +5,9 @@
  * Layout: this process (the load generator, `autocannon`, and the loopback authorization server)
  * is pinned to core 0; every app server runs in its own child process pinned to core 1
  * (`taskset`, where it exists). A warm-up, then interleaved rounds (every variant once per round,
- * order rotated, every other round reversed); medians with min–max; every variant as a ratio to
- * bare Express in the same round.
+ * order rotated, every other round reversed), then paired rounds (a variant and bare Express loaded
+ * at the same time); medians with min–max; every variant as a ratio to bare Express in the same
+ * round (and, paired, in the same slot).
  * All traffic is on 127.0.0.1; every loop is bounded in count and time; children are killed at the end.
  */
 import { spawn } from 'node:child_process';
