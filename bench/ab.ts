@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startBenchAS } from './as.js';
-import { fire, firePair, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
+import { fire, firePair, median, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens } from './tokens.js';
 
@@ -31,7 +31,6 @@ const oldRoot = flags.get('old');
 /** `--paired`: each variant loaded at the same time as bare (see the header). */
 const paired = flags.has('paired');
 const SETTLE_S = 1;
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 
 interface Variant { name: string; config: ServerConfig; load: Load; checkout: string | undefined; child?: Child; rps: number[]; cpu: number[] }
 
@@ -71,7 +70,6 @@ async function main(): Promise<void> {
     }
     for (let r = 0; r < rounds; r++) {
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
-      const got = new Map<Variant, { rps: number; cpu: number }>();
       if (paired) {
         const b = variants[0]!;
         for (const v of order) {
@@ -87,6 +85,7 @@ async function main(): Promise<void> {
         process.stderr.write(`round ${r + 1}/${rounds}\n`);
         continue;
       }
+      const got = new Map<Variant, { rps: number; cpu: number }>();
       for (const v of order) {
         await fire(v.child!.port, v.load, SETTLE_S);
         const c0 = await cpu(v);

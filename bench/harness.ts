@@ -20,6 +20,13 @@ export const hasTaskset = process.platform === 'linux' && existsSync('/usr/bin/t
 /** Every child still running (killed by {@link stopAll}). */
 export const children = new Set<ChildProcess>();
 
+/** Median of a list (NaN when empty). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Pin this process (the load generator) to core 0. */
 export function pinSelfToCore0(): void {
   if (hasTaskset) execFileSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });

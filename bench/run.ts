@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Result } from 'autocannon';
 import { startBenchAS } from './as.js';
-import { children, CONNECTIONS, fire, fireCount, firePair, hasTaskset, nodeCommand, pinSelfToCore0, probe, root, startServer, stopAll, stopChild, type Child, type Load } from './harness.js';
+import { children, CONNECTIONS, fire, fireCount, firePair, hasTaskset, median, nodeCommand, pinSelfToCore0, probe, root, startServer, stopAll, stopChild, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens, type BenchAlg } from './tokens.js';
 
@@ -108,11 +108,6 @@ interface Case {
   rounds: { rps: number; ratio: number; cpuUs: number; userUs: number; p50: number; p99: number; rssMB: number; non2xx: number; errors: number }[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fmt2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 const fmt3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : 'n/a'); // targets: 0.949 is not 0.95

@@ -4,13 +4,12 @@
  * and talks to the runner over IPC: `ready` (port), `stats` (RSS, heap after a GC).
  *
  * Variants: `bare` (no auth), `noop` (one pass-through middleware: what any middleware costs),
- * `guard` (this library), `ref` (a minimal token cache in front of `jose`: the floor of any cached guard),
+ * `guard` (this library), `ref` (`minimal-cache.ts`: the least any cached guard does on a hit),
  * `auth0` (`express-oauth2-jwt-bearer`),
  * `sdk` (`@modelcontextprotocol/sdk` `requireBearerAuth` with a `jose` verifier).
  */
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
-import type { AuthInfo } from '../lib/types.js';
 
 export interface ServerConfig {
   variant: 'bare' | 'noop' | 'guard' | 'auth0' | 'sdk' | 'ref';
@@ -61,29 +60,10 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
       return { mw: [guard.protect()], close: () => guard.close() };
     }
     case 'ref': {
-      // The least any cached guard does on a hit: one Map lookup by the token string, `req.auth`,
-      // `next()` (jose on a miss). No size cap, grammar, expiry or scope check; unbounded (one token).
       const { createRemoteJWKSet, jwtVerify } = await import('jose');
+      const { minimalCacheMiddleware } = await import('./minimal-cache.js');
       const jwks = createRemoteJWKSet(new URL(c.jwksUri));
-      const cache = new Map<string, AuthInfo>();
-      return {
-        mw: [function minimalCache(req, res, next) {
-          const header = req.headers.authorization;
-          const token = header !== undefined && header.startsWith('Bearer ') ? header.slice(7) : '';
-          const hit = cache.get(token);
-          if (hit !== undefined) {
-            req.auth = hit;
-            next();
-            return;
-          }
-          jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] }).then(({ payload }) => {
-            const info: AuthInfo = { token, clientId: String(payload.client_id ?? ''), scopes: String(payload.scope ?? '').split(' '), expiresAt: payload.exp };
-            cache.set(token, info);
-            req.auth = info;
-            next();
-          }, () => { res.status(401).end(); });
-        }],
-      };
+      return { mw: [minimalCacheMiddleware((token) => jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] }))] };
     }
     case 'auth0': {
       const { auth, requiredScopes } = await import('express-oauth2-jwt-bearer');
