@@ -38,13 +38,11 @@ async function main(): Promise<void> {
   pinSelfToCore0();
   const rs = makeBenchKey('RS256');
   const es = makeBenchKey('ES256');
-  const audience = 'https://mcp.bench.example/mcp';
   const opaque = randomBytes(32).toString('base64url');
-  const as = await startBenchAS({ keys: [rs.publicJwk, es.publicJwk], audience, scope: 'mcp', opaqueTokens: new Set([opaque]), lifetimeSeconds: 3600 });
-  const claims = { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 };
-  const rsToken = mintTokens(rs, claims, 1)[0]!;
-  const esToken = mintTokens(es, claims, 1)[0]!;
-  const base = { issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: as.introspectionUrl, audience, scope: 'mcp', alg: 'RS256' as const };
+  const as = await startBenchAS({ keys: [rs.publicJwk, es.publicJwk], opaqueTokens: new Set([opaque]) });
+  const rsToken = mintTokens(rs, as.claims, 1)[0]!;
+  const esToken = mintTokens(es, as.claims, 1)[0]!;
+  const base = { ...as.serverBase, alg: 'RS256' as const };
   const spec = (name: string): { config: ServerConfig; load: Load } => {
     const kind = name.replace(/^old:/, '').replace(/#\d+$/, '');
     if (kind === 'bare') return { config: { ...base, variant: 'bare' }, load: { kind: 'same', token: rsToken } };

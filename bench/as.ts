@@ -5,22 +5,30 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { ServerConfig } from './server.js';
+import type { TokenClaims } from './tokens.js';
+
+/** The resource every benchmark token is for, and the scope each carries (and each app requires). */
+const AUDIENCE = 'https://mcp.bench.example/mcp';
+const SCOPE = 'mcp';
+const LIFETIME_SECONDS = 3600;
 
 export interface BenchAS {
   issuer: string;
   jwksUri: string;
   introspectionUrl: string;
+  /** What every benchmark token carries (`mintTokens`). */
+  claims: TokenClaims;
+  /** The fields of `ServerConfig` every app server shares. */
+  serverBase: Pick<ServerConfig, 'issuer' | 'jwksUri' | 'introspectionUrl' | 'audience' | 'scope'>;
   counts: { jwks: number; introspection: number; other: number };
   close(): Promise<void>;
 }
 
 export interface AsSettings {
   keys: Record<string, unknown>[];
-  audience: string;
-  scope: string;
   /** Opaque tokens the introspection endpoint calls active. */
   opaqueTokens: ReadonlySet<string>;
-  lifetimeSeconds: number;
 }
 
 export async function startBenchAS(s: AsSettings): Promise<BenchAS> {
@@ -58,8 +66,8 @@ export async function startBenchAS(s: AsSettings): Promise<BenchAS> {
         if (token === null || !s.opaqueTokens.has(token)) return send(res, 200, { active: false });
         const now = Math.floor(Date.now() / 1000);
         send(res, 200, {
-          active: true, iss: issuer, aud: s.audience, scope: s.scope, client_id: 'bench-client',
-          sub: 'user-1', token_type: 'Bearer', iat: now, exp: now + s.lifetimeSeconds,
+          active: true, iss: issuer, aud: AUDIENCE, scope: SCOPE, client_id: 'bench-client',
+          sub: 'user-1', token_type: 'Bearer', iat: now, exp: now + LIFETIME_SECONDS,
         });
       });
       return;
@@ -70,10 +78,14 @@ export async function startBenchAS(s: AsSettings): Promise<BenchAS> {
   server.on('connection', (sock) => { sockets.add(sock); sock.on('close', () => sockets.delete(sock)); });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const jwksUri = `${issuer}/jwks`;
+  const introspectionUrl = `${issuer}/introspect`;
   return {
     issuer,
-    jwksUri: `${issuer}/jwks`,
-    introspectionUrl: `${issuer}/introspect`,
+    jwksUri,
+    introspectionUrl,
+    claims: { issuer, audience: AUDIENCE, scope: SCOPE, lifetimeSeconds: LIFETIME_SECONDS },
+    serverBase: { issuer, jwksUri, introspectionUrl, audience: AUDIENCE, scope: SCOPE },
     counts,
     close: () => new Promise<void>((resolve) => {
       for (const sock of sockets) sock.destroy();

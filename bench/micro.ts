@@ -34,9 +34,9 @@ async function timeConcurrent(label: string, n: number, width: number, fn: (i: n
 async function main(): Promise<void> {
   const alg = (process.argv[2] ?? 'RS256') as BenchAlg;
   const key = makeBenchKey(alg);
-  const audience = 'https://mcp.bench.example/mcp';
-  const as = await startBenchAS({ keys: [key.publicJwk], audience, scope: 'mcp', opaqueTokens: new Set(), lifetimeSeconds: 3600 });
-  const tokens = mintTokens(key, { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 }, 4000);
+  const as = await startBenchAS({ keys: [key.publicJwk], opaqueTokens: new Set() });
+  const { audience } = as.claims;
+  const tokens = mintTokens(key, as.claims, 4000);
   const n = tokens.length;
   const pub = await importJWK(key.publicJwk, alg);
   await time(`jose.jwtVerify, local key (${alg})`, n, (i) => jwtVerify(tokens[i]!, pub, { issuer: as.issuer, audience, algorithms: [alg] }));

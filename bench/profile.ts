@@ -21,10 +21,9 @@ async function main(): Promise<void> {
   const mode = process.argv[4] === 'same' ? 'same' : 'distinct';
   const dir = join(here, 'results', 'prof', `${variant}-${alg}-${mode}`);
   const key = makeBenchKey(alg);
-  const audience = 'https://mcp.bench.example/mcp';
-  const as = await startBenchAS({ keys: [key.publicJwk], audience, scope: 'mcp', opaqueTokens: new Set(), lifetimeSeconds: 3600 });
-  const tokens = mintTokens(key, { issuer: as.issuer, audience, scope: 'mcp', lifetimeSeconds: 3600 }, mode === 'same' ? 1 : 10_000);
-  const config: ServerConfig = { variant, alg, issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: '', audience, scope: 'mcp', ...(mode === 'distinct' ? { cacheMaxEntries: 1000 } : {}), guardOptions: JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as Record<string, unknown> };
+  const as = await startBenchAS({ keys: [key.publicJwk], opaqueTokens: new Set() });
+  const tokens = mintTokens(key, as.claims, mode === 'same' ? 1 : 10_000);
+  const config: ServerConfig = { variant, alg, ...as.serverBase, ...(mode === 'distinct' ? { cacheMaxEntries: 1000 } : {}), guardOptions: JSON.parse(process.argv.find((a) => a.startsWith('{')) ?? '{}') as Record<string, unknown> };
   const prof = !process.argv.includes('--no-prof');
   const nodeFlags = [...(prof ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [])];
   const load: Load = mode === 'same' ? { kind: 'same', token: tokens[0]! } : { kind: 'cycle', tokens };

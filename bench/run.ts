@@ -44,9 +44,6 @@ const S = quick
 // WebCrypto verifications run on other threads): the pass-through, the reference cache and the
 // guard's cache hits.
 const DISTINCT_CACHE = 1_000; // smaller than the cycled pool: an LRU cycled in order never hits
-const AUDIENCE = 'https://mcp.bench.example/mcp';
-const SCOPE = 'mcp';
-const INTROSPECTION_NA = 'n/a (introspection not landed)';
 
 const CORES = cpus().length; // before this process pins itself (availableParallelism() follows the affinity mask)
 /** `global.gc` of this process (`npm run bench` runs it with `--expose-gc`). */
@@ -125,17 +122,16 @@ async function main(): Promise<void> {
   // Keys and tokens, minted before anything is measured.
   const keys = { RS256: makeBenchKey('RS256'), ES256: makeBenchKey('ES256') };
   const opaqueToken = randomBytes(32).toString('base64url');
-  const as = await startBenchAS({ keys: [keys.RS256.publicJwk, keys.ES256.publicJwk], audience: AUDIENCE, scope: SCOPE, opaqueTokens: new Set([opaqueToken]), lifetimeSeconds: 3600 });
-  const claims = { issuer: as.issuer, audience: AUDIENCE, scope: SCOPE, lifetimeSeconds: 3600 };
+  const as = await startBenchAS({ keys: [keys.RS256.publicJwk, keys.ES256.publicJwk], opaqueTokens: new Set([opaqueToken]) });
   let t0 = performance.now();
   const pools = {
-    RS256: mintTokens(keys.RS256, claims, S.distinctTokens),
-    ES256: mintTokens(keys.ES256, claims, Math.max(S.distinctTokens, S.memoryTokens)),
+    RS256: mintTokens(keys.RS256, as.claims, S.distinctTokens),
+    ES256: mintTokens(keys.ES256, as.claims, Math.max(S.distinctTokens, S.memoryTokens)),
   };
   const distinct = { RS256: pools.RS256, ES256: pools.ES256.slice(0, S.distinctTokens) };
   log(`bench: minted ${pools.RS256.length + pools.ES256.length} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  const base = { issuer: as.issuer, jwksUri: as.jwksUri, introspectionUrl: as.introspectionUrl, audience: AUDIENCE, scope: SCOPE };
+  const base = as.serverBase;
   const cases: Case[] = [
     { id: 'bare', label: 'bare Express (no auth)', peer: 'bare', alg: '-', mode: 'none', config: { ...base, variant: 'bare', alg: 'RS256' }, load: { kind: 'same', token: pools.RS256[0]! }, rounds: [], pairs: [] },
     { id: 'noop', label: 'Express + one pass-through middleware (reference)', peer: 'bare', alg: '-', mode: 'none', paired: true, config: { ...base, variant: 'noop', alg: 'RS256' }, load: { kind: 'same', token: pools.RS256[0]! }, rounds: [], pairs: [] },
@@ -159,9 +155,9 @@ async function main(): Promise<void> {
       try {
         c.child = await startServer(c.config, `${c.id}-g${generation}`, profFlags(`${c.id}-g${generation}`));
         const status = await probe(c.child.port, c.load);
-        if (status !== 200) c.na = c.mode === 'introspection' && status === 503 ? INTROSPECTION_NA : `n/a (probe answered ${status})`;
+        if (status !== 200) c.na = `n/a (probe answered ${status})`;
       } catch (err) {
-        c.na = c.mode === 'introspection' ? INTROSPECTION_NA : `n/a (${(err as Error).message})`;
+        c.na = `n/a (${(err as Error).message})`;
       }
     }));
     for (const c of cases) if (c.na) log(`bench: ${c.id}: ${c.na}`);
@@ -177,10 +173,7 @@ async function main(): Promise<void> {
     // Rotated, and every other round reversed: no variant always follows the same one.
     const rotated = live.map((_, i) => live[(i + r) % live.length]!);
     const order = r % 2 === 0 ? rotated : rotated.reverse();
-    const results = new Map<Case, Result>();
-    const rss = new Map<Case, number>();
-    const cpu = new Map<Case, number>();
-    const user = new Map<Case, number>();
+    const slots = new Map<Case, { res: Result; rss: number; cpuUs: number; userUs: number }>();
     for (const c of order) {
       // The load generator starts each slot with a clean heap (the previous variant's garbage, e.g. the
       // requests built for cycled tokens, is not collected on this slot's time).
@@ -189,22 +182,20 @@ async function main(): Promise<void> {
       const before = await c.child!.stats();
       const res = await fire(c.child!.port, c.load, S.durationS);
       const after = await c.child!.stats();
-      results.set(c, res);
-      rss.set(c, after.rss);
-      cpu.set(c, (after.cpuMicros - before.cpuMicros) / Math.max(1, res.requests.total));
-      user.set(c, (after.cpuMicros - after.cpuSystemMicros - (before.cpuMicros - before.cpuSystemMicros)) / Math.max(1, res.requests.total));
+      const n = Math.max(1, res.requests.total);
+      const cpuUs = (after.cpuMicros - before.cpuMicros) / n;
+      slots.set(c, { res, rss: after.rss, cpuUs, userUs: cpuUs - (after.cpuSystemMicros - before.cpuSystemMicros) / n });
     }
-    const bare = results.get(cases[0]!)!.requests.average;
-    for (const c of order) {
-      const res = results.get(c)!;
+    const bare = slots.get(cases[0]!)!.res.requests.average;
+    for (const [c, { res, rss, cpuUs, userUs }] of slots) {
       c.rounds.push({
         rps: res.requests.average,
         ratio: res.requests.average / bare,
-        cpuUs: cpu.get(c)!,
-        userUs: user.get(c)!,
+        cpuUs,
+        userUs,
         p50: res.latency.p50,
         p99: res.latency.p99,
-        rssMB: rss.get(c)! / 1048576,
+        rssMB: rss / 1048576,
         non2xx: res.non2xx,
         errors: res.errors + res.timeouts,
       });
@@ -379,18 +370,16 @@ async function main(): Promise<void> {
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), machine, versions, settings, cases: summary, verify, ceilings, memory, upstream: { jwks: jwksCalls, introspection: introspectionCalls }, targets, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
 }
 
-const cleanup = stopAll;
-
 const hardStop = setTimeout(() => {
   log('bench: time limit reached (20 min), stopping');
   for (const p of children) p.kill('SIGKILL');
   process.exit(2);
 }, 20 * 60_000);
 hardStop.unref();
-process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
+process.on('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
 
-main().then(cleanup, async (err: unknown) => {
+main().then(stopAll, async (err: unknown) => {
   log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
-  await cleanup();
+  await stopAll();
   process.exitCode = 1;
 });

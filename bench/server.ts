@@ -10,6 +10,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
+import type { JWTVerifyResult } from 'jose';
 
 export interface ServerConfig {
   variant: 'bare' | 'noop' | 'guard' | 'auth0' | 'sdk' | 'ref';
@@ -37,6 +38,13 @@ function countEvent(): void {
   events++;
 }
 
+/** `jose.jwtVerify` against the remote JWKS with the variant's claim rules (`ref`'s miss path, `sdk`'s verifier). */
+async function joseVerifier(c: ServerConfig): Promise<(token: string) => Promise<JWTVerifyResult>> {
+  const { createRemoteJWKSet, jwtVerify } = await import('jose');
+  const jwks = createRemoteJWKSet(new URL(c.jwksUri));
+  return (token) => jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] });
+}
+
 async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; close?: () => Promise<void> }> {
   switch (c.variant) {
     case 'bare':
@@ -60,10 +68,8 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
       return { mw: [guard.protect()], close: () => guard.close() };
     }
     case 'ref': {
-      const { createRemoteJWKSet, jwtVerify } = await import('jose');
       const { minimalCacheMiddleware } = await import('./minimal-cache.js');
-      const jwks = createRemoteJWKSet(new URL(c.jwksUri));
-      return { mw: [minimalCacheMiddleware((token) => jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] }))] };
+      return { mw: [minimalCacheMiddleware(await joseVerifier(c))] };
     }
     case 'auth0': {
       const { auth, requiredScopes } = await import('express-oauth2-jwt-bearer');
@@ -75,12 +81,11 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
       };
     }
     case 'sdk': {
-      const { createRemoteJWKSet, jwtVerify } = await import('jose');
       const { requireBearerAuth } = await import('@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js');
-      const jwks = createRemoteJWKSet(new URL(c.jwksUri));
+      const verifyJwt = await joseVerifier(c);
       const verifier = {
         async verifyAccessToken(token: string) {
-          const { payload } = await jwtVerify(token, jwks, { issuer: c.issuer, audience: c.audience, algorithms: [c.alg] });
+          const { payload } = await verifyJwt(token);
           const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
           return { token, clientId: String(payload.client_id ?? ''), scopes: scope, expiresAt: payload.exp, extra: payload };
         },
