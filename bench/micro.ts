@@ -8,6 +8,7 @@ import { resolveOptions } from '../lib/options.js';
 import { Verifier } from '../lib/verify/index.js';
 import { jwtVerifier } from '../lib/verify/jwt.js';
 import { startBenchAS } from './as.js';
+import { BODY } from './harness.js';
 import { minimalCacheMiddleware } from './minimal-cache.js';
 import { makeBenchKey, mintTokens, type BenchAlg } from './tokens.js';
 
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   // Request-shaped objects, each with its own header string (as each request brings one).
   const request = (): unknown => {
     const authorization = `Bearer ${tokens[0]!}`;
-    return { method: 'POST', url: '/mcp', originalUrl: '/mcp', baseUrl: '', path: '/mcp', headers: { host: '127.0.0.1', 'content-type': 'application/json', authorization }, rawHeaders: ['Host', '127.0.0.1', 'Content-Type', 'application/json', 'Authorization', authorization], body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } };
+    return { method: 'POST', url: '/mcp', originalUrl: '/mcp', baseUrl: '', path: '/mcp', headers: { host: '127.0.0.1', 'content-type': 'application/json', authorization }, rawHeaders: ['Host', '127.0.0.1', 'Content-Type', 'application/json', 'Authorization', authorization], body: JSON.parse(BODY) as unknown };
   };
   const requests = Array.from({ length: 1000 }, request) as { headers: { authorization: string } }[];
   const tokenOf = (i: number): string => requests[i % 1000]!.headers.authorization.slice(7);

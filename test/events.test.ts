@@ -102,7 +102,8 @@ describe('allow', () => {
     expect(types(second)).toEqual(['allow']);
     expect(second[0]).toMatchObject({ type: 'allow', tokenKind: 'jwt', kid: key.kid, cached: true });
     expect(second[0]).not.toHaveProperty('tool');
-    // The token's facts are remembered with its cached AuthInfo: the same, in the same order.
+    // An allow answered from the cache says what the first said (same fields, same order), and so
+    // does the next one, with the tool it names.
     const { tool: _tool, ...firstFacts } = first[1] as Record<string, unknown>;
     expect(JSON.stringify({ ...second[0], cached: false, durationMs: 0 })).toBe(JSON.stringify({ ...firstFacts, durationMs: 0 }));
     expect((await post(t, `Bearer ${tok}`, call)).status).toBe(200);
