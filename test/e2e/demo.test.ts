@@ -194,7 +194,6 @@ describe('audience: tokens for another resource of the same authorization server
 describe('opaque access tokens through introspection', () => {
   test('the SDK client works against the MCP server configured with tokenFormat auto + introspection', async () => {
     const run = await runWalkthrough({ mcpUrl: opaqueMcp.url, redirectUrl: REDIRECT, log: () => {}, stepUp: false });
-    const token = run.provider.tokens()?.access_token ?? '';
     expect(run.get('token')).toMatchObject({ ok: true });
     expect(run.get('connect')).toMatchObject({ ok: true });
     expect(run.get('list_tools')).toMatchObject({ ok: true });

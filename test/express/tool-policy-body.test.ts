@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
-import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
+import { mcpAuth, type Options } from '../../lib/index.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';

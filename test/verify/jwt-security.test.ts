@@ -125,6 +125,11 @@ describe('keys named by the token are never used', () => {
     await expectRefused(signCompact(evil, { alg: 'RS256', jwk: { ...evil.publicJwk, kid: undefined }, typ: 'at+jwt' }, claims()), 'signature_invalid');
   });
 
+  test('an EC key of the attacker under the real EC kid (embedded jwk or not): the signature fails', async () => {
+    await expectRefused(signCompact(evilEs, { alg: 'ES256', kid: es.kid, typ: 'at+jwt' }, claims()), 'signature_invalid');
+    await expectRefused(signCompact(evilEs, { alg: 'ES256', jwk: evilEs.publicJwk, kid: es.kid, typ: 'at+jwt' }, claims()), 'signature_invalid');
+  });
+
   test('jku / x5u pointing at a second loopback server: it sees zero requests', async () => {
     attacker.resetCounts();
     const jku = attacker.jwksUri;
