@@ -28,9 +28,10 @@ import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { fromEnv, ENV_VARIABLES } from '../env.js';
 import { ConfigError } from '../errors.js';
-import { isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
+import { DEFAULT_ALGORITHMS, isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
+import { isUsableKey } from '../verify/jwks.js';
 import { toolRules } from './tool-rules.js';
 
 /** Result of one check: `info` lines report facts and never fail. */
@@ -104,7 +105,7 @@ function algorithmsOf(jwk: Record<string, unknown>): string[] {
   switch (jwk.kty) {
     case 'RSA': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
     case 'EC': return jwk.crv === 'P-256' ? ['ES256'] : jwk.crv === 'P-384' ? ['ES384'] : jwk.crv === 'P-521' ? ['ES512'] : [];
-    case 'OKP': return jwk.crv === 'Ed25519' || jwk.crv === 'Ed448' ? ['EdDSA'] : [];
+    case 'OKP': return jwk.crv === 'Ed25519' ? ['EdDSA'] : [];
     default: return [];
   }
 }
@@ -290,10 +291,13 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     }
     try {
       await importJWK(jwk as JWK, algs[0]);
-      usable.push(jwk);
     } catch (err) {
       problems.push(`${label(jwk, i)} cannot be imported (${describeFailure(err)})`);
+      continue;
     }
+    // The guard's own rule (the allowlist is checked below, as jwks_algorithms).
+    if (isUsableKey(jwk, DEFAULT_ALGORITHMS)) usable.push(jwk);
+    else problems.push(`${label(jwk, i)} is left out by the guard (RSA under 2048 bits, key_ops without "verify", or an alg that does not fit the key)`);
   }
   if (exposed.length > 0) {
     out.push({

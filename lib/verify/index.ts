@@ -34,6 +34,7 @@ export class Verifier {
     this.discovery = new Discovery(c);
     if (c.tokenFormat !== 'opaque') {
       const keys = new RemoteKeySet(() => this.discovery.jwksUri(), {
+        algorithms: c.algorithms,
         timeoutMs: c.httpTimeoutSeconds * 1000,
         cooldownMs: c.jwksCooldownSeconds * 1000,
         maxAgeMs: c.jwksCacheMaxAgeSeconds * 1000,

@@ -6,15 +6,19 @@
  * - Concurrent callers share one in-flight fetch.
  * - Keys older than `jwksCacheMaxAgeSeconds` are refreshed in the background; while refreshes fail,
  *   the last good keys keep serving for `jwksMaxStaleSeconds` more, then are dropped.
- * - No keys at all (never fetched successfully, dropped, or a set without any public RSA/EC/OKP
- *   signature key) →
- *   {@link AuthUnavailableError} (503), never a token error. An unknown `kid` is the token's fault
+ * - No keys at all (never fetched successfully, dropped, or a set without any usable key) →
+ *   {@link AuthUnavailableError} (503), never a token error. A usable key is a public signature key
+ *   that can verify one of the accepted algorithms: `kty` RSA (modulus ≥ 2048 bits), EC (P-256,
+ *   P-384, P-521, a point on the curve) or OKP (Ed25519: `jose` has no Ed448); `use` absent or `sig`; `key_ops`
+ *   absent or naming `verify`; `alg` absent or an accepted algorithm of the key's type; no private
+ *   part. Other keys of the set (encryption keys, symmetric keys, weak or broken keys) are left out. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
  * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`; a token
  * without `kid` that fits several keys gets at most {@link MAX_CANDIDATES} of them to try.
  * Header `jwk`, `jku`, `x5u`, `x5c` are never consulted.
  */
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
@@ -29,6 +33,8 @@ export const MAX_CANDIDATES = 4;
 
 /** Settings of a {@link RemoteKeySet}, all durations in milliseconds. */
 export interface KeySetSettings {
+  /** The accepted JWS algorithms (a key that can verify none of them is not usable). */
+  algorithms: readonly string[];
   timeoutMs: number;
   cooldownMs: number;
   maxAgeMs: number;
@@ -153,7 +159,7 @@ export class RemoteKeySet {
       const json = await fetchJson(uri, this.s.timeoutMs, this.s.maxBytes, this.#closing.signal);
       const keys = (json as { keys?: unknown } | null)?.keys;
       if (!Array.isArray(keys)) throw new FetchFailure('not_json', 'the document has no "keys" array');
-      const usable = keys.filter(isUsableKey);
+      const usable = keys.filter((k) => isUsableKey(k, this.s.algorithms));
       if (usable.length === 0) throw new FetchFailure('not_json', 'the key set has no usable key');
       const resolver = createLocalJWKSet({ keys: usable } as JSONWebKeySet);
       this.#resolver = resolver;
@@ -189,11 +195,31 @@ export class RemoteKeySet {
   }
 }
 
-const ASYMMETRIC_KTY = new Set(['RSA', 'EC', 'OKP']);
+/** Whether a JWS algorithm verifies with a key of this type and curve (`jose`'s pairing). */
+function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
+  switch (alg) {
+    case 'ES256': return kty === 'EC' && crv === 'P-256';
+    case 'ES384': return kty === 'EC' && crv === 'P-384';
+    case 'ES512': return kty === 'EC' && crv === 'P-521';
+    case 'EdDSA': return kty === 'OKP' && crv === 'Ed25519';
+    default: return kty === 'RSA' && /^(RS|PS)(256|384|512)$/.test(alg);
+  }
+}
 
-/** A public signature key of an asymmetric type (symmetric `oct` and encryption keys are skipped). */
-function isUsableKey(k: unknown): boolean {
+/** A public key that can verify one of `algorithms` (see the module comment); checked once per fetch. */
+export function isUsableKey(k: unknown, algorithms: readonly string[]): boolean {
   if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
-  const { kty, use } = k as { kty?: unknown; use?: unknown };
-  return typeof kty === 'string' && ASYMMETRIC_KTY.has(kty) && (use === undefined || use === 'sig');
+  const { kty, crv, use, key_ops: ops, alg, d } = k as Record<string, unknown>;
+  if (typeof kty !== 'string' || d !== undefined) return false;
+  if (use !== undefined && use !== 'sig') return false;
+  if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) return false;
+  const fits = (a: string): boolean => algFitsKey(a, kty, crv);
+  if (alg !== undefined ? !(typeof alg === 'string' && algorithms.includes(alg) && fits(alg)) : !algorithms.some(fits)) return false;
+  try {
+    // The key material itself: an EC point on its curve, an RSA modulus long enough for jose.
+    const key = createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
+    return kty !== 'RSA' || (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+  } catch {
+    return false;
+  }
 }

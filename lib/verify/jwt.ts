@@ -118,15 +118,20 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
     }
     const jws = { signingInput: `${protectedPart}.${payloadPart}`, payload: payloadPart, signature };
     let payload: JWTPayload | undefined;
-    for (let i = 0; payload === undefined; i++) {
+    let failure: unknown;
+    for (const key of candidates) {
       try {
-        payload = await verifyWith(token, header.alg, candidates[i]!, jws);
+        payload = await verifyWith(token, header.alg, key, jws);
+        break;
       } catch (err) {
-        // Several candidates (a token without kid): only a signature failure moves to the next one.
-        if (err instanceof joseErrors.JWSSignatureVerificationFailed && i + 1 < candidates.length) continue;
-        throw mapJoseError(err);
+        // A claim failure comes after a good signature: final. Otherwise (a token without kid that
+        // fits several keys) this key could not verify the token: try the next one. Reported at the
+        // end: a signature failure if any key gave one, else the first failure.
+        if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTInvalid || err instanceof McpAuthError) throw mapJoseError(err);
+        if (failure === undefined || (err instanceof joseErrors.JWSSignatureVerificationFailed && !(failure instanceof joseErrors.JWSSignatureVerificationFailed))) failure = err;
       }
     }
+    if (payload === undefined) throw mapJoseError(failure);
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     for (const claim of ['exp', 'nbf', 'iat'] as const) {
       const v = payload[claim];

@@ -2,6 +2,7 @@
  * `mcp-oauth-guard doctor`, spawned as a child process against the loopback fault server:
  * exit codes and the failing lines (by check id and status, never by wording).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { makeKey, type TestKey } from '../helpers/keys.js';
@@ -134,6 +135,19 @@ describe('doctor against faults: the failing line and exit 1', () => {
     const msg = checksOf(r.stdout).jwks_keys!.message;
     expect(msg).toContain('leaked');
     expect(msg).toContain('hmac');
+  });
+
+  test('keys the guard leaves out (1024-bit RSA, key_ops without verify): a warning beside a good key, a failure alone', async () => {
+    const weak = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: 'weak' };
+    const encrypting = { ...key.publicJwk, kid: 'enc-only', alg: undefined, use: undefined, key_ops: ['encrypt'] };
+    as.keys = [key.publicJwk, weak, encrypting];
+    const r = await runCli(['doctor', '--json'], env());
+    expect(statuses(r.stdout)).toMatchObject({ jwks_keys: 'warn', jwks_algorithms: 'pass' });
+    expect(checksOf(r.stdout).jwks_keys!.message).toMatch(/1 usable.*weak.*enc-only/);
+    as.keys = [weak, encrypting];
+    const alone = await runCli(['doctor', '--json'], env());
+    expect(alone.code).toBe(1);
+    expect(statuses(alone.stdout)).toMatchObject({ jwks_keys: 'fail' });
   });
 
   test('keys and the algorithm allowlist do not overlap', async () => {

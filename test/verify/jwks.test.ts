@@ -3,6 +3,8 @@
  * injected clock: cooldown, rotation, floods of unknown kids, cold-start failures, stale serving
  * and its end. Fetch counts are asserted; the handler never runs on a failure.
  */
+import { generateKeyPairSync } from 'node:crypto';
+import type { JWK } from 'jose';
 import request from 'supertest';
 import type { GuardEvent, Options } from '../../lib/index.js';
 import { McpAuthError } from '../../lib/index.js';
@@ -231,6 +233,32 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
     expect((await f.post(await f.sign(key))).status).toBe(503);
   });
 
+  const weakRsa = () => ({ ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: key.kid }) as JWK;
+  test.each<[string, () => JWK[], Partial<Options>]>([
+    ['an RSA encryption key named by alg (RSA-OAEP, no use)', () => [{ ...key.publicJwk, use: undefined, alg: 'RSA-OAEP' }], {}],
+    ['a key whose key_ops exclude verify', () => [{ ...key.publicJwk, use: undefined, alg: undefined, key_ops: ['encrypt'] }], {}],
+    ['an X25519 key-agreement key', () => [{ ...generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }), kid: key.kid } as JWK], {}],
+    ['a 1024-bit RSA key (jose verifies with 2048 bits or more)', () => [weakRsa()], {}],
+    ['an EC key whose point is not on its curve', () => [{ ...next.publicJwk, x: next.publicJwk.y, kid: key.kid }], {}],
+    ['a key with its private part (d)', () => [{ ...(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK), kid: key.kid }], {}],
+    ['a key whose alg is not accepted (PS256, algorithms RS256)', () => [{ ...key.publicJwk, alg: 'PS256' }], { algorithms: ['RS256'] }],
+    ['a key of a type no accepted algorithm uses (EC, algorithms RS256)', () => [{ ...next.publicJwk, kid: key.kid, alg: undefined }], { algorithms: ['RS256'] }],
+  ])('a set of only %s is no usable key set: 503 (not the token\'s fault), the handler never runs', async (_name, keys, over) => {
+    as.keys = keys();
+    const f = fixture(over);
+    const res = await f.post(await f.sign(key));
+    expect({ status: res.status, code: res.body.error.data.code }).toEqual({ status: 503, code: 'AUTH_UNAVAILABLE' });
+    expect(f.events.find((e) => e.type === 'keys_refresh_failed')).toBeDefined();
+    expect(f.calls()).toBe(0);
+  });
+
+  test('unusable keys beside a good one are left out: keyCount counts the good one, its tokens pass', async () => {
+    as.keys = [weakRsa(), { ...key.publicJwk, alg: 'RSA-OAEP', use: undefined, kid: 'enc' }, key.publicJwk];
+    const f = fixture();
+    expect((await f.post(await f.sign(key))).status).toBe(200);
+    expect(f.events.find((e) => e.type === 'keys_refreshed')).toMatchObject({ keyCount: 1 });
+  });
+
   test('the failure backs off: no refetch during the cooldown; recovery after it', async () => {
     as.faults.jwks = '500';
     const f = fixture();
@@ -269,6 +297,16 @@ describe('tokens without kid', () => {
     const reason = await f.guard.verify(await f.sign(foreign, { jti: 'f2' }, { kid: undefined })).catch((e: McpAuthError) => e.reason);
     expect(reason).toBe('signature_invalid');
     expect(as.counts.jwks).toBe(1);
+  });
+
+  test('an unusable key listed first does not decide: the token passes in either order', async () => {
+    const weak = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), use: 'sig' } as JWK;
+    const good = { ...key.publicJwk, kid: undefined, alg: undefined };
+    for (const keys of [[good, weak], [weak, good]]) {
+      as.keys = keys;
+      const f = fixture();
+      expect((await f.post(await f.sign(key, {}, { kid: undefined }))).status).toBe(200);
+    }
   });
 });
 
