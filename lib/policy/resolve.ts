@@ -58,11 +58,26 @@ export function compileNameMatcher(map: ScopeMap): (name: string) => RuleMatch |
 }
 
 /**
+ * The form in which the MCP SDK's `McpServer` looks a resource up: `new URL(uri).toString()`
+ * (WHATWG: tabs and newlines removed, scheme lower-cased, an empty port dropped, dot segments
+ * resolved); the URI itself when it does not parse (the SDK then finds nothing).
+ */
+function dispatchForm(uri: string): string {
+  try {
+    return new URL(uri).href;
+  } catch {
+    return uri;
+  }
+}
+
+/**
  * Compile the rules of `resourceScopes`: every key is a URI prefix (a trailing `*` is allowed and
  * means the same), the longest matching prefix wins (a key equal to the whole URI is the longest),
- * then `*`, else `undefined`. Comparison is code unit for code unit: URIs are not parsed,
- * normalised or decoded (`notes://a` and `NOTES://a` are different), so write keys in the exact
- * form the MCP server lists.
+ * then `*`, else `undefined`. Keys are compared code unit for code unit (not parsed, normalised or
+ * decoded: `notes://a` and `NOTES://a` are different keys), so write them in the exact form the MCP
+ * server lists. A requested URI is resolved twice, as sent and in the form the MCP SDK dispatches
+ * on ({@link dispatchForm}), and needs the scopes of both (unmapped in either: `undefined`), so no
+ * spelling reaches a resource under a cheaper rule.
  */
 export function compilePrefixRules(map: ScopeMap): Resolver {
   const prefixes: [string, readonly string[]][] = [];
@@ -73,8 +88,16 @@ export function compilePrefixRules(map: ScopeMap): Resolver {
     else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
   }
   prefixes.sort((a, b) => b[0].length - a[0].length);
-  return function resolvePrefix(uri: string): readonly string[] | undefined {
+  function lookup(uri: string): readonly string[] | undefined {
     for (const [prefix, scopes] of prefixes) if (uri.startsWith(prefix)) return scopes;
     return star;
+  }
+  return function resolvePrefix(uri: string): readonly string[] | undefined {
+    const asSent = lookup(uri);
+    const dispatched = dispatchForm(uri);
+    if (dispatched === uri) return asSent;
+    const asDispatched = lookup(dispatched);
+    if (asSent === undefined || asDispatched === undefined) return undefined;
+    return asSent === asDispatched ? asSent : Object.freeze([...new Set([...asSent, ...asDispatched])]);
   };
 }

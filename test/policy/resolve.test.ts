@@ -99,4 +99,18 @@ describe('compilePrefixRules (resourceScopes): longest URI prefix > *', () => {
     expect(strict('notes://%70rivate/x')).toBeUndefined();
     expect(strict('__proto__')).toBeUndefined();
   });
+
+  test('a URI needs the scopes of its spelling and of the form the MCP SDK dispatches on (new URL().href)', () => {
+    const notes = compilePrefixRules({ 'notes://private/': ['notes:admin'], 'notes://': ['notes:read'] });
+    for (const uri of ['notes://private:/b', 'notes://pri\tvate/b', 'notes://priv\nate/b']) {
+      expect([...notes(uri)!].sort()).toEqual(['notes:admin', 'notes:read']);
+    }
+    expect(notes('notes://public/x/../../private/b')).toEqual(['notes:read']); // dot segments stay in the path: notes://public/private/b
+    expect(notes('notes://private/b')).toEqual(['notes:admin']);
+    expect(notes('not a url')).toBeUndefined();
+    expect(notes('NOTES://private/b')).toBeUndefined(); // no rule matches it as sent
+    // Mapped as sent but not as dispatched (or the reverse): unmapped, refused by default.
+    const only = compilePrefixRules({ 'notes://pri\tvate/': ['x'] });
+    expect(only('notes://pri\tvate/b')).toBeUndefined();
+  });
 });
