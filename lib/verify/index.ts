@@ -1,7 +1,8 @@
 /**
  * The verification strategy: JWT via JWKS, opaque via introspection, or `auto` by shape (a token
- * shaped like a JWS goes to JWT validation and never falls back to introspection), in front of the
- * verification cache. A cache hit answers synchronously: no promise, no hop.
+ * shaped like a JWS goes to JWT validation and never falls back to introspection; when the
+ * authorization server publishes no keys, no `jwksUri` and no `jwks_uri` in its metadata, every
+ * token is introspected), in front of the verification cache. A cache hit answers synchronously: no promise, no hop.
  */
 import { AuthMisconfiguredError, InvalidTokenError, McpAuthError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
@@ -84,7 +85,7 @@ export class Verifier {
   }
 
   async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
-    const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token));
+    const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
     const run = jwt ? this.#jwt : this.#opaque;
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
@@ -100,9 +101,18 @@ export class Verifier {
     }
   }
 
+  /**
+   * `auto`: whether JWTs can be checked here at all (a configured `jwksUri`, or a `jwks_uri` in the
+   * metadata). An authorization server without keys has only introspection, so a JWS-shaped token
+   * is introspected (junk then gets 401 from `active: false`, never a 503 for keys nobody offers).
+   */
+  async #publishesKeys(): Promise<boolean> {
+    return this.#c.jwksUri !== undefined || (await this.discovery.get()).serverMetadata().jwks_uri !== undefined;
+  }
+
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
-    if (this.keys) await this.keys.ready();
+    if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
     if (this.#opaque) {
       const config = await this.discovery.get();
       if (!config.serverMetadata().introspection_endpoint) {

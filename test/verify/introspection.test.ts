@@ -196,6 +196,26 @@ describe("tokenFormat 'auto'", () => {
     expect(as.counts.jwks).toBe(0);
   });
 
+  test('an authorization server that publishes no jwks_uri: every token is introspected (junk JWS → 401, never 503); ready() resolves', async () => {
+    as.metadata = { jwks_uri: undefined };
+    try {
+      const issued = await sign()(key, { scope: 'mcp' }); // a JWT-format token the server vouches for
+      as.introspect = (r) => ({ body: r.token === issued ? activeAnswer(as, now()) : { active: false } });
+      const t = app(opaqueOptions(as, { tokenFormat: 'auto' }, { discover: true }));
+      await expect(t.guard.ready()).resolves.toBeUndefined();
+      expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${issued}`).send(PING)).status).toBe(200);
+      for (const junk of ['eyJhbGciOiJSUzI1NiJ9.e30.AAAA', await sign()(await makeKey('RS256'), { scope: 'mcp' })]) {
+        const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${junk}`).send(PING);
+        expect({ status: res.status, error: res.body.error.data.error, retryAfter: res.headers['retry-after'] }).toEqual({ status: 401, error: 'invalid_token', retryAfter: undefined });
+      }
+      expect(as.counts.introspection).toBe(3);
+      expect(as.counts.jwks).toBe(0);
+      expect(t.calls()).toBe(1);
+    } finally {
+      as.metadata = {};
+    }
+  });
+
   test("'opaque' sends even a JWS-shaped token to introspection", async () => {
     as.introspect = () => ({ body: { active: false } });
     const t = app(opaqueOptions(as));
