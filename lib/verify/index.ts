@@ -55,8 +55,10 @@ export class Verifier {
       const introspect = introspectionVerifier(c, this.discovery, emit);
       this.#opaque = async (token) => {
         const { claims, exp } = await introspect(token);
-        // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set.
-        const expiresAt = exp ?? Math.floor(c.clock() / 1000) + c.cacheMaxAgeSeconds;
+        // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
+        // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
+        // requireBearerAuth would take the token just accepted for expired.
+        const expiresAt = exp ?? Math.ceil(c.clock() / 1000 + Math.max(c.cacheMaxAgeSeconds, 1));
         return toAuthInfo(token, claims, expiresAt, c.resource);
       };
     }

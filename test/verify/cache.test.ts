@@ -102,6 +102,15 @@ describe('TTL edge cases (introspection, injected clock)', () => {
     expect(as.counts.introspection).toBe(2);
   });
 
+  test.each([0, 0.5, 300])('no exp, cacheMaxAgeSeconds %p: expiresAt is ahead of now (the SDK would take it for expired otherwise)', async (cacheMaxAgeSeconds) => {
+    const clock = fakeClock(START + 900);
+    const t = app(clock, { cacheMaxAgeSeconds });
+    as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: undefined }) });
+    const info = await t.guard.verify(opaqueToken());
+    expect(info.expiresAt).toBeGreaterThanOrEqual(clock() / 1000 + Math.max(cacheMaxAgeSeconds, 1));
+    expect(Number.isInteger(info.expiresAt)).toBe(true);
+  });
+
   test('exp ≤ now: refused (and exp within clockTolerance: accepted but not cached)', async () => {
     const clock = fakeClock(START);
     const t = app(clock);
