@@ -3,6 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { mcpAuth, McpAuthError, requireScopes, type McpAuthGuard } from '../lib/index.js';
 import { buildApp } from './helpers/app.js';
+import { parseChallenge } from './helpers/challenge.js';
 import { makeKey, type TestKey } from './helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from './helpers/loopback-as.js';
 import { tokenBuilder } from './helpers/tokens.js';
@@ -127,6 +128,41 @@ describe('protect() and requireScopes()', () => {
     const ok = await request(t.app).post('/admin').set('Authorization', `Bearer ${await sign(key, { scope: 'mcp admin audit' })}`).send({});
     expect(ok.status).toBe(200);
     expect(t.calls()).toBe(1);
+  });
+
+  test("requireScopes' 403 keeps what the request also needs and the token holds: the route's scopes, requiredScopes", async () => {
+    const g = guard({ requiredScopes: ['mcp'], scopesSupported: ['notes:read'] });
+    const app = express();
+    let calls = 0;
+    app.use('/admin', g.protect({ scopes: ['admin'] }));
+    app.post('/admin/purge', requireScopes('admin:purge'), (_req, res) => { calls++; res.json({}); });
+    app.post('/audit', g.protect(), requireScopes('audit'), (_req, res) => { calls++; res.json({}); });
+    const purge = await request(app).post('/admin/purge').set('Authorization', `Bearer ${await sign(key, { scope: 'mcp admin notes:read other' })}`).send({});
+    expect(purge.status).toBe(403);
+    expect(parseChallenge(purge.headers['www-authenticate']).params.scope!.split(' ').sort()).toEqual(['admin', 'admin:purge', 'mcp', 'notes:read']);
+    const audit = await request(app).post('/audit').set('Authorization', `Bearer ${await sign(key, { scope: 'mcp' })}`).send({});
+    expect(audit.status).toBe(403);
+    expect(parseChallenge(audit.headers['www-authenticate']).params.scope!.split(' ').sort()).toEqual(['audit', 'mcp']);
+    expect(calls).toBe(0);
+  });
+
+  test('requireScopes after an app-wide protect(): the metadata and CORS preflights protect() let through pass; the rest is checked', async () => {
+    const g = guard({ requiredScopes: ['mcp'] });
+    const app = express();
+    let calls = 0;
+    app.use(g.protect());
+    app.use(requireScopes('mcp'));
+    app.use(g.metadata());
+    app.all('/{*any}', (_req, res) => { calls++; res.json({ ok: true }); });
+    const meta = await request(app).get('/.well-known/oauth-protected-resource/mcp');
+    expect({ status: meta.status, resource: meta.body.resource }).toEqual({ status: 200, resource: RESOURCE });
+    const pre = await request(app).options('/mcp').set('Origin', 'https://app.example').set('Access-Control-Request-Method', 'POST');
+    expect(pre.status).toBe(200);
+    expect(calls).toBe(1);
+    expect((await request(app).post('/mcp').send({})).status).toBe(401);
+    expect((await request(app).post('/mcp').set('Authorization', `Bearer ${await sign(key, { scope: 'other' })}`).send({})).status).toBe(403);
+    expect((await request(app).post('/mcp').set('Authorization', `Bearer ${await sign(key, { scope: 'mcp' })}`).send({})).status).toBe(200);
+    expect(calls).toBe(2);
   });
 
   test('requiredScopes apply to every request: 403 when missing', async () => {

@@ -4,8 +4,9 @@
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * Mounted app-wide (`app.use(auth.protect())`) it lets the RFC 9728 metadata paths and CORS
- * preflights (`OPTIONS` with `Access-Control-Request-Method`) through untouched (GET, HEAD and
- * OPTIONS of the metadata paths; any other method there is checked like every request).
+ * preflights (`OPTIONS` with `Access-Control-Request-Method` and no body: a browser never sends one
+ * with a body) through untouched (GET, HEAD and OPTIONS of the metadata paths; any other method
+ * there is checked like every request). `requireScopes()` lets the same requests through.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { assertTokenGrammar, bearerCredential } from '../bearer.js';
@@ -24,7 +25,8 @@ export interface ProtectContext {
   verifier: Verifier;
   respond: Responder;
   policy: Policy | undefined;
-  knownScopes: ReadonlySet<string>;
+  /** Scopes a 403 repeats when the token holds them: `scopesSupported`, and every `protect({ scopes })`'s. */
+  knownScopes: Set<string>;
   /**
    * With a policy: examine (and when no parser ran, read and parse) the body the policy checks
    * (`lib/express/body.ts`); `undefined` when done synchronously, else a promise. Throws or rejects
@@ -55,7 +57,16 @@ export interface ProtectOptions {
  * rather than stored on `req`: no per-request property on the request object.
  */
 const owners = new WeakMap<AuthInfo, ProtectContext>();
+/** Requests `protect()` let through unchecked (metadata, preflights), for `requireScopes()`. */
+const passedThrough = new WeakSet<Request>();
 const TRACE = Symbol('mcp-oauth-guard.trace');
+
+/** A CORS preflight: `OPTIONS` with `Access-Control-Request-Method` and no body (Fetch never sends one). */
+function isPreflight(req: Request): boolean {
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
 
 /**
  * The one place that emits a decision event (`allow` when `err` is undefined, else `deny`).
@@ -118,6 +129,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const policy = opts.toolPolicy === false ? undefined : ctx.policy;
   const filterLists = policy ? ctx.filterLists : undefined;
   const needed = Object.freeze([...new Set([...c.requiredScopes, ...(opts.scopes ?? [])])]);
+  // A route's scopes are scopes this server knows: a later 403 keeps them when the token holds them.
+  for (const s of opts.scopes ?? []) knownScopes.add(s);
   const metadataPaths = new Set(c.resourceMetadataPaths);
   const maxTokenBytes = c.maxTokenBytes;
   const emit = ctx.emit;
@@ -162,8 +175,11 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) return next();
-    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) return next();
+    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path))) {
+      passedThrough.add(req);
+      next();
+      return;
+    }
     let trace: DecisionTrace | undefined;
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
@@ -196,8 +212,10 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
 
 /**
  * Standalone middleware for after `protect()`: 403 `insufficient_scope` unless `req.auth` holds
- * every one of `scopes`. Used without `protect()` before it, it passes an `AuthMisconfiguredError`
- * to `next(err)` (the application's error handler answers 500; the handler never runs).
+ * every one of `scopes` (the 403's `scope=` names them, `requiredScopes`, and the known scopes the
+ * token holds). Requests `protect()` let through unchecked (metadata, CORS preflights) pass. Used
+ * without `protect()` before it, it passes an `AuthMisconfiguredError` to `next(err)` (the
+ * application's error handler answers 500; the handler never runs).
  *
  * @example app.post('/admin', auth.protect(), requireScopes('admin'), handler)
  */
@@ -208,6 +226,7 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   const needed = Object.freeze([...new Set(scopes)]);
   return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {
     const info = req.auth;
+    if (info === undefined && passedThrough.has(req)) return next();
     const ctx = info === undefined ? undefined : owners.get(info);
     if (!ctx || !info) {
       // Misuse: fail closed and let the application's error handler answer (500).
@@ -215,7 +234,7 @@ export function requireScopes(...scopes: string[]): RequestHandler {
       return;
     }
     if (!holdsAll(info.scopes, needed)) {
-      const err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, ctx.knownScopes) });
+      const err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes([...needed, ...ctx.config.requiredScopes], info.scopes, ctx.knownScopes) });
       if (ctx.emit !== undefined) emitDecision(ctx, req, info, err);
       ctx.respond(req, res, err);
       return;

@@ -142,6 +142,11 @@ describe('app.use(auth.protect()) app-wide', () => {
     const plain = await request(app).options('/mcp');
     expect(plain.status).toBe(401);
     expect(calls).toBe(before + 1);
+    // A browser's preflight never has a body: an OPTIONS that carries one is an ordinary request.
+    const withBody = await request(app).options('/mcp').set('Origin', 'https://app.example').set('Access-Control-Request-Method', 'POST')
+      .set('Content-Type', 'application/json').send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'delete_note' } }));
+    expect(withBody.status).toBe(401);
+    expect(calls).toBe(before + 1);
   });
 
   test('every other request is checked; a POST to a metadata path too', async () => {
