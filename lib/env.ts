@@ -44,7 +44,11 @@ const oneOf = (allowed: readonly string[]): Parser => (v, name, problems) => {
   return t;
 };
 
-/** `{"tool":["a","b"]}` or `tool=a b;other=c`. */
+/**
+ * `{"tool":["a","b"]}` or `tool=a b;other=c`. Built on a null prototype, so `__proto__` is a rule
+ * like any other. In the `tool=…` form an empty right side is refused (an unset shell variable must
+ * not open a tool to every token); "no extra scope" is written `{"tool":[]}`.
+ */
 export const scopeMap: Parser = (v, name, problems) => {
   const t = v.trim();
   if (t.startsWith('{')) {
@@ -59,7 +63,7 @@ export const scopeMap: Parser = (v, name, problems) => {
       problems.push(`${name} must be a JSON object of arrays of scopes`);
       return undefined;
     }
-    const out: Record<string, string[]> = {};
+    const out: Record<string, string[]> = Object.create(null);
     for (const [k, val] of Object.entries(parsed as Record<string, unknown>)) {
       if (typeof val === 'string') out[k] = list(val, name, problems) as string[];
       else if (Array.isArray(val) && val.every((s) => typeof s === 'string')) out[k] = val as string[];
@@ -67,7 +71,7 @@ export const scopeMap: Parser = (v, name, problems) => {
     }
     return out;
   }
-  const out: Record<string, string[]> = {};
+  const out: Record<string, string[]> = Object.create(null);
   for (const part of t.split(';')) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
@@ -76,7 +80,12 @@ export const scopeMap: Parser = (v, name, problems) => {
       continue;
     }
     const key = part.slice(0, eq).trim();
-    out[key] = list(part.slice(eq + 1), name, problems) as string[];
+    const scopes = list(part.slice(eq + 1), name, problems) as string[];
+    if (scopes.length === 0) {
+      problems.push(`${name}: "${key}=" names no scope (for "no scope beyond the base ones" use the JSON form {"${key}":[]})`);
+      continue;
+    }
+    out[key] = scopes;
   }
   return out;
 };

@@ -113,6 +113,23 @@ describe('fromEnv', () => {
     expect(p).toHaveLength(9);
   });
 
+  test('scope maps: __proto__ is a rule like any other, in both forms (it reaches the guard as an own key)', async () => {
+    for (const value of ['__proto__=admin;*=notes:read', '{"__proto__":["admin"],"*":["notes:read"]}']) {
+      const opts = fromEnv({ MCP_AUTH_RESOURCE: 'https://mcp.example.com/mcp', MCP_AUTH_ISSUER: 'https://as.example.com', MCP_AUTH_TOOL_SCOPES: value });
+      expect(Object.keys(opts.toolScopes!).sort()).toEqual(['*', '__proto__']);
+      const g = mcpAuth({ ...opts });
+      expect(Object.entries(g.config.toolScopes!).sort()).toEqual([['*', ['notes:read']], ['__proto__', ['admin']]]);
+      await g.close();
+    }
+  });
+
+  test('scope maps: an empty right side (tool=, an unset shell variable) is refused; JSON [] says "base scopes only"', () => {
+    const p = problemsOf({ MCP_AUTH_TOOL_SCOPES: 'delete_note=;*=notes:read', MCP_AUTH_RESOURCE_SCOPES: 'notes://= ' });
+    expect(p.filter((s) => s.includes('MCP_AUTH_TOOL_SCOPES'))).toHaveLength(1);
+    expect(p.filter((s) => s.includes('MCP_AUTH_RESOURCE_SCOPES'))).toHaveLength(1);
+    expect(fromEnv({ MCP_AUTH_TOOL_SCOPES: '{"delete_note":[],"*":["notes:read"]}' }).toolScopes).toEqual({ delete_note: [], '*': ['notes:read'] });
+  });
+
   test('values never appear in problems (secrets stay out of logs)', () => {
     const p = problemsOf({ MCP_AUTH_CLIENT_SECRETS: 'hunter2-very-secret', MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: 'hunter3' });
     expect(p.join('\n')).not.toMatch(/hunter/);
