@@ -6,6 +6,7 @@
  * reads `process.env`: use `fromEnv()` for that.
  */
 import { ConfigError } from './errors.js';
+import { isScopeToken } from './policy/scopes.js';
 import type { GuardEvent } from './events.js';
 
 /** Map of names (tool names, `prefix*` patterns or `*`) to the scopes required, all of them. */
@@ -223,6 +224,16 @@ function checkStringList(value: unknown, name: string, problems: string[]): read
   return Object.freeze([...new Set(value as string[])]);
 }
 
+/** A list of scopes: each an RFC 6749 §3.3 scope token ({@link isScopeToken}). */
+function checkScopeList(value: unknown, name: string, problems: string[]): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every(isScopeToken)) {
+    problems.push(`${name} must be an array of scopes (RFC 6749: printable ASCII, no spaces, no " or \\)`);
+    return undefined;
+  }
+  return Object.freeze([...new Set(value as string[])]);
+}
+
 function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeMap | undefined {
   if (value === undefined) return undefined;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -237,7 +248,7 @@ function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeM
       problems.push(`${name}["${key}"]: "*" may only end a pattern`);
       continue;
     }
-    const list = checkStringList((value as Record<string, unknown>)[key], `${name}["${key}"]`, problems);
+    const list = checkScopeList((value as Record<string, unknown>)[key], `${name}["${key}"]`, problems);
     if (list) out[key] = list;
   }
   return Object.freeze(out);
@@ -305,7 +316,8 @@ export function resolveOptions(input: Options): Config {
   const resourceUrl = input.resource === undefined
     ? (problems.push('resource is required (the canonical URI of the MCP endpoint)'), undefined)
     : checkUrl(input.resource, 'resource', problems);
-  if (resourceUrl && resourceUrl.search !== '') problems.push('resource must not contain a query string');
+  // An empty query (`…/mcp?`) too: URL.search is '' for it, but the published `resource` would keep the `?`.
+  if (resourceUrl && (resourceUrl.search !== '' || resourceUrl.href.includes('?'))) problems.push('resource must not contain a query string');
 
   const issuerUrl = input.issuer === undefined
     ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)
@@ -327,7 +339,7 @@ export function resolveOptions(input: Options): Config {
   }
   if (algorithms.length === 0) problems.push('algorithms must not be empty');
 
-  const requiredScopes = checkStringList(input.requiredScopes, 'requiredScopes', problems) ?? [];
+  const requiredScopes = checkScopeList(input.requiredScopes, 'requiredScopes', problems) ?? [];
   const toolScopes = checkScopeMap(input.toolScopes, 'toolScopes', problems);
   const promptScopes = checkScopeMap(input.promptScopes, 'promptScopes', problems);
   const resourceScopes = checkScopeMap(input.resourceScopes, 'resourceScopes', problems);
@@ -343,7 +355,7 @@ export function resolveOptions(input: Options): Config {
     }
   }
   const hasPolicy = toolScopes !== undefined || promptScopes !== undefined || resourceScopes !== undefined;
-  const scopesSupported = checkStringList(input.scopesSupported, 'scopesSupported', problems)
+  const scopesSupported = checkScopeList(input.scopesSupported, 'scopesSupported', problems)
     ?? Object.freeze(policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
 
   let introspection: Config['introspection'];

@@ -112,6 +112,8 @@ describe('protect() and requireScopes()', () => {
     expect(() => g.protect({ scopes: 'a' as never })).toThrow(TypeError);
     expect(() => g.protect(null as never)).toThrow(TypeError);
     expect(() => requireScopes('')).toThrow(TypeError);
+    expect(() => g.protect({ scopes: ['notes:écrire'] })).toThrow(TypeError);
+    expect(() => requireScopes('a"b')).toThrow(TypeError);
   });
 
   test('requireScopes after protect: 403 with scope=, handler not run; with the scope the handler runs', async () => {

@@ -125,9 +125,19 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
   });
 
   test('resource: fragment, query, credentials, other schemes, relative', () => {
-    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
+    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://x.example/mcp?', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
       expect(problemsOf({ ...BASE, resource }).some((s) => s.startsWith('resource'))).toBe(true);
     }
+  });
+
+  test('scopes outside RFC 6749 §3.3 (non-ASCII, ", \\, control characters) are refused wherever they are configured', () => {
+    for (const bad of ['notes:écrire', 'a"b', 'a\\b', 'a\u0007b', '']) {
+      const p = problemsOf({ ...BASE, requiredScopes: [bad], toolScopes: { x: [bad] }, promptScopes: { y: ['ok', bad] }, resourceScopes: { 'z://': [bad] }, scopesSupported: [bad] });
+      for (const name of ['requiredScopes', 'toolScopes["x"]', 'promptScopes["y"]', 'resourceScopes["z://"]', 'scopesSupported']) {
+        expect(p.some((s) => s.startsWith(name))).toBe(true);
+      }
+    }
+    expect(() => resolveOptions({ ...BASE, requiredScopes: ['notes:read', 'https://graph.example/.default', "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"] })).not.toThrow();
   });
 
   test('negative, infinite and non-numeric durations and sizes', () => {

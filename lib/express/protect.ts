@@ -13,7 +13,7 @@ import { assertTokenGrammar, bearerCredential } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
 import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
-import { holdsAll, stepUpScopes } from '../policy/scopes.js';
+import { holdsAll, isScopeToken, stepUpScopes } from '../policy/scopes.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
@@ -122,8 +122,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   for (const key of Object.keys(opts)) {
     if (key !== 'scopes' && key !== 'toolPolicy' && (opts as Record<string, unknown>)[key] !== undefined) throw new TypeError(`protect(): unknown option "${key}"`);
   }
-  if (opts.scopes !== undefined && (!Array.isArray(opts.scopes) || !opts.scopes.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s)))) {
-    throw new TypeError('protect({ scopes }): scopes must be an array of non-empty strings without spaces');
+  if (opts.scopes !== undefined && (!Array.isArray(opts.scopes) || !opts.scopes.every(isScopeToken))) {
+    throw new TypeError('protect({ scopes }): scopes must be an array of scopes (RFC 6749: printable ASCII, no spaces, no " or \\)');
   }
   if (opts.toolPolicy !== undefined && typeof opts.toolPolicy !== 'boolean') throw new TypeError('protect({ toolPolicy }): toolPolicy must be a boolean');
   const policy = opts.toolPolicy === false ? undefined : ctx.policy;
@@ -220,8 +220,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
  * @example app.post('/admin', auth.protect(), requireScopes('admin'), handler)
  */
 export function requireScopes(...scopes: string[]): RequestHandler {
-  if (!scopes.every((s) => typeof s === 'string' && s !== '' && !/\s/.test(s))) {
-    throw new TypeError('requireScopes(...scopes): each scope must be a non-empty string without spaces');
+  if (!scopes.every(isScopeToken)) {
+    throw new TypeError('requireScopes(...scopes): each scope must be a scope (RFC 6749: printable ASCII, no spaces, no " or \\)');
   }
   const needed = Object.freeze([...new Set(scopes)]);
   return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {

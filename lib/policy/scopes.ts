@@ -3,6 +3,17 @@
  */
 import type { AuthInfo } from '../types.js';
 
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/**
+ * A scope value as RFC 6749 §3.3 defines it: printable ASCII except space, `"` and `\`. Checked on
+ * configured scopes only (they travel in `scope="…"` challenges unchanged); a token's own scopes are
+ * compared as they are.
+ */
+export function isScopeToken(s: unknown): s is string {
+  return typeof s === 'string' && SCOPE_TOKEN.test(s);
+}
+
 /** The scopes of `required` not in `held`. */
 export function missingScopes(held: readonly string[], required: readonly string[]): string[] {
   const missing: string[] = [];
