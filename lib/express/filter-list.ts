@@ -17,7 +17,7 @@
  */
 import type { Request, Response } from 'express';
 import type { GuardEvent } from '../events.js';
-import { filterPayload, type KeepEntry, type ListCalls, type ListMethod } from '../policy/lists.js';
+import { filterPayload, settle, type KeepEntry, type ListCalls, type ListMethod } from '../policy/lists.js';
 import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
@@ -99,7 +99,7 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
 }
 
 function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: GuardEvent) => void) | undefined): void {
-  const methods: ListMethod[] = [...new Set([...calls.values()].flat())];
+  const methods: ListMethod[] = [...new Set([...calls.values()].flatMap((c) => c.methods))];
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const call = {
     writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
@@ -181,7 +181,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
       return block;
     }
     const outcome = filterPayload(parsed, calls, keep);
-    for (const key of outcome.answered) calls.delete(key);
+    settle(calls, outcome.answered);
     if (outcome.unexpected.length > 0) report('unexpected_shape');
     return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload)) : block;
   }

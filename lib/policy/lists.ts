@@ -14,8 +14,12 @@ export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resou
   'resources/list': 'resources',
 });
 
-/** List calls of one request still waiting for their answer: JSON-RPC id key → methods asked with it. */
-export type ListCalls = Map<string, ListMethod[]>;
+/**
+ * List calls of one request still waiting for their answer, by JSON-RPC id key: the list methods
+ * asked with that id, and how many answers with that id are still due (every request of the body
+ * that uses it, list call or not: a batch may repeat an id, and each answer must be looked at).
+ */
+export type ListCalls = Map<string, { methods: ListMethod[]; pending: number }>;
 
 /** Decides whether one entry of a list (a tool, prompt or resource object) stays. */
 export type KeepEntry = (method: ListMethod, entry: unknown) => boolean;
@@ -52,10 +56,28 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
     const key = idKey(own(m, 'id'));
     if (key === undefined) continue;
     calls ??= new Map();
-    const list = calls.get(key);
-    if (list) { if (!list.includes(method as ListMethod)) list.push(method as ListMethod); } else calls.set(key, [method as ListMethod]);
+    const call = calls.get(key);
+    if (!call) calls.set(key, { methods: [method as ListMethod], pending: 0 });
+    else if (!call.methods.includes(method as ListMethod)) call.methods.push(method as ListMethod);
+  }
+  if (calls) {
+    // Every request sharing a list call's id gets an answer with that id: all are due.
+    for (const m of messages) {
+      if (!isObject(m) || typeof own(m, 'method') !== 'string') continue;
+      const key = idKey(own(m, 'id'));
+      const call = key === undefined ? undefined : calls.get(key);
+      if (call) call.pending++;
+    }
   }
   return calls;
+}
+
+/** Count the answers a payload gave (its {@link FilterOutcome.answered}); an id with none still due is done. */
+export function settle(calls: ListCalls, answered: readonly string[]): void {
+  for (const key of answered) {
+    const call = calls.get(key);
+    if (call && --call.pending <= 0) calls.delete(key);
+  }
 }
 
 /** What {@link filterPayload} did. */
@@ -74,7 +96,7 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
   if (!isObject(msg)) return msg;
   const key = idKey(own(msg, 'id'));
   if (key === undefined || typeof own(msg, 'method') === 'string') return msg;
-  const methods = calls.get(key);
+  const methods = calls.get(key)?.methods;
   if (!methods) return msg;
   const result = own(msg, 'result');
   if (result === undefined) {

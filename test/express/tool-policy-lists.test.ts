@@ -238,6 +238,28 @@ describe('SSE answers', () => {
     expect(evs).toContainEqual({ type: 'list_unfiltered', method: 'tools/list', reason: 'unparseable' });
   });
 
+  test('a batch that repeats an id: every answer with that id is filtered, whatever answers first', async () => {
+    const oneEventEach: RequestHandler = (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      for (const m of req.body as { id: number }[]) res.write(`event: message\ndata: ${JSON.stringify(answer(m))}\n\n`);
+      res.end();
+    };
+    const app = build(oneEventEach);
+    const batches = [
+      [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+      [{ jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'prompts/list' }],
+      [{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+    ];
+    for (const batch of batches) {
+      const got = events((await list(app, batch)).text).map((e) => (JSON.parse(e.data!) as { result: Record<string, { name?: string }[]> }).result);
+      expect(got).toHaveLength(2);
+      for (const result of got) {
+        if (result.tools) expect(result.tools.map((t) => t.name)).toEqual(['note_get', 'note_ü']);
+        if (result.prompts) expect(result.prompts).toEqual([{ name: 'summary' }]);
+      }
+    }
+  });
+
   test('once every list call is answered, later events stream through untouched', async () => {
     const later = 'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"delete_note"}]}}\n\n';
     const app = build((req, res) => {

@@ -144,10 +144,13 @@ describe('compilePolicy', () => {
 
   test('listCalls(): only list methods of configured maps, requests with an id', () => {
     const q = p();
-    expect(q.listCalls({ jsonrpc: '2.0', id: 3, method: 'tools/list' })).toEqual(new Map([['n:3', ['tools/list']]]));
-    expect(q.listCalls({ jsonrpc: '2.0', id: '3', method: 'tools/list' })).toEqual(new Map([['s:3', ['tools/list']]]));
+    expect(q.listCalls({ jsonrpc: '2.0', id: 3, method: 'tools/list' })).toEqual(new Map([['n:3', { methods: ['tools/list'], pending: 1 }]]));
+    expect(q.listCalls({ jsonrpc: '2.0', id: '3', method: 'tools/list' })).toEqual(new Map([['s:3', { methods: ['tools/list'], pending: 1 }]]));
     expect(q.listCalls({ jsonrpc: '2.0', method: 'tools/list' })).toBeUndefined();
     expect(q.listCalls({ jsonrpc: '2.0', id: 3, method: 'prompts/list' })).toBeUndefined();
-    expect(q.listCalls([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/list' }])).toEqual(new Map([['n:2', ['tools/list']]]));
+    expect(q.listCalls([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/list' }])).toEqual(new Map([['n:2', { methods: ['tools/list'], pending: 1 }]]));
+    // Every request sharing a list call's id is an answer due with that id.
+    expect(q.listCalls([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', method: 'notifications/x' }]))
+      .toEqual(new Map([['n:1', { methods: ['tools/list'], pending: 3 }]]));
   });
 });
