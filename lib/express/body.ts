@@ -12,7 +12,8 @@
  *   `req.body` (the object the policy checked, to hand to `transport.handleRequest(req, res, req.body)`)
  *   and the bytes on `req.rawBody` (which `@hono/node-server`, under the SDK's transport, reads when
  *   the stream is consumed); `req._body` is set, so body-parser 1.x parsers after the guard skip it.
- * A `POST` without a body passes (there is nothing to run).
+ * A `POST` without a body passes (there is nothing to run), also when a body parser left `{}` on
+ * `req.body`; a non-empty `req.body` set by a middleware on a bodiless `POST` is checked like a body.
  */
 import type { Request } from 'express';
 import { InvalidRequestError } from '../errors.js';
@@ -89,6 +90,10 @@ function readAll(req: Request, max: number): Promise<Buffer> {
   });
 }
 
+function isEmptyPlainObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && Object.keys(value).length === 0;
+}
+
 /**
  * Build the body reader of a guard with a policy.
  *
@@ -102,9 +107,11 @@ export function makeBodyReader(maxBodyBytes: number): BodyReader {
     // Unread: no parser consumed the stream, whatever `req.body` holds (Express 4 parsers set `{}`
     // on requests they skip), so the transport could still read it: the guard reads it first.
     const unread = hasBody(req) && !req.readableEnded && !Buffer.isBuffer(raw);
+    // A POST without a body has nothing to check (Express 4 parsers leave `{}` on it); a body some
+    // middleware put on `req.body` without one on the wire is checked like any other.
+    if (!hasBody(req) && !Buffer.isBuffer(raw) && (body === undefined || isEmptyPlainObject(body))) return undefined;
     if (body === undefined && !unread && !Buffer.isBuffer(raw)) {
-      if (hasBody(req)) throw new InvalidRequestError({ reason: 'invalid_body', description: 'The request body was consumed before the guard could read it' });
-      return undefined;
+      throw new InvalidRequestError({ reason: 'invalid_body', description: 'The request body was consumed before the guard could read it' });
     }
     const type = mediaType(req.headers['content-type']);
     if (!type || !isJsonEssence(type.essence)) throw unsupported('With a tool policy, request bodies must be JSON (Content-Type: application/json)');

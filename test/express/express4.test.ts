@@ -22,7 +22,7 @@ function app4(json: boolean): { app: ReturnType<typeof express4>; guard: McpAuth
   app.post('/mcp', guard.protect(), (req, res) => {
     runs++;
     lastScopes = req.auth?.scopes;
-    res.json({ jsonrpc: '2.0', id: (req.body as { id?: unknown }).id ?? null, result: {} });
+    res.json({ jsonrpc: '2.0', id: (req.body as { id?: unknown } | undefined)?.id ?? null, result: {} });
   });
   return { app, guard };
 }
@@ -60,6 +60,23 @@ describe.each([['with express.json()', true], ['without a body parser', false]])
     expect(res.body.error.data.code).toBe('INVALID_REQUEST');
     expect(runs).toBe(0);
   });
+
+  test('a POST without a body passes on the base scopes, as under Express 5 (express.json() leaves {} on it)', async () => {
+    const res = await request(app4(json).app).post('/mcp').set('Authorization', `Bearer ${await fx.token({ scope: 'notes:read' })}`);
+    expect(res.status).toBe(200);
+    expect(runs).toBe(1);
+  });
+});
+
+test('Express 4: a call a middleware put on req.body of a bodiless POST is not waved through', async () => {
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { delete_note: ['notes:write'], '*': ['notes:read'] } }));
+  const app = express4();
+  app.use(express4.json());
+  app.use((req, _res, next) => { req.body = call('delete_note'); next(); });
+  app.post('/mcp', guard.protect(), (_req, res) => { runs++; res.json({}); });
+  const res = await request(app).post('/mcp').set('Authorization', `Bearer ${await fx.token({ scope: 'notes:read' })}`);
+  expect(res.status).toBe(415);
+  expect(runs).toBe(0);
 });
 
 test('Express 4: the metadata document at the path form and the root form', async () => {
