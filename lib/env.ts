@@ -65,8 +65,12 @@ export const scopeMap: Parser = (v, name, problems) => {
     }
     const out: Record<string, string[]> = Object.create(null);
     for (const [k, val] of Object.entries(parsed as Record<string, unknown>)) {
-      if (typeof val === 'string') out[k] = list(val, name, problems) as string[];
-      else if (Array.isArray(val) && val.every((s) => typeof s === 'string')) out[k] = val as string[];
+      if (typeof val === 'string') {
+        // A string that names no scope (an unset shell variable) is refused; [] says "base scopes only".
+        const scopes = list(val, name, problems) as string[];
+        if (scopes.length === 0) problems.push(`${name}: the value of "${k}" names no scope (write [] for "no scope beyond the base ones")`);
+        else out[k] = scopes;
+      } else if (Array.isArray(val) && val.every((s) => typeof s === 'string')) out[k] = val as string[];
       else problems.push(`${name}: the value of "${k}" must be an array of scopes`);
     }
     return out;

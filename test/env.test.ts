@@ -128,6 +128,10 @@ describe('fromEnv', () => {
     expect(p.filter((s) => s.includes('MCP_AUTH_TOOL_SCOPES'))).toHaveLength(1);
     expect(p.filter((s) => s.includes('MCP_AUTH_RESOURCE_SCOPES'))).toHaveLength(1);
     expect(fromEnv({ MCP_AUTH_TOOL_SCOPES: '{"delete_note":[],"*":["notes:read"]}' }).toolScopes).toEqual({ delete_note: [], '*': ['notes:read'] });
+    // The JSON form's string values too: "$WRITE" with WRITE unset is "", not "base scopes only".
+    for (const value of ['{"delete_note":"","*":"notes:read"}', '{"delete_note":" , ","*":"notes:read"}']) {
+      expect(problemsOf({ MCP_AUTH_TOOL_SCOPES: value }).filter((s) => s.includes('MCP_AUTH_TOOL_SCOPES'))).toHaveLength(1);
+    }
   });
 
   test('values never appear in problems (secrets stay out of logs)', () => {

@@ -62,6 +62,9 @@ export function compileNameMatcher(map: ScopeMap): (name: string) => RuleMatch |
  * (WHATWG: tabs and newlines removed, scheme lower-cased, an empty port dropped, dot segments
  * resolved); the URI itself when it does not parse (the SDK then finds nothing).
  */
+/** Most resolved URIs a resource resolver remembers. */
+const MAX_REMEMBERED_URIS = 1024;
+
 function dispatchForm(uri: string): string {
   try {
     return new URL(uri).href;
@@ -92,12 +95,22 @@ export function compilePrefixRules(map: ScopeMap): Resolver {
     for (const [prefix, scopes] of prefixes) if (uri.startsWith(prefix)) return scopes;
     return star;
   }
-  return function resolvePrefix(uri: string): readonly string[] | undefined {
+  function resolve(uri: string): readonly string[] | undefined {
     const asSent = lookup(uri);
     const dispatched = dispatchForm(uri);
     if (dispatched === uri) return asSent;
     const asDispatched = lookup(dispatched);
     if (asSent === undefined || asDispatched === undefined) return undefined;
     return asSent === asDispatched ? asSent : Object.freeze([...new Set([...asSent, ...asDispatched])]);
+  }
+  // URIs repeat (the same resources read, the same lists filtered): remember the answers, bounded
+  // (emptied when full), so a URI is parsed once rather than per request.
+  const seen = new Map<string, readonly string[] | undefined>();
+  return function resolvePrefix(uri: string): readonly string[] | undefined {
+    if (seen.has(uri)) return seen.get(uri);
+    const scopes = resolve(uri);
+    if (seen.size >= MAX_REMEMBERED_URIS) seen.clear();
+    seen.set(uri, scopes);
+    return scopes;
   };
 }

@@ -109,7 +109,9 @@ export class Verifier {
    * is introspected (junk then gets 401 from `active: false`, never a 503 for keys nobody offers).
    */
   async #publishesKeys(): Promise<boolean> {
-    return this.#c.jwksUri !== undefined || (await this.discovery.get()).serverMetadata().jwks_uri !== undefined;
+    if (this.#c.jwksUri !== undefined) return true;
+    const uri: unknown = (await this.discovery.get()).serverMetadata().jwks_uri;
+    return uri !== undefined && uri !== null && uri !== '';
   }
 
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */

@@ -10,8 +10,9 @@
  *   {@link AuthUnavailableError} (503), never a token error. A usable key is a public signature key
  *   that can verify one of the accepted algorithms: `kty` RSA (modulus ≥ 2048 bits), EC (P-256,
  *   P-384, P-521, a point on the curve) or OKP (Ed25519: `jose` has no Ed448); `use` absent or `sig`; `key_ops`
- *   absent or naming `verify`; `alg` absent or an accepted algorithm of the key's type; no private
- *   part. Other keys of the set (encryption keys, symmetric keys, weak or broken keys) are left out. An unknown `kid` is the token's fault
+ *   absent or exactly `["verify"]` (`jose` imports a key with its `key_ops` as usages, and a public
+ *   key can only verify); `ext` absent or a boolean; `alg` absent or an accepted algorithm of the
+ *   key's type; no private part. Other keys of the set (encryption keys, symmetric keys, weak or broken keys) are left out. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
  * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`; a token
@@ -209,10 +210,11 @@ function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
 /** A public key that can verify one of `algorithms` (see the module comment); checked once per fetch. */
 export function isUsableKey(k: unknown, algorithms: readonly string[]): boolean {
   if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
-  const { kty, crv, use, key_ops: ops, alg, d } = k as Record<string, unknown>;
+  const { kty, crv, use, key_ops: ops, ext, alg, d } = k as Record<string, unknown>;
   if (typeof kty !== 'string' || d !== undefined) return false;
   if (use !== undefined && use !== 'sig') return false;
-  if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) return false;
+  if (ops !== undefined && !(Array.isArray(ops) && ops.length === 1 && ops[0] === 'verify')) return false;
+  if (ext !== undefined && typeof ext !== 'boolean') return false;
   const fits = (a: string): boolean => algFitsKey(a, kty, crv);
   if (alg !== undefined ? !(typeof alg === 'string' && algorithms.includes(alg) && fits(alg)) : !algorithms.some(fits)) return false;
   try {

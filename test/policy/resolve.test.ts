@@ -113,4 +113,25 @@ describe('compilePrefixRules (resourceScopes): longest URI prefix > *', () => {
     const only = compilePrefixRules({ 'notes://pri\tvate/': ['x'] });
     expect(only('notes://pri\tvate/b')).toBeUndefined();
   });
+
+  test('a URI is parsed once, not on every lookup (the answer is remembered)', () => {
+    const notes = compilePrefixRules({ 'notes://private/': ['notes:admin'], 'notes://': ['notes:read'] });
+    const Original = globalThis.URL;
+    let parses = 0;
+    globalThis.URL = class extends Original {
+      constructor(input: string | URL, base?: string | URL) {
+        super(input, base);
+        parses++;
+      }
+    } as typeof URL;
+    try {
+      for (let i = 0; i < 20; i++) {
+        expect(notes('notes://public/a')).toEqual(['notes:read']);
+        expect([...notes('notes://private:/b')!].sort()).toEqual(['notes:admin', 'notes:read']);
+      }
+    } finally {
+      globalThis.URL = Original;
+    }
+    expect(parses).toBe(2);
+  });
 });

@@ -196,8 +196,9 @@ describe("tokenFormat 'auto'", () => {
     expect(as.counts.jwks).toBe(0);
   });
 
-  test('an authorization server that publishes no jwks_uri: every token is introspected (junk JWS → 401, never 503); ready() resolves', async () => {
-    as.metadata = { jwks_uri: undefined };
+  test.each([[undefined], [null], ['']])('an authorization server that publishes no jwks_uri (%p): every token is introspected (junk JWS → 401, never 503); ready() resolves', async (none) => {
+    as.metadata = { jwks_uri: none as unknown as string };
+    as.resetCounts();
     try {
       const issued = await sign()(key, { scope: 'mcp' }); // a JWT-format token the server vouches for
       as.introspect = (r) => ({ body: r.token === issued ? activeAnswer(as, now()) : { active: false } });

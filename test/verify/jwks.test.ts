@@ -237,6 +237,9 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
   test.each<[string, () => JWK[], Partial<Options>]>([
     ['an RSA encryption key named by alg (RSA-OAEP, no use)', () => [{ ...key.publicJwk, use: undefined, alg: 'RSA-OAEP' }], {}],
     ['a key whose key_ops exclude verify', () => [{ ...key.publicJwk, use: undefined, alg: undefined, key_ops: ['encrypt'] }], {}],
+    ['a key whose key_ops add sign to verify (no usage a public key has)', () => [{ ...key.publicJwk, key_ops: ['sign', 'verify'] }], {}],
+    ['a key whose key_ops repeat verify (jose never selects it)', () => [{ ...key.publicJwk, key_ops: ['verify', 'verify'] }], {}],
+    ['a key with a non-boolean ext (jose never selects it)', () => [{ ...key.publicJwk, ext: 'true' } as unknown as JWK], {}],
     ['an X25519 key-agreement key', () => [{ ...generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }), kid: key.kid } as JWK], {}],
     ['a 1024-bit RSA key (jose verifies with 2048 bits or more)', () => [weakRsa()], {}],
     ['an EC key whose point is not on its curve', () => [{ ...next.publicJwk, x: next.publicJwk.y, kid: key.kid }], {}],
@@ -253,7 +256,7 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
   });
 
   test('unusable keys beside a good one are left out: keyCount counts the good one, its tokens pass', async () => {
-    as.keys = [weakRsa(), { ...key.publicJwk, alg: 'RSA-OAEP', use: undefined, kid: 'enc' }, key.publicJwk];
+    as.keys = [weakRsa(), { ...key.publicJwk, alg: 'RSA-OAEP', use: undefined, kid: 'enc' }, { ...key.publicJwk, key_ops: ['verify'], ext: true }];
     const f = fixture();
     expect((await f.post(await f.sign(key))).status).toBe(200);
     expect(f.events.find((e) => e.type === 'keys_refreshed')).toMatchObject({ keyCount: 1 });
