@@ -23,9 +23,12 @@ const MESSAGES: Readonly<Record<WireCode, string>> = {
 /** Writes an error response for a request. */
 export type Responder = (req: Request, res: Response, err: unknown) => void;
 
-/** The JSON-RPC id of a parsed body: the id of a single request, else `null`. */
+/**
+ * The JSON-RPC id of a parsed body: the id of a single request (a message with a `method`), else
+ * `null` (a batch, a notification, or a response: its id names a request of the other side).
+ */
 export function requestId(body: unknown): string | number | null {
-  if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && typeof (body as { method?: unknown }).method === 'string') {
     const id = (body as { id?: unknown }).id;
     if (typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))) return id;
   }
@@ -62,7 +65,9 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
     if (err instanceof MissingTokenError) {
       res.setHeader('WWW-Authenticate', missingChallenge);
     } else if (err.bearerError !== undefined) {
-      const scope = err instanceof InsufficientScopeError ? err.scope : undefined;
+      // 403: what the request needs and the token holds; 401 (a bad token): the base scope, as for
+      // a missing one (MCP 2025-11-25: a client takes the scopes to ask for from the 401 challenge).
+      const scope = err instanceof InsufficientScopeError ? err.scope : err.status === 401 ? baseScope : undefined;
       res.setHeader('WWW-Authenticate', bearerChallenge({
         error: err.bearerError,
         error_description: err.description,
