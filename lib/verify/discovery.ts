@@ -1,7 +1,8 @@
 /**
  * Authorization server metadata through `openid-client`: RFC 8414
  * (`/.well-known/oauth-authorization-server`) first, then OpenID Connect discovery. The issuer in
- * the document must equal the configured one exactly (openid-client checks it).
+ * the document must equal the configured one exactly, string for string (RFC 8414 §3.3;
+ * openid-client alone compares them as parsed URLs, so `…/` or `HTTP://…` would pass).
  *
  * One discovery at a time; a failed discovery is retried only after the cooldown, and the
  * failure surfaces as {@link AuthUnavailableError} (503, reason `discovery_failed`; a document
@@ -9,17 +10,34 @@
  * HTTP goes through the same timeout and size cap as the JWKS. The OpenID Connect fallback is tried
  * only when the RFC 8414 request got an answer (a 404, a bad document): after a timeout or a network
  * failure it is not, so a cold start fails within one timeout. When `jwksUri` and
- * `introspection.url` are both configured (or not needed), no discovery request is ever made.
+ * `introspection.url` are both configured (or not needed), no discovery request is ever made; with
+ * `introspection.url` configured, introspection never waits for discovery.
+ *
+ * Discovered endpoints follow the configuration rule for URLs (https:, or http: on a loopback host):
+ * a `jwks_uri` that does not is a 503 `discovery_failed`; an `introspection_endpoint` that does not
+ * is a 500 `invalid_options` (the client secret and the token would travel in clear text).
  */
 import * as client from 'openid-client';
-import { AuthUnavailableError } from '../errors.js';
+import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
 import { isLoopback } from '../options.js';
 import { boundedFetch, FetchFailure, readCapped } from './http.js';
 
+/** The metadata names another issuer than the configured one (compared string for string). */
+class IssuerMismatch extends Error {}
+
+/** https:, or http: on a loopback host (the rule for configured URLs). */
+function allowedUrl(uri: string): boolean {
+  let url: URL | undefined;
+  try { url = new URL(uri); } catch { url = undefined; }
+  return url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)));
+}
+
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
   #config: client.Configuration | undefined;
+  /** With `introspection.url`: the configuration introspection uses, without discovery. */
+  readonly #introspection: client.Configuration | undefined;
   #inflight: Promise<client.Configuration> | undefined;
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
@@ -55,6 +73,10 @@ export class Discovery {
         headers: response.headers,
       });
     };
+    if (intro?.url) {
+      const server = { issuer: c.issuer, introspection_endpoint: intro.url } as client.ServerMetadata;
+      this.#introspection = this.#finish(new client.Configuration(server, this.#clientId, intro.clientSecret, this.#clientAuth));
+    }
     if ((c.jwksUri !== undefined || c.tokenFormat === 'opaque') && (intro === undefined || intro.url !== undefined)) {
       // Everything is configured: no discovery request.
       const server: Record<string, string> = { issuer: c.issuer };
@@ -62,6 +84,21 @@ export class Discovery {
       if (intro?.url) server.introspection_endpoint = intro.url;
       this.#config = this.#finish(new client.Configuration(server as client.ServerMetadata, this.#clientId, intro?.clientSecret, this.#clientAuth));
     }
+  }
+
+  /**
+   * The configuration introspection calls use: the configured `introspection.url` (no discovery),
+   * else the discovered `introspection_endpoint`, which must be https: or loopback http: (else
+   * {@link AuthMisconfiguredError}); rejects like {@link get} when discovery fails.
+   */
+  async introspection(): Promise<client.Configuration> {
+    if (this.#introspection) return this.#introspection;
+    const config = await this.get();
+    const uri = config.serverMetadata().introspection_endpoint;
+    if (typeof uri === 'string' && !allowedUrl(uri)) {
+      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' });
+    }
+    return config;
   }
 
   /** The configuration, discovering it when needed. */
@@ -100,9 +137,7 @@ export class Discovery {
     const uri = (await this.get()).serverMetadata().jwks_uri;
     if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
     // The configuration rule holds for discovered URLs too: https:, or http: on a loopback host.
-    let url: URL | undefined;
-    try { url = new URL(uri); } catch { url = undefined; }
-    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)))) {
+    if (!allowedUrl(uri)) {
       throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
     }
     return uri;
@@ -110,7 +145,8 @@ export class Discovery {
 
   #finish(config: client.Configuration): client.Configuration {
     (config as unknown as Record<symbol, unknown>)[client.customFetch] = this.#fetch;
-    config.timeout = this.c.introspection?.timeoutSeconds ?? this.c.httpTimeoutSeconds;
+    // Introspection calls: the smaller of the two timeouts (httpTimeoutSeconds bounds every call).
+    config.timeout = Math.min(this.c.introspection?.timeoutSeconds ?? this.c.httpTimeoutSeconds, this.c.httpTimeoutSeconds);
     if (this.#httpAllowed) client.allowInsecureRequests(config);
     return config;
   }
@@ -136,6 +172,8 @@ export class Discovery {
         throw first;
       }
     }
+    // openid-client compares the issuers as parsed URLs; RFC 8414 §3.3 asks for the identical string.
+    if (config.serverMetadata().issuer !== this.c.issuer) throw new IssuerMismatch('the metadata names another issuer');
     if (intro?.url) {
       const meta = { ...config.serverMetadata(), introspection_endpoint: intro.url } as unknown as client.ServerMetadata;
       config = new client.Configuration(meta, intro.clientId, intro.clientSecret, this.#clientAuth);
@@ -148,7 +186,7 @@ export class Discovery {
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
       reason: 'discovery_failed',
-      description: code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED'
+      description: code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || this.#lastFailure instanceof IssuerMismatch
         ? 'The authorization server metadata names a different issuer than the configured one'
         : 'The authorization server metadata is unavailable',
       retryAfterSeconds: waitMs / 1000,

@@ -118,7 +118,7 @@ export class Verifier {
   async ready(): Promise<void> {
     if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
     if (this.#opaque) {
-      const config = await this.discovery.get();
+      const config = await this.discovery.introspection();
       if (!config.serverMetadata().introspection_endpoint) {
         throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'No introspection endpoint is known: set introspection.url' });
       }

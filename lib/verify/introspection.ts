@@ -4,7 +4,8 @@
  * One POST per uncached token to the introspection endpoint (configured `introspection.url`, else
  * the discovered `introspection_endpoint`) with `token_type_hint=access_token`, authenticated as
  * this resource server (`client_secret_basic` by default, or `client_secret_post`), bounded by
- * `introspection.timeoutSeconds` (default 3) and the response size cap.
+ * the smaller of `introspection.timeoutSeconds` (default 3) and `httpTimeoutSeconds`, and by the
+ * response size cap. A configured `introspection.url` needs no discovery.
  *
  * An answer is accepted only when all of these hold:
  * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
@@ -12,14 +13,16 @@
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
  *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
- * - `exp`, when sent, is a finite number later than `now − clockTolerance`;
- * - `nbf`, when sent, is a finite number no later than `now + clockTolerance`.
- * Any failure is the token's: 401 `invalid_token` (`token_inactive`, `type_not_allowed`,
- * `issuer_mismatch`, `audience_mismatch`, `token_expired`, `token_not_yet_valid`, `claim_invalid`).
+ * - `exp`, when sent, is later than `now − clockTolerance`;
+ * - `nbf`, when sent, is no later than `now + clockTolerance`.
+ * Any failure of these is the token's: 401 `invalid_token` (`token_inactive`, `type_not_allowed`,
+ * `issuer_mismatch`, `audience_mismatch`, `token_expired`, `token_not_yet_valid`).
  *
  * Failures of the authorization server are never the token's fault:
  * - unreachable, timeout, 5xx, 429, any other unexpected status, HTML or malformed JSON, an
- *   oversized answer, `active` not a boolean → {@link AuthUnavailableError} (503, reason
+ *   oversized answer, `active` not a boolean, a member of the wrong type (`exp`, `nbf`, `iat` not a
+ *   finite number; `iss`, `token_type` not a string; `aud` not a string or array of strings;
+ *   `scope`/`scp` malformed) → {@link AuthUnavailableError} (503, reason
  *   `introspection_unavailable`) with `Retry-After` taken from the server's own header when it sent
  *   one, and an `introspection_failed` event;
  * - the endpoint rejecting *our* credentials (401, 403, or an `invalid_client` error) →
@@ -43,6 +46,7 @@ import {
 } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
+import { scopesOf } from './claims.js';
 import type { Discovery } from './discovery.js';
 import { describeFailure, FetchFailure } from './http.js';
 
@@ -154,10 +158,31 @@ function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit): McpAu
   });
 }
 
+/** An answer with a member of the wrong type: the authorization server's fault (RFC 7662 §2.2), not the token's. */
+class MalformedAnswer extends Error {}
+
 function finiteTime(value: unknown, claim: string): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid('claim_invalid', `The introspected ${claim} is not a finite number`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new MalformedAnswer(`${claim} is not a finite number`);
   return value;
+}
+
+/** Throws {@link MalformedAnswer} when a member the guard reads has the wrong type. */
+function assertWellFormed(answer: Record<string, unknown>): void {
+  for (const claim of ['iss', 'token_type'] as const) {
+    const v = answer[claim];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw new MalformedAnswer(`${claim} is not a string`);
+  }
+  const aud = answer.aud;
+  if (aud !== undefined && aud !== null && typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) {
+    throw new MalformedAnswer('aud is not a string or an array of strings');
+  }
+  finiteTime(answer.iat, 'iat');
+  try {
+    scopesOf(answer);
+  } catch {
+    throw new MalformedAnswer('scope is malformed');
+  }
 }
 
 /**
@@ -178,6 +203,7 @@ export function introspectionVerifier(
 
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
+    assertWellFormed(answer);
     const type = answer.token_type;
     if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
     if (answer.iss !== undefined && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
@@ -198,14 +224,26 @@ export function introspectionVerifier(
   }
 
   return async function introspect(token: string): Promise<IntrospectedClaims> {
-    const config = await discovery.get();
+    let config: client.Configuration;
+    try {
+      config = await discovery.introspection();
+    } catch (err) {
+      if (err instanceof AuthMisconfiguredError) emit?.({ type: 'misconfigured', reason: 'introspection_client_invalid' });
+      throw err;
+    }
+    const url = String(config.serverMetadata().introspection_endpoint ?? '');
     let answer: Record<string, unknown>;
     try {
       answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
     } catch (err) {
-      const url = String(config.serverMetadata().introspection_endpoint ?? '');
       throw mapFailure(err, url, c.clock(), emit);
     }
-    return check(answer, c.clock() / 1000);
+    try {
+      return check(answer, c.clock() / 1000);
+    } catch (err) {
+      if (!(err instanceof MalformedAnswer)) throw err;
+      emit?.({ type: 'introspection_failed', url, reason: 'invalid_response' });
+      throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'The introspection answer is malformed', cause: err });
+    }
   };
 }

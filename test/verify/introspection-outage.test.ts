@@ -207,6 +207,48 @@ describe('our credentials rejected → 500 AUTH_MISCONFIGURED and a misconfigure
     expect(as.counts.introspection).toBe(0);
   });
 
+  test('a discovered plain-http introspection_endpoint off loopback: 500, a misconfigured event, nothing sent', async () => {
+    // 0.0.0.0 is not a loopback host by the configuration rule; here it would reach the test server.
+    as.metadata = { introspection_endpoint: as.introspectionUrl.replace('127.0.0.1', '0.0.0.0') };
+    try {
+      const events: GuardEvent[] = [];
+      const t = buildApp(opaqueOptions(as, { onEvent: (e) => events.push(e) }, { discover: true }));
+      open.push(t);
+      const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
+      expect({ status: res.status, code: res.body.error.data.code }).toEqual({ status: 500, code: 'AUTH_MISCONFIGURED' });
+      expect(events).toContainEqual({ type: 'misconfigured', reason: 'introspection_client_invalid' });
+      await expect(t.guard.ready()).rejects.toMatchObject({ code: 'AUTH_MISCONFIGURED' });
+      expect(as.counts.introspection).toBe(0);
+      expect(t.calls()).toBe(0);
+    } finally {
+      as.metadata = {};
+    }
+  });
+
+  test('introspection.url configured: opaque tokens need no metadata (auto, the default, with no jwksUri)', async () => {
+    as.faults.discovery = '404';
+    try {
+      const t = buildApp({ resource: opaqueOptions(as).resource, issuer: as.issuer, introspection: { url: as.introspectionUrl, clientId: 'mcp-rs', clientSecret: 's3cret-value' } });
+      open.push(t);
+      expect(t.guard.config.tokenFormat).toBe('auto');
+      expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING)).status).toBe(200);
+      expect(as.counts.introspection).toBe(1);
+      expect(as.counts.discovery).toBe(0);
+    } finally {
+      as.faults.discovery = 'ok';
+    }
+  });
+
+  test('the introspection timeout is the smaller of introspection.timeoutSeconds and httpTimeoutSeconds', async () => {
+    const t = app([], { httpTimeoutSeconds: TIMEOUT_S, introspection: { clientId: 'mcp-rs', clientSecret: 's3cret-value', timeoutSeconds: 30 } });
+    as.faults.introspection = 'hang';
+    const token = opaqueToken();
+    const started = Date.now();
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+    expect503(res, t, token);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_S * 1000 + 1500);
+  });
+
   test('discovery down (no introspection.url): 503, not 401', async () => {
     as.faults.discovery = '500';
     try {

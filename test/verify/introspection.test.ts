@@ -3,7 +3,7 @@
  * acceptance, the claim checks, client authentication, `auto` dispatch, scopes, no token leaks.
  */
 import request from 'supertest';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
@@ -104,14 +104,11 @@ describe('answers that are the token\'s fault: 401 invalid_token, handler not ru
     ['unknown token (active false, nothing else)', () => ({ active: false }), 'token_inactive'],
     ['foreign aud', (n) => activeAnswer(as, n, { aud: 'https://other.example/mcp' }), 'audience_mismatch'],
     ['foreign aud array', (n) => activeAnswer(as, n, { aud: ['https://a.example', 'https://b.example'] }), 'audience_mismatch'],
-    ['aud of the wrong type', (n) => activeAnswer(as, n, { aud: 42 }), 'audience_mismatch'],
     ['wrong iss', (n) => activeAnswer(as, n, { iss: 'https://evil.example' }), 'issuer_mismatch'],
     ['past exp', (n) => activeAnswer(as, n, { exp: n - 3600 }), 'token_expired'],
-    ['exp not a number', (n) => activeAnswer(as, n, { exp: String(n + 600) }), 'claim_invalid'],
     ['nbf in the future', (n) => activeAnswer(as, n, { nbf: n + 3600 }), 'token_not_yet_valid'],
     ['token_type=refresh_token', (n) => activeAnswer(as, n, { token_type: 'refresh_token' }), 'type_not_allowed'],
     ['token_type=urn:…:refresh_token', (n) => activeAnswer(as, n, { token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }), 'type_not_allowed'],
-    ['malformed scope', (n) => activeAnswer(as, n, { scope: ['mcp', 3] }), 'claim_invalid'],
   ];
   test.each(cases)('%s', async (_name, answer, reason) => {
     const token = opaqueToken();
@@ -127,13 +124,36 @@ describe('answers that are the token\'s fault: 401 invalid_token, handler not ru
     expect(as.counts.introspection).toBe(1); // the second look was answered by the negative cache
   });
 
-  test('an exp of 1e400 (Infinity once parsed) is refused, never cached forever', async () => {
+});
+
+describe("a malformed answer is the authorization server's fault: 503, never a (cached) 401", () => {
+  const cases: [string, (n: number) => Record<string, unknown> | string][] = [
+    ['aud of the wrong type', (n) => activeAnswer(as, n, { aud: 42 })],
+    ['aud array with a non-string', (n) => activeAnswer(as, n, { aud: [RESOURCE, 7] })],
+    ['exp not a number', (n) => activeAnswer(as, n, { exp: String(n + 600) })],
+    ['an exp of 1e400 (Infinity once parsed)', () => `{"active":true,"iss":${JSON.stringify(as.issuer)},"aud":${JSON.stringify(RESOURCE)},"exp":1e400}`],
+    ['iat not a number', (n) => activeAnswer(as, n, { iat: 'yesterday' })],
+    ['iss not a string', (n) => activeAnswer(as, n, { iss: 1 })],
+    ['token_type not a string', (n) => activeAnswer(as, n, { token_type: ['access_token'] })],
+    ['malformed scope (array with a number)', (n) => activeAnswer(as, n, { scope: ['mcp', 3] })],
+    ['scope as a number', (n) => activeAnswer(as, n, { scope: 5 })],
+  ];
+  test.each(cases)('%s', async (_name, answer) => {
     const token = opaqueToken();
-    as.introspect = () => ({ headers: { 'content-type': 'application/json' }, body: `{"active":true,"iss":${JSON.stringify(as.issuer)},"aud":${JSON.stringify(RESOURCE)},"exp":1e400}` });
-    const t = app(opaqueOptions(as));
+    const events: GuardEvent[] = [];
+    as.introspect = () => (typeof answer(now()) === 'string' ? { headers: { 'content-type': 'application/json' }, body: answer(now()) as string } : { body: answer(now()) as Record<string, unknown> });
+    const t = app(opaqueOptions(as, { onEvent: (e) => events.push(e) }));
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
-    expect(res.status).toBe(401);
-    await expect(t.guard.verify(token)).rejects.toMatchObject({ reason: 'claim_invalid' });
+    expect(res.status).toBe(503);
+    expect(res.headers['www-authenticate']).toBeUndefined();
+    expect(res.body.error.data.code).toBe('AUTH_UNAVAILABLE');
+    expect(events).toContainEqual({ type: 'introspection_failed', url: as.introspectionUrl, reason: 'invalid_response' });
+    expect(t.calls()).toBe(0);
+    expectNoTokenMaterial(res, token);
+    // Not cached: once the server answers properly, the same token passes.
+    as.introspect = () => ({ body: activeAnswer(as, now()) });
+    expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING)).status).toBe(200);
+    expect(as.counts.introspection).toBe(2);
   });
 });
 

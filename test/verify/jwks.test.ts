@@ -216,6 +216,18 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
     expect(as.counts.jwks).toBe(0);
   });
 
+  test.each([['a trailing slash', '/'], ['an upper-case scheme', 'HTTP']])('metadata naming the issuer with %s is another issuer (RFC 8414 §3.3, string for string): 503, ready() rejects', async (_name, variant) => {
+    as.metadata = { issuer: variant === '/' ? `${as.issuer}/` : as.issuer.replace('http://', 'HTTP://') };
+    const f = fixture({ jwksUri: undefined });
+    // A token the server issued under the name it publishes: the configuration is at fault, not the token.
+    const published = tokenBuilder({ issuer: String(as.metadata.issuer), audience: RESOURCE, nowSeconds: f.clock.seconds });
+    const res = await f.post(await published(key));
+    expect({ status: res.status, code: res.body.error.data.code }).toEqual({ status: 503, code: 'AUTH_UNAVAILABLE' });
+    f.clock.advance(60_000);
+    await expect(f.guard.ready()).rejects.toMatchObject({ reason: 'discovery_failed', description: expect.stringMatching(/different issuer/) });
+    expect(as.counts.jwks).toBe(0);
+  });
+
   test('a discovered jwks_uri that is plain http: on another host is refused: 503 discovery_failed, nothing fetched', async () => {
     as.metadata = { jwks_uri: 'http://jwks.example.com/keys' };
     const f = fixture({ jwksUri: undefined });
