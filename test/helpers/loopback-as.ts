@@ -30,6 +30,8 @@ export interface LoopbackAS {
   counts: { discovery: number; oidcDiscovery: number; jwks: number; introspection: number; other: number };
   /** Every request path seen, in order. */
   log: string[];
+  /** Every request as text: request line, raw headers and body (to check what the guard sends out). */
+  wire: string[];
   keys: JWK[];
   faults: { discovery: Fault; jwks: Fault; introspection: Fault };
   /** Metadata overrides (e.g. a different `issuer`). */
@@ -68,6 +70,9 @@ export async function startLoopbackAS(opts: { path?: string } = {}): Promise<Loo
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', state.url);
     state.log.push(`${req.method} ${url.pathname}`);
+    const head = `${req.method} ${req.url}\n${req.rawHeaders.join('\n')}\n\n`;
+    const entry = state.wire.push(head) - 1;
+    req.on('data', (c: Buffer | string) => { state.wire[entry] += String(c); });
     const path = url.pathname;
     if (path.startsWith('/.well-known/oauth-authorization-server')) {
       state.counts.discovery++;
@@ -125,6 +130,7 @@ export async function startLoopbackAS(opts: { path?: string } = {}): Promise<Loo
     introspectionUrl: `${url}/introspect`,
     counts: { discovery: 0, oidcDiscovery: 0, jwks: 0, introspection: 0, other: 0 },
     log: [],
+    wire: [],
     keys: [],
     faults: { discovery: 'ok', jwks: 'ok', introspection: 'ok' },
     metadata: {},
@@ -133,6 +139,7 @@ export async function startLoopbackAS(opts: { path?: string } = {}): Promise<Loo
     resetCounts() {
       state.counts = { discovery: 0, oidcDiscovery: 0, jwks: 0, introspection: 0, other: 0 };
       state.log = [];
+      state.wire = [];
       state.introspectionRequests = [];
     },
     close: () => new Promise<void>((resolve) => {
