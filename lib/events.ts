@@ -39,15 +39,23 @@ export type GuardEvent =
   | { type: 'misconfigured'; reason: string }
   | { type: 'list_unfiltered'; method: string; reason: string };
 
-/** An event listener, as given to the `onEvent` option. */
+/** An event listener, as given to the `onEvent` option (an `async` one is fine: it is not awaited). */
 export type GuardEventListener = (event: GuardEvent) => void;
 
-/** Build an emitter that calls `listener` and swallows what it throws; `undefined` when there is no listener. */
+function ignore(): void {}
+
+/**
+ * Build an emitter that calls `listener` and swallows what it throws, synchronously or as a
+ * rejected promise (an `async` listener whose sink is down must not become an unhandled rejection,
+ * which ends a Node process); `undefined` when there is no listener.
+ */
 export function makeEmitter(listener: GuardEventListener | undefined): GuardEventListener | undefined {
   if (!listener) return undefined;
   return function emit(event: GuardEvent): void {
     try {
-      listener(event);
+      const result: unknown = listener(event);
+      if (result instanceof Promise) result.then(undefined, ignore);
+      else if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') (result as PromiseLike<unknown>).then(undefined, ignore);
     } catch {
       // A listener's failure never affects a request.
     }

@@ -270,6 +270,29 @@ describe('listeners', () => {
     expect(thrown).toBeGreaterThanOrEqual(4);
   });
 
+  test('an async listener that rejects changes no response and leaves no unhandled rejection (which would end the process)', async () => {
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown): void => { unhandled.push(reason); };
+    const previous = process.listeners('unhandledRejection');
+    process.removeAllListeners('unhandledRejection');
+    process.on('unhandledRejection', collect);
+    let rejected = 0;
+    const t = buildApp({ resource: RESOURCE, issuer: as.issuer, onEvent: async () => { rejected++; throw new Error('log sink down'); } });
+    guards.push(t);
+    try {
+      expect((await post(t, `Bearer ${await token()}`)).status).toBe(200);
+      expect((await post(t, undefined)).status).toBe(401);
+      // Rejections not handled by now are reported within the next turns of the loop.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(rejected).toBeGreaterThanOrEqual(2);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', collect);
+      for (const l of previous) process.on('unhandledRejection', l as (...a: unknown[]) => void);
+    }
+  });
+
   test('without a listener the guard reads no performance clock', async () => {
     const t = buildApp({ resource: RESOURCE, issuer: as.issuer });
     guards.push(t);
