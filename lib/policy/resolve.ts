@@ -57,14 +57,15 @@ export function compileNameMatcher(map: ScopeMap): (name: string) => RuleMatch |
   };
 }
 
+/** Most resolved URIs a resource resolver remembers, and the longest it remembers (bounds the memory: 1 to 2 MiB). */
+const MAX_REMEMBERED_URIS = 1024;
+const MAX_REMEMBERED_URI_LENGTH = 1024;
+
 /**
  * The form in which the MCP SDK's `McpServer` looks a resource up: `new URL(uri).toString()`
  * (WHATWG: tabs and newlines removed, scheme lower-cased, an empty port dropped, dot segments
  * resolved); the URI itself when it does not parse (the SDK then finds nothing).
  */
-/** Most resolved URIs a resource resolver remembers. */
-const MAX_REMEMBERED_URIS = 1024;
-
 function dispatchForm(uri: string): string {
   try {
     return new URL(uri).href;
@@ -104,13 +105,16 @@ export function compilePrefixRules(map: ScopeMap): Resolver {
     return asSent === asDispatched ? asSent : Object.freeze([...new Set([...asSent, ...asDispatched])]);
   }
   // URIs repeat (the same resources read, the same lists filtered): remember the answers, bounded
-  // (emptied when full), so a URI is parsed once rather than per request.
+  // in count (emptied when full) and in length (a long URI is resolved each time), so a URI is
+  // parsed once rather than per request and no client can make the memory grow.
   const seen = new Map<string, readonly string[] | undefined>();
   return function resolvePrefix(uri: string): readonly string[] | undefined {
     if (seen.has(uri)) return seen.get(uri);
     const scopes = resolve(uri);
-    if (seen.size >= MAX_REMEMBERED_URIS) seen.clear();
-    seen.set(uri, scopes);
+    if (uri.length <= MAX_REMEMBERED_URI_LENGTH) {
+      if (seen.size >= MAX_REMEMBERED_URIS) seen.clear();
+      seen.set(uri, scopes);
+    }
     return scopes;
   };
 }
