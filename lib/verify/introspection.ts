@@ -206,7 +206,8 @@ export function introspectionVerifier(
     assertWellFormed(answer);
     const type = answer.token_type;
     if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
-    if (answer.iss !== undefined && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
+    // A member sent as null counts as absent, for iss as for aud, exp, nbf and token_type.
+    if (answer.iss !== undefined && answer.iss !== null && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
     const aud = answer.aud;
     if (aud === undefined || aud === null) {
       if (requireAudience) throw invalid('audience_mismatch', 'The access token names no audience');

@@ -82,6 +82,13 @@ describe('an active opaque token', () => {
     expect(as.counts.introspection).toBe(1);
   });
 
+  test('members sent as null count as absent (iss, exp, nbf, token_type)', async () => {
+    const token = opaqueToken();
+    as.introspect = () => ({ body: activeAnswer(as, now(), { iss: null, exp: null, nbf: null, token_type: null }) });
+    const t = app(opaqueOptions(as));
+    expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING)).status).toBe(200);
+  });
+
   test('without aud it is refused by default and accepted with requireAudience: false', async () => {
     const token = opaqueToken();
     as.introspect = () => ({ body: activeAnswer(as, now(), { aud: undefined }) });
