@@ -135,6 +135,9 @@ export interface Config {
   readonly clock: () => number;
 }
 
+/** 2001-09-09 in milliseconds: a clock reading below it is in seconds, or broken. */
+const MIN_CLOCK_MS = 1e12;
+
 /** Default algorithm allowlist: asymmetric only. */
 export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
@@ -390,7 +393,12 @@ export function resolveOptions(input: Options): Config {
   if (input.resourceName !== undefined && typeof input.resourceName !== 'string') problems.push('resourceName must be a string');
   if (input.resourceDocumentation !== undefined) checkUrl(input.resourceDocumentation, 'resourceDocumentation', problems, { fragmentOk: true });
   if (input.onEvent !== undefined && typeof input.onEvent !== 'function') problems.push('onEvent must be a function');
-  if (input.clock !== undefined && typeof input.clock !== 'function') problems.push('clock must be a function returning milliseconds');
+  if (input.clock !== undefined) {
+    // Read once: a clock in seconds (or one that returns nothing) would make every token look fresh.
+    let now: unknown;
+    try { now = typeof input.clock === 'function' ? input.clock() : undefined; } catch { now = undefined; }
+    if (typeof now !== 'number' || !Number.isFinite(now) || now < MIN_CLOCK_MS) problems.push('clock must be a function returning milliseconds since the epoch (like Date.now)');
+  }
 
   const config = {
     resource: input.resource,

@@ -140,6 +140,13 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
     expect(() => resolveOptions({ ...BASE, requiredScopes: ['notes:read', 'https://graph.example/.default', "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"] })).not.toThrow();
   });
 
+  test('a clock in seconds, or one that returns nothing or throws, is refused (every token would look fresh)', () => {
+    for (const clock of [() => Date.now() / 1000, () => undefined, () => NaN, () => { throw new Error('x'); }]) {
+      expect(problemsOf({ ...BASE, clock }).some((s) => s.startsWith('clock must'))).toBe(true);
+    }
+    expect(() => resolveOptions({ ...BASE, clock: () => 1_800_000_000_000 })).not.toThrow();
+  });
+
   test('negative, infinite and non-numeric durations and sizes', () => {
     const keys = ['clockTolerance', 'cacheMaxAgeSeconds', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds', 'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxEntries', 'jwksMaxBytes'];
     for (const bad of [-1, Number.NaN, Infinity, '5']) {
