@@ -40,6 +40,11 @@ interface Args {
   tools: string[];
 }
 
+/** An argument as a usage error may show it: a short word, else a placeholder (it may be a token). */
+function shown(arg: string): string {
+  return /^-{0,2}[A-Za-z][A-Za-z0-9-]{0,15}$/.test(arg) ? arg : '(an argument not shown: it may be a token)';
+}
+
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { command: undefined, positional: [], json: false, help: false, tools: [] };
   let options = true;
@@ -56,7 +61,7 @@ function parseArgs(argv: readonly string[]): Args {
       if (name === undefined) throw new UsageError('--tool needs a tool name');
       args.tools.push(name);
     } else if (a.startsWith('--tool=')) args.tools.push(a.slice('--tool='.length));
-    else throw new UsageError(`unknown option ${a}`);
+    else throw new UsageError(`unknown option ${shown(a)}`);
   }
   return args;
 }
@@ -104,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatCheck(report));
     return report.decision === 'allow' ? 0 : 1;
   }
-  throw new UsageError(`unknown command "${args.command}"`);
+  throw new UsageError(`unknown command ${shown(args.command)}`);
 }
 
 main(process.argv.slice(2)).then(

@@ -125,6 +125,18 @@ describe('against a real oidc-provider', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('issuer');
   });
+
+  test('usage errors never print a token back (one starting with "-" without --, or one given without the command)', async () => {
+    const token = '-Zq7pXv9secretOpaqueToken_0123456789abcdef';
+    for (const args of [['check', token], ['check', '--json', token], [token.slice(1)], ['Zq7pXv9secretOpaque']]) {
+      const r = await runCli(args, opEnv());
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).not.toContain(args[args.length - 1]!.replace(/^-/, ''));
+    }
+    // A mistyped option or command is still named.
+    expect((await runCli(['check', '--jsno', 'x'], opEnv())).stderr).toContain('unknown option --jsno');
+    expect((await runCli(['doctr'], opEnv())).stderr).toContain('unknown command doctr');
+  });
 });
 
 describe('against the loopback fault server', () => {
