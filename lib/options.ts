@@ -186,6 +186,13 @@ export function isLoopback(url: URL): boolean {
   return LOOPBACK.test(url.hostname);
 }
 
+/** The rule for every URL the guard calls, configured or discovered: https:, or http: on a loopback host. */
+export function isAllowedUrl(uri: string): boolean {
+  let url: URL | undefined;
+  try { url = new URL(uri); } catch { url = undefined; }
+  return url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)));
+}
+
 /** Check an https URL (http allowed for loopback hosts); push a problem and return undefined when bad. */
 function checkUrl(value: unknown, name: string, problems: string[], opts: { fragmentOk?: boolean } = {}): URL | undefined {
   if (typeof value !== 'string' || value === '') {

@@ -27,8 +27,8 @@ import { randomBytes } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { fromEnv, ENV_VARIABLES } from '../env.js';
-import { ConfigError } from '../errors.js';
-import { DEFAULT_ALGORITHMS, isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
+import { AuthMisconfiguredError, ConfigError } from '../errors.js';
+import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { isUsableKey } from '../verify/jwks.js';
@@ -125,7 +125,13 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
   try {
     url = new URL(value);
   } catch {
-    out.push({ id, status: 'fail', message: `"${value}" is not a URL`, fix: 'use an absolute URL such as https://mcp.example.com/mcp' });
+    // A value with "@" may hold a password: not printed.
+    out.push({ id, status: 'fail', message: `${value.includes('@') ? 'the value' : `"${value}"`} is not a URL`, fix: 'use an absolute URL such as https://mcp.example.com/mcp' });
+    return;
+  }
+  // First, so that no later message prints the password.
+  if (url.username !== '' || url.password !== '') {
+    out.push({ id, status: 'fail', message: 'the URL contains credentials', fix: 'remove user:password@ from MCP_AUTH_RESOURCE' });
     return;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -140,12 +146,8 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
     out.push({ id, status: 'fail', message: `${value} has a fragment`, fix: `remove the fragment: ${value.slice(0, value.indexOf('#'))}` });
     return;
   }
-  if (url.search !== '') {
+  if (url.search !== '' || value.includes('?')) {
     out.push({ id, status: 'fail', message: `${value} has a query string`, fix: 'remove the query string; the resource is the endpoint URL itself' });
-    return;
-  }
-  if (url.username !== '' || url.password !== '') {
-    out.push({ id, status: 'fail', message: 'the URL contains credentials', fix: 'remove user:password@ from MCP_AUTH_RESOURCE' });
     return;
   }
   if (value.endsWith('/') && url.pathname !== '/') {
@@ -234,13 +236,21 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     out.push({ id: 'jwks', status: 'skip', message: 'MCP_AUTH_TOKEN_FORMAT=opaque: JWTs are not accepted, no JWKS needed' });
     return;
   }
-  const uri = c.jwksUri ?? (typeof meta?.doc.jwks_uri === 'string' ? meta.doc.jwks_uri : undefined);
+  const uri = c.jwksUri ?? (typeof meta?.doc.jwks_uri === 'string' && meta.doc.jwks_uri !== '' ? meta.doc.jwks_uri : undefined);
+  if (uri === undefined && meta && c.tokenFormat === 'auto') {
+    out.push({ id: 'jwks', status: 'skip', message: 'the authorization server publishes no jwks_uri: with introspection configured, every token is introspected' });
+    return;
+  }
   if (uri === undefined) {
     out.push({
       id: 'jwks', status: 'fail',
       message: meta ? 'the authorization server metadata has no jwks_uri' : 'no JWKS URL: MCP_AUTH_JWKS_URI is unset and the metadata could not be read',
       fix: 'set MCP_AUTH_JWKS_URI to the authorization server\'s JWKS URL',
     });
+    return;
+  }
+  if (c.jwksUri === undefined && !isAllowedUrl(uri)) {
+    out.push({ id: 'jwks', status: 'fail', message: `the discovered jwks_uri ${uri} is not https: (or http: on a loopback host): the guard refuses it and answers every JWT 503`, fix: 'serve the JWKS over https:, or set MCP_AUTH_JWKS_URI' });
     return;
   }
   let doc: unknown;
@@ -256,18 +266,7 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     out.push({ id: 'jwks', status: 'fail', message: `${uri} is JSON but has no "keys" array`, fix: 'point MCP_AUTH_JWKS_URI at a JWK Set (RFC 7517 §5)' });
     return;
   }
-  let insecure = false;
-  try {
-    const u = new URL(uri);
-    insecure = u.protocol !== 'https:' && !isLoopback(u);
-  } catch {
-    insecure = true;
-  }
-  if (insecure) {
-    out.push({ id: 'jwks', status: 'warn', message: `${uri} serves ${keys.length} key(s) over plain http`, fix: 'serve the JWKS over https: anyone on the path could substitute keys' });
-  } else {
-    out.push({ id: 'jwks', status: 'pass', message: `${uri} serves ${keys.length} key(s)` });
-  }
+  out.push({ id: 'jwks', status: 'pass', message: `${uri} serves ${keys.length} key(s)` });
 
   const problems: string[] = [];
   const exposed: string[] = [];
@@ -345,9 +344,12 @@ async function checkIntrospection(c: Config, discovery: Discovery, out: DoctorCh
   }
   let configuration: client.Configuration;
   try {
-    configuration = await discovery.get();
-  } catch {
-    out.push({ id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
+    // The guard's own path: a configured URL needs no metadata; a discovered one must be https:.
+    configuration = await discovery.introspection();
+  } catch (err) {
+    out.push(err instanceof AuthMisconfiguredError
+      ? { id: 'introspection', status: 'fail', message: 'the discovered introspection_endpoint is not https: (or http: on a loopback host): the guard refuses it and answers every opaque token 500', fix: 'serve introspection over https:, or set MCP_AUTH_INTROSPECTION_URL' }
+      : { id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
     return;
   }
   const url = configuration.serverMetadata().introspection_endpoint;

@@ -20,18 +20,11 @@
 import * as client from 'openid-client';
 import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
-import { isLoopback } from '../options.js';
+import { isAllowedUrl } from '../options.js';
 import { boundedFetch, FetchFailure, readCapped } from './http.js';
 
 /** The metadata names another issuer than the configured one (compared string for string). */
 class IssuerMismatch extends Error {}
-
-/** https:, or http: on a loopback host (the rule for configured URLs). */
-function allowedUrl(uri: string): boolean {
-  let url: URL | undefined;
-  try { url = new URL(uri); } catch { url = undefined; }
-  return url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)));
-}
 
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
@@ -95,7 +88,7 @@ export class Discovery {
     if (this.#introspection) return this.#introspection;
     const config = await this.get();
     const uri = config.serverMetadata().introspection_endpoint;
-    if (typeof uri === 'string' && !allowedUrl(uri)) {
+    if (typeof uri === 'string' && !isAllowedUrl(uri)) {
       throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' });
     }
     return config;
@@ -137,7 +130,7 @@ export class Discovery {
     const uri = (await this.get()).serverMetadata().jwks_uri;
     if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
     // The configuration rule holds for discovered URLs too: https:, or http: on a loopback host.
-    if (!allowedUrl(uri)) {
+    if (!isAllowedUrl(uri)) {
       throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
     }
     return uri;
