@@ -239,6 +239,31 @@ describe('our credentials rejected → 500 AUTH_MISCONFIGURED and a misconfigure
     }
   });
 
+  test('no metadata at all (both documents 404) publishes no keys: JWS-shaped tokens are introspected too; an outage stays 503', async () => {
+    const jws = `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from('{"sub":"u"}').toString('base64url')}.c2ln`;
+    as.introspect = (r) => ({ body: r.token === jws ? activeAnswer(as, now()) : { active: false } });
+    const options = { resource: opaqueOptions(as).resource, issuer: as.issuer, introspection: { url: as.introspectionUrl, clientId: 'mcp-rs', clientSecret: 's3cret-value' } };
+    as.faults.discovery = '404';
+    try {
+      const t = buildApp(options);
+      open.push(t);
+      await expect(t.guard.ready()).resolves.toBeUndefined();
+      expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${jws}`).send(PING)).status).toBe(200);
+      const junk = await request(t.app).post('/mcp').set('Authorization', 'Bearer eyJhbGciOiJSUzI1NiJ9.e30.AAAA').send(PING);
+      expect({ status: junk.status, error: junk.body.error.data.error }).toEqual({ status: 401, error: 'invalid_token' });
+      expect(as.counts.introspection).toBe(2);
+      expect(as.counts.jwks).toBe(0);
+      as.faults.discovery = '500';
+      const down = buildApp(options);
+      open.push(down);
+      const res = await request(down.app).post('/mcp').set('Authorization', `Bearer ${jws}`).send(PING);
+      expect(res.status).toBe(503);
+      expect(as.counts.introspection).toBe(2);
+    } finally {
+      as.faults.discovery = 'ok';
+    }
+  });
+
   test('the introspection timeout is the smaller of introspection.timeoutSeconds and httpTimeoutSeconds', async () => {
     const t = app([], { httpTimeoutSeconds: TIMEOUT_S, introspection: { clientId: 'mcp-rs', clientSecret: 's3cret-value', timeoutSeconds: 30 } });
     as.faults.introspection = 'hang';
