@@ -9,25 +9,18 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express from 'express';
 import request from 'supertest';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { mcpAuth } from '../../lib/index.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const ACCEPT = 'application/json, text/event-stream';
-let as: LoopbackAS;
-let key: TestKey;
-let guard: McpAuthGuard;
+const fx = loopbackJwtSuite(RESOURCE);
 let app: express.Express;
 let transportCalls = 0;
 const transports = new Map<string, StreamableHTTPServerTransport>();
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('ES256');
-  as.keys = [key.publicJwk];
-  guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri });
+beforeAll(() => {
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri }));
   app = express();
   app.use(express.json());
   app.all('/mcp', guard.protect(), async (req, res) => {
@@ -46,8 +39,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const t of transports.values()) await t.close();
-  await guard.close();
-  await as.close();
 });
 
 function rpc(session: string | undefined, token: string | undefined, body: unknown) {
@@ -58,8 +49,7 @@ function rpc(session: string | undefined, token: string | undefined, body: unkno
 }
 
 test('a session id is no credential: without a token, or with a bad one, 401 and the transport never runs', async () => {
-  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE });
-  const token = await sign(key);
+  const token = await fx.token();
   const init = await rpc(undefined, token, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
   expect(init.status).toBe(200);
   const session = init.headers['mcp-session-id'] as string;
@@ -72,8 +62,8 @@ test('a session id is no credential: without a token, or with a bad one, 401 and
   const now = Math.floor(Date.now() / 1000);
   const bad = [
     undefined,
-    await sign(key, { exp: now - 3600, iat: now - 7200 }),
-    await sign(key, { aud: 'http://127.0.0.1:9/other' }),
+    await fx.token({ exp: now - 3600, iat: now - 7200 }),
+    await fx.token({ aud: 'http://127.0.0.1:9/other' }),
   ];
   for (const credential of bad) {
     const res = await rpc(session, credential, list);
