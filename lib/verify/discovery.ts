@@ -26,15 +26,6 @@ import { boundedFetch, FetchFailure, readCapped } from './http.js';
 /** The metadata names another issuer than the configured one (compared string for string). */
 class IssuerMismatch extends Error {}
 
-/** Both metadata documents answered 404: the authorization server publishes none (not an outage). */
-class MetadataAbsent extends Error {}
-
-/** The HTTP status of the response behind an openid-client discovery failure. */
-function statusOf(err: unknown): number | undefined {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  return cause instanceof Response ? cause.status : undefined;
-}
-
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
   #config: client.Configuration | undefined;
@@ -128,11 +119,6 @@ export class Discovery {
     return this.#inflight;
   }
 
-  /** True when the last discovery found that the authorization server publishes no metadata at all (two 404s). */
-  get metadataAbsent(): boolean {
-    return this.#lastFailure instanceof MetadataAbsent;
-  }
-
   /** Abort requests under way; no further discovery. */
   close(): void {
     this.#closing.abort();
@@ -175,8 +161,7 @@ export class Discovery {
       if (first instanceof FetchFailure || (first as { cause?: unknown } | null)?.cause instanceof FetchFailure) throw first;
       try {
         config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oidc'));
-      } catch (second) {
-        if (statusOf(first) === 404 && statusOf(second) === 404) throw new MetadataAbsent('no metadata document (404, 404)', { cause: first });
+      } catch {
         throw first;
       }
     }

@@ -105,19 +105,12 @@ export class Verifier {
 
   /**
    * `auto`: whether JWTs can be checked here at all (a configured `jwksUri`, or a `jwks_uri` in the
-   * metadata; an authorization server whose metadata documents both answer 404 has none). An authorization server without keys has only introspection, so a JWS-shaped token
+   * metadata). An authorization server without keys has only introspection, so a JWS-shaped token
    * is introspected (junk then gets 401 from `active: false`, never a 503 for keys nobody offers).
    */
   async #publishesKeys(): Promise<boolean> {
     if (this.#c.jwksUri !== undefined) return true;
-    let uri: unknown;
-    try {
-      uri = (await this.discovery.get()).serverMetadata().jwks_uri;
-    } catch (err) {
-      // No metadata at all (both documents 404) publishes no keys either; an outage stays a 503.
-      if (this.discovery.metadataAbsent) return false;
-      throw err;
-    }
+    const uri: unknown = (await this.discovery.get()).serverMetadata().jwks_uri;
     return uri !== undefined && uri !== null && uri !== '';
   }
 
