@@ -135,8 +135,8 @@ export interface Config {
   readonly clock: () => number;
 }
 
-/** 2001-09-09 in milliseconds: a clock reading below it is in seconds, or broken. */
-const MIN_CLOCK_MS = 1e12;
+/** 1973-03-03 in milliseconds: a reading below it is taken for seconds (they stay below it until the year 5138), or a broken clock. */
+const MIN_CLOCK_MS = 1e11;
 
 /** Default algorithm allowlist: asymmetric only. */
 export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([

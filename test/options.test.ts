@@ -145,6 +145,7 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
       expect(problemsOf({ ...BASE, clock }).some((s) => s.startsWith('clock must'))).toBe(true);
     }
     expect(() => resolveOptions({ ...BASE, clock: () => 1_800_000_000_000 })).not.toThrow();
+    expect(() => resolveOptions({ ...BASE, clock: () => Date.UTC(1990, 0, 1) })).not.toThrow();
   });
 
   test('negative, infinite and non-numeric durations and sizes', () => {

@@ -11,7 +11,7 @@
  * - `as_metadata`: RFC 8414 metadata, then OpenID Connect discovery, reachable (and accepted by
  *   `openid-client` when the guard depends on discovery); `issuer`: its `issuer` equals the
  *   configured one exactly.
- * - `jwks`: reachable and JSON with a `keys` array (plain http off loopback: a warning); `jwks_keys`: public keys only (no `d`, `p`,
+ * - `jwks`: reachable and JSON with a `keys` array (a discovered non-https URL off loopback fails, unfetched); `jwks_keys`: public keys only (no `d`, `p`,
  *   `q`, `k` …), each importable; `jwks_algorithms`: the keys' algorithms overlap the allowlist.
  * - `introspection` (when configured): the endpoint answers a probe with a random dummy token
  *   with `active: false`, which proves it accepts this guard's client credentials.
@@ -121,12 +121,15 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
     return;
   }
   const value = raw.trim();
+  // A value with "@" is never printed: a password may hide behind a "#" or "?" that URL parsing
+  // took for the end of the host (https://svc:2024#pw@host parses without credentials).
+  const shown = value.includes('@') ? 'MCP_AUTH_RESOURCE' : value;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     // A value with "@" may hold a password: not printed.
-    out.push({ id, status: 'fail', message: `${value.includes('@') ? 'the value' : `"${value}"`} is not a URL`, fix: 'use an absolute URL such as https://mcp.example.com/mcp' });
+    out.push({ id, status: 'fail', message: `${shown === value ? `"${value}"` : shown} is not a URL`, fix: 'use an absolute URL such as https://mcp.example.com/mcp' });
     return;
   }
   // First, so that no later message prints the password.
@@ -139,15 +142,15 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
     return;
   }
   if (url.protocol === 'http:' && !isLoopback(url)) {
-    out.push({ id, status: 'fail', message: `${value} uses http: on a non-loopback host`, fix: 'use https: (http: is accepted for localhost / 127.0.0.1 / [::1] only)' });
+    out.push({ id, status: 'fail', message: `${shown} uses http: on a non-loopback host`, fix: 'use https: (http: is accepted for localhost / 127.0.0.1 / [::1] only)' });
     return;
   }
   if (value.includes('#')) {
-    out.push({ id, status: 'fail', message: `${value} has a fragment`, fix: `remove the fragment: ${value.slice(0, value.indexOf('#'))}` });
+    out.push({ id, status: 'fail', message: `${shown} has a fragment`, fix: shown === value ? `remove the fragment: ${value.slice(0, value.indexOf('#'))}` : 'remove the fragment' });
     return;
   }
   if (url.search !== '' || value.includes('?')) {
-    out.push({ id, status: 'fail', message: `${value} has a query string`, fix: 'remove the query string; the resource is the endpoint URL itself' });
+    out.push({ id, status: 'fail', message: `${shown} has a query string`, fix: 'remove the query string; the resource is the endpoint URL itself' });
     return;
   }
   if (value.endsWith('/') && url.pathname !== '/') {
@@ -444,7 +447,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   }
   if (!config) {
     out.push({ id: 'network', status: 'skip', message: 'authorization server checks skipped until the configuration is valid' });
-    return { ok: false, checks: out };
+    return { ok: false, checks: out.map(masked) };
   }
   if (!config.audiences.includes(config.resource)) {
     out.push({
@@ -463,7 +466,13 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   await checkJwks(config, meta, out);
   await checkIntrospection(config, discovery, out);
   checkPolicy(config, meta, out);
-  return { ok: !out.some((c) => c.status === 'fail'), checks: out };
+  return { ok: !out.some((c) => c.status === 'fail'), checks: out.map(masked) };
+}
+
+/** A check whose printed URLs have anything before an "@" in them masked (it may be a password). */
+function masked(check: DoctorCheck): DoctorCheck {
+  const mask = (text: string): string => text.replace(/\/\/[^\s"]*@/g, '//…@');
+  return { ...check, message: mask(check.message), ...(check.fix !== undefined ? { fix: mask(check.fix) } : {}) };
 }
 
 /** Human-readable report: one line per check, then a summary. */
