@@ -106,7 +106,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
   let handled = 0;
 
   const app = express();
-  app.use(express.json());
+  app.use(express.json({ limit: '4mb' })); // the MCP SDK's limit (Express's default is 100 kB)
   // Development CORS so browser clients (MCP Inspector's direct mode) can call the endpoint.
   app.use((req, res, next) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
