@@ -206,6 +206,16 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
     problems.push(`${name} is not a valid URL`);
     return undefined;
   }
+  // No "@" anywhere: credentials are refused, and a password hidden behind a "#", "?", "/" or a
+  // missing "//" (which URL parsing takes for the end of the host) would otherwise pass and be printed.
+  if (url.username !== '' || url.password !== '' || value.includes('@')) {
+    problems.push(`${name} must not contain credentials (or an "@")`);
+    return undefined;
+  }
+  if (!/^https?:\/\//.test(value)) {
+    problems.push(`${name} must be written as https://… (or http://… on a loopback host)`);
+    return undefined;
+  }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     problems.push(`${name} must be an https: URL`);
     return undefined;
@@ -216,10 +226,6 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
   }
   if (!opts.fragmentOk && (url.hash !== '' || value.includes('#'))) {
     problems.push(`${name} must not contain a fragment`);
-    return undefined;
-  }
-  if (url.username !== '' || url.password !== '') {
-    problems.push(`${name} must not contain credentials`);
     return undefined;
   }
   return url;

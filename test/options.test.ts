@@ -122,10 +122,15 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
     // Look-alikes of loopback are not loopback.
     expect(problemsOf({ ...BASE, issuer: 'http://127.0.0.1.evil.example' }).some((s) => s.startsWith('issuer'))).toBe(true);
     expect(problemsOf({ ...BASE, issuer: 'http://localhost.evil.example' }).some((s) => s.startsWith('issuer'))).toBe(true);
+    // No "@" anywhere and the https:// form: a password behind a "/", "#" or a missing "//" never passes.
+    for (const issuer of ['http://localhost:1/pw@as.example.com', 'http:localhost:1', 'HTTPS://as.example.com']) {
+      expect(problemsOf({ ...BASE, issuer }).some((s) => s.startsWith('issuer'))).toBe(true);
+    }
+    expect(problemsOf({ ...BASE, jwksUri: 'https://svc:2024#pw@as.example.com/jwks' }).some((s) => s.startsWith('jwksUri'))).toBe(true);
   });
 
   test('resource: fragment, query, credentials, other schemes, relative', () => {
-    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://x.example/mcp?', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
+    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://x.example/mcp?', 'https:x.example/mcp', 'https://x.example/@me/mcp', 'https://u:2024#pw@x.example/mcp', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
       expect(problemsOf({ ...BASE, resource }).some((s) => s.startsWith('resource'))).toBe(true);
     }
   });

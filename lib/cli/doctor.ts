@@ -156,17 +156,17 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
   if (value.endsWith('/') && url.pathname !== '/') {
     out.push({
       id, status: 'warn',
-      message: `${value} ends with a slash`,
-      fix: `clients compare the resource as a string: make sure the audience your authorization server puts in tokens is exactly "${value}", or drop the slash everywhere (${value.replace(/\/+$/, '')})`,
+      message: `${shown} ends with a slash`,
+      fix: `clients compare the resource as a string: make sure the audience your authorization server puts in tokens is exactly "${shown}", or drop the slash everywhere${shown === value ? ` (${value.replace(/\/+$/, '')})` : ''}`,
     });
     return;
   }
   const normalized = url.href;
   if (normalized !== value && normalized !== `${value}/`) {
-    out.push({ id, status: 'warn', message: `${value} is not in normalized form (${normalized})`, fix: `use ${normalized}: clients and authorization servers compare the string exactly` });
+    out.push({ id, status: 'warn', message: `${shown} is not in normalized form${shown === value ? ` (${normalized})` : ''}`, fix: `use ${shown === value ? normalized : 'the normalized form'}: clients and authorization servers compare the string exactly` });
     return;
   }
-  out.push({ id, status: 'pass', message: `${value} is a canonical resource URL` });
+  out.push({ id, status: 'pass', message: `${shown} is a canonical resource URL` });
 }
 
 interface Metadata {
@@ -447,7 +447,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   }
   if (!config) {
     out.push({ id: 'network', status: 'skip', message: 'authorization server checks skipped until the configuration is valid' });
-    return { ok: false, checks: out.map(masked) };
+    return { ok: false, checks: out };
   }
   if (!config.audiences.includes(config.resource)) {
     out.push({
@@ -466,13 +466,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   await checkJwks(config, meta, out);
   await checkIntrospection(config, discovery, out);
   checkPolicy(config, meta, out);
-  return { ok: !out.some((c) => c.status === 'fail'), checks: out.map(masked) };
-}
-
-/** A check whose printed URLs have anything before an "@" in them masked (it may be a password). */
-function masked(check: DoctorCheck): DoctorCheck {
-  const mask = (text: string): string => text.replace(/\/\/[^\s"]*@/g, '//…@');
-  return { ...check, message: mask(check.message), ...(check.fix !== undefined ? { fix: mask(check.fix) } : {}) };
+  return { ok: !out.some((c) => c.status === 'fail'), checks: out };
 }
 
 /** Human-readable report: one line per check, then a summary. */
