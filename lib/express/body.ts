@@ -23,12 +23,31 @@ export type BodyReader = (req: Request) => Promise<void> | undefined;
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Media type essence (lowercased `type/subtype`) and charset of a `Content-Type` value. */
+/**
+ * Media type essence (lowercased `type/subtype`) and charset of a `Content-Type` value (RFC 9110
+ * §8.3: `;` separates parameters, a quoted value may hold `;` or `,`); `undefined` when there is
+ * none, or for a list of types (a `,` outside quotes).
+ */
 export function mediaType(header: string | undefined): { essence: string; charset: string | undefined } | undefined {
   if (header === undefined) return undefined;
-  const [head = '', ...params] = header.split(';');
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < header.length; i++) {
+    const c = header[i]!;
+    if (quoted) {
+      if (c === '\\' && i + 1 < header.length) { current += c + header[++i]; continue; }
+      if (c === '"') quoted = false;
+      current += c;
+    } else if (c === '"') { quoted = true; current += c; }
+    else if (c === ',') return undefined;
+    else if (c === ';') { parts.push(current); current = ''; }
+    else current += c;
+  }
+  parts.push(current);
+  const [head = '', ...params] = parts;
   const essence = head.trim().toLowerCase();
-  if (essence === '' || header.includes(',')) return undefined;
+  if (essence === '' || !essence.includes('/')) return undefined;
   let charset: string | undefined;
   for (const p of params) {
     const eq = p.indexOf('=');

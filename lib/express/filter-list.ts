@@ -200,7 +200,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
 
   /** The rewritten SSE answer held whole, or `undefined` when no event changed. */
   function rewriteSse(body: Buffer): Buffer | undefined {
-    const events = sse.push(body);
+    const events = [...sse.push(body), ...sse.flush()];
     const out = events.map(filterSseEvent);
     out.push(sse.drain());
     return out.some((b, i) => b !== events[i] && i < events.length) ? Buffer.concat(out) : undefined;
@@ -224,7 +224,9 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     if (out) {
       const headArg = head ? (typeof head[1] === 'string' ? 2 : 1) : 0;
       const headers = head ? (head[headArg] as Headers) : undefined;
-      const chunked = header('transfer-encoding', headers) !== undefined;
+      // A Content-Length the answer had is corrected; an answer without one stays chunked (as Node
+      // would send it), so trailers the handler adds still go out.
+      const chunked = header('transfer-encoding', headers) !== undefined || header('content-length', headers) === undefined;
       res.removeHeader('ETag');
       if (chunked) res.removeHeader('Content-Length');
       if (head) {
@@ -294,7 +296,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
       return finishHeld(cb);
     }
     mode = 'pass';
-    const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), sse.drain()]);
+    const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), ...sse.flush().map(filterSseEvent), sse.drain()]);
     return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
   } as Response['end'];
 }

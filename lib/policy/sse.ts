@@ -24,6 +24,19 @@ export class SseSplitter {
   push(chunk: Buffer): Buffer[] {
     if (chunk.length === 0) return [];
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    return this.scan(false);
+  }
+
+  /**
+   * The stream has ended: return the events completed by a trailing CR that was held back (it
+   * could have been the first half of a CR LF; at the end it is a line end, as the grammar says).
+   * What is left after them is an incomplete event, for {@link drain}.
+   */
+  flush(): Buffer[] {
+    return this.buf.length === 0 ? [] : this.scan(true);
+  }
+
+  private scan(final: boolean): Buffer[] {
     const out: Buffer[] = [];
     const buf = this.buf;
     let start = 0;
@@ -32,7 +45,7 @@ export class SseSplitter {
     while (j < buf.length) {
       const c = buf[j]!;
       if (c !== LF && c !== CR) { j++; continue; }
-      if (c === CR && j + 1 === buf.length) break; // a CR LF may be split across chunks: wait
+      if (c === CR && j + 1 === buf.length && !final) break; // a CR LF may be split across chunks: wait
       const end = j + (c === CR && buf[j + 1] === LF ? 2 : 1);
       if (j === lineStart) {
         out.push(buf.subarray(start, end));
@@ -59,6 +72,12 @@ export class SseSplitter {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** An event's text without a leading byte order mark (a stream may start with one; clients drop it). */
+function text(block: Buffer): string {
+  const s = decoder.decode(block);
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+}
+
 /**
  * The `data` of one event (its `data` lines joined with `\n`, a single leading space of each value
  * removed), or `undefined` when the event has no `data` field.
@@ -66,7 +85,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export function eventData(block: Buffer): string | undefined {
   let data: string | undefined;
-  for (const line of decoder.decode(block).split(/\r\n|\r|\n/)) {
+  for (const line of text(block).split(/\r\n|\r|\n/)) {
     if (line !== 'data' && !line.startsWith('data:')) continue;
     let value = line.slice(5);
     if (value.startsWith(' ')) value = value.slice(1);
@@ -82,7 +101,7 @@ export function eventData(block: Buffer): string | undefined {
 export function withEventData(block: Buffer, data: string): Buffer {
   const lines: string[] = [];
   let placed = false;
-  for (const line of decoder.decode(block).split(/\r\n|\r|\n/)) {
+  for (const line of text(block).split(/\r\n|\r|\n/)) {
     if (line === '') continue;
     if (line === 'data' || line.startsWith('data:')) {
       if (!placed) lines.push(`data: ${data}`);

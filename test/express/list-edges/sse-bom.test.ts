@@ -1,0 +1,35 @@
+/**
+ * A UTF-8 BOM at the start of an SSE stream is part of the SSE grammar (clients drop it: the MCP SDK
+ * client decodes with a default `TextDecoderStream`): the list answer in the first event is filtered.
+ */
+import type { RequestHandler } from 'express';
+import { createParser } from 'eventsource-parser';
+import type { GuardEvent } from '../../../lib/index.js';
+import { build, list, listAnswer, useEnv } from './setup.js';
+
+const env = useEnv();
+
+describe('SSE stream starting with a BOM', () => {
+  test.each([
+    ['one write', 1],
+    ['byte by byte', 0],
+  ])('%s: the list answer in the first event is filtered', async (_label, whole) => {
+    const handler: RequestHandler = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      const bytes = Buffer.from(`\uFEFFdata: ${listAnswer(1)}\n\n`, 'utf8');
+      if (whole) res.write(bytes);
+      else for (const b of bytes) res.write(Buffer.from([b]));
+      res.end();
+    };
+    const events: GuardEvent[] = [];
+    const res = await list(env, build(env, handler, events));
+    expect(res.status).toBe(200);
+    // What the MCP SDK client sees: TextDecoder (BOM dropped) + eventsource-parser.
+    const seen: string[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e.data) });
+    parser.feed(new TextDecoder().decode(res.body as Buffer));
+    expect(seen).toHaveLength(1);
+    const names = (JSON.parse(seen[0]!) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
+    expect(names).toEqual(['note_get']);
+  });
+});
