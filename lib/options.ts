@@ -206,14 +206,16 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
     problems.push(`${name} is not a valid URL`);
     return undefined;
   }
-  // No "@" anywhere: credentials are refused, and a password hidden behind a "#", "?", "/" or a
-  // missing "//" (which URL parsing takes for the end of the host) would otherwise pass and be printed.
-  if (url.username !== '' || url.password !== '' || value.includes('@')) {
-    problems.push(`${name} must not contain credentials (or an "@")`);
-    return undefined;
-  }
   if (!/^https?:\/\//.test(value)) {
     problems.push(`${name} must be written as https://… (or http://… on a loopback host)`);
+    return undefined;
+  }
+  // Credentials are refused, also a user:password@ that URL parsing took for a port and a path
+  // (a "/", "#", "?" or quote in the password): any "@" after a ":" past the "//". An "@" in a
+  // path without one (…/jwk/securetoken@system…, …/@scope/mcp) is fine.
+  const at = value.indexOf('@');
+  if (url.username !== '' || url.password !== '' || (at !== -1 && value.slice(8, at).includes(':'))) {
+    problems.push(`${name} must not contain credentials (user:password@; write %40 for an "@" after a port)`);
     return undefined;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {

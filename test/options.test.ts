@@ -127,10 +127,17 @@ describe('resolveOptions: one ConfigError lists every problem', () => {
       expect(problemsOf({ ...BASE, issuer }).some((s) => s.startsWith('issuer'))).toBe(true);
     }
     expect(problemsOf({ ...BASE, jwksUri: 'https://svc:2024#pw@as.example.com/jwks' }).some((s) => s.startsWith('jwksUri'))).toBe(true);
+    // An "@" in a path with no ":" before it is no login (Firebase's JWKS, hosted MCP endpoints, npm links).
+    expect(() => resolveOptions({
+      ...BASE,
+      resource: 'https://server.smithery.ai/@smithery/notion/mcp',
+      jwksUri: 'https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com',
+      resourceDocumentation: 'https://www.npmjs.com/package/@acme/notes-mcp',
+    })).not.toThrow();
   });
 
   test('resource: fragment, query, credentials, other schemes, relative', () => {
-    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://x.example/mcp?', 'https:x.example/mcp', 'https://x.example/@me/mcp', 'https://u:2024#pw@x.example/mcp', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
+    for (const resource of ['https://x.example/mcp#', 'https://x.example/mcp#a', 'https://x.example/mcp?a=1', 'https://x.example/mcp?', 'https:x.example/mcp', 'https://x.example:8443/@me/mcp', 'https://u:2024#pw@x.example/mcp', 'https://u:p@x.example/mcp', 'ws://x.example/mcp', '/mcp', '', 42]) {
       expect(problemsOf({ ...BASE, resource }).some((s) => s.startsWith('resource'))).toBe(true);
     }
   });

@@ -164,10 +164,15 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     held = [];
   }
 
+  /** Whether the next SSE event is the stream's first (the only one whose leading BOM clients drop). */
+  let firstEvent = true;
+
   function filterSseEvent(block: Buffer): Buffer {
+    const first = firstEvent;
+    firstEvent = false;
     let data: string | undefined;
     try {
-      data = eventData(block);
+      data = eventData(block, first);
     } catch {
       report('unparseable');
       return block;
@@ -183,7 +188,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     const outcome = filterPayload(parsed, calls, keep);
     settle(calls, outcome.answered);
     if (outcome.unexpected.length > 0) report('unexpected_shape');
-    return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload)) : block;
+    return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload), first) : block;
   }
 
   /** SSE: forward complete events (filtered), hold the unfinished one. */

@@ -72,20 +72,23 @@ export class SseSplitter {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** An event's text without a leading byte order mark (a stream may start with one; clients drop it). */
-function text(block: Buffer): string {
+/**
+ * An event's text; for the stream's first event without a leading byte order mark (clients drop it
+ * there, and only there: on a later event it spoils the first line for them too).
+ */
+function text(block: Buffer, first: boolean): string {
   const s = decoder.decode(block);
-  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+  return first && s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
 /**
  * The `data` of one event (its `data` lines joined with `\n`, a single leading space of each value
- * removed), or `undefined` when the event has no `data` field.
+ * removed), or `undefined` when the event has no `data` field. `first`: the stream's first event.
  * @throws {TypeError} when the event is not valid UTF-8.
  */
-export function eventData(block: Buffer): string | undefined {
+export function eventData(block: Buffer, first = false): string | undefined {
   let data: string | undefined;
-  for (const line of text(block).split(/\r\n|\r|\n/)) {
+  for (const line of text(block, first).split(/\r\n|\r|\n/)) {
     if (line !== 'data' && !line.startsWith('data:')) continue;
     let value = line.slice(5);
     if (value.startsWith(' ')) value = value.slice(1);
@@ -98,10 +101,10 @@ export function eventData(block: Buffer): string | undefined {
  * The event with its `data` replaced by `data` (which must hold no line break, as JSON text does not):
  * other fields (`event`, `id`, `retry`, comments) are kept in order, lines end with `\n`.
  */
-export function withEventData(block: Buffer, data: string): Buffer {
+export function withEventData(block: Buffer, data: string, first = false): Buffer {
   const lines: string[] = [];
   let placed = false;
-  for (const line of text(block).split(/\r\n|\r|\n/)) {
+  for (const line of text(block, first).split(/\r\n|\r|\n/)) {
     if (line === '') continue;
     if (line === 'data' || line.startsWith('data:')) {
       if (!placed) lines.push(`data: ${data}`);

@@ -1,6 +1,7 @@
 /**
  * A UTF-8 BOM at the start of an SSE stream is part of the SSE grammar (clients drop it: the MCP SDK
  * client decodes with a default `TextDecoderStream`): the list answer in the first event is filtered.
+ * On a later event a BOM is not dropped, by the client or by the guard.
  */
 import type { RequestHandler } from 'express';
 import { createParser } from 'eventsource-parser';
@@ -32,4 +33,26 @@ describe('SSE stream starting with a BOM', () => {
     const names = (JSON.parse(seen[0]!) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
     expect(names).toEqual(['note_get']);
   });
+});
+
+// Only the stream's first event loses a BOM: on a later one the client reads a field named
+// "\uFEFFdata" and ignores it, so the guard must not take it for the list answer either.
+test('a BOM on a later event does not make the guard skip the real list answer', async () => {
+  const handler: RequestHandler = (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.write('id: prime\ndata: \n\n');                        // a priming event (no data for the client)
+    res.write(`\uFEFFdata: ${listAnswer(1)}\n\n`);           // ignored by the client (field "\uFEFFdata")
+    res.write(`data: ${listAnswer(1)}\n\n`);                 // the answer the client dispatches
+    res.end();
+  };
+  const events: GuardEvent[] = [];
+  const res = await list(env, build(env, handler, events));
+  expect(res.status).toBe(200);
+  // What the MCP SDK client sees: TextDecoder (a stream-leading BOM only) + eventsource-parser.
+  const seen: string[] = [];
+  const parser = createParser({ onEvent: (e) => seen.push(e.data) });
+  parser.feed(new TextDecoder().decode(res.body as Buffer));
+  const answers = seen.filter((d) => d.trim() !== '').map((d) => (JSON.parse(d) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name));
+  expect(answers.length).toBeGreaterThan(0);
+  for (const names of answers) expect(names).toEqual(['note_get']);
 });
