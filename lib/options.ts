@@ -214,7 +214,7 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
   // (a "/", "#", "?" or quote in the password): any "@" after a ":" past the "//". An "@" in a
   // path without one (…/jwk/securetoken@system…, …/@scope/mcp) is fine.
   const at = value.indexOf('@');
-  if (url.username !== '' || url.password !== '' || (at !== -1 && value.slice(8, at).includes(':'))) {
+  if (url.username !== '' || url.password !== '' || (at !== -1 && value.slice(value.indexOf('//') + 2, at).includes(':'))) {
     problems.push(`${name} must not contain credentials (user:password@; write %40 for an "@" after a port)`);
     return undefined;
   }
