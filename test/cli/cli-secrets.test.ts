@@ -4,21 +4,13 @@
  * a password hidden behind a missing "//", a backslash, a "#", "?", "/" or a quote is refused before
  * anything prints the value, and the refusal names the variable only.
  */
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 import { runCli } from './run-cli.js';
 
 const PASSWORD = 'hunter2-S3cr3tP4ss';
 const BASE = { MCP_AUTH_RESOURCE: 'http://127.0.0.1:9/mcp', MCP_AUTH_ISSUER: 'http://127.0.0.1:9', MCP_AUTH_HTTP_TIMEOUT_SECONDS: '1' };
-let as: LoopbackAS;
-let key: TestKey;
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('ES256');
-  as.keys = [key.publicJwk];
-});
-afterAll(() => as.close());
+const fx = loopbackJwtSuite(BASE.MCP_AUTH_RESOURCE);
 
 const values: [string, string, string][] = [
   ['MCP_AUTH_ISSUER without "//"', 'MCP_AUTH_ISSUER', `http:localhost:1/${PASSWORD}@as.example.com`],
@@ -40,8 +32,8 @@ test.each(values)('doctor, %s: refused (config fails), never printed, text and -
 });
 
 test.each(values)('check, %s: a configuration error (exit 2), never printed', async (_label, name, value) => {
-  const token = await tokenBuilder({ issuer: 'https://other.example.com', audience: 'http://127.0.0.1:9/mcp' })(key);
-  const r = await runCli(['check', '--json', token], { ...BASE, MCP_AUTH_JWKS_URI: as.jwksUri, [name]: value });
+  const token = await tokenBuilder({ issuer: 'https://other.example.com', audience: BASE.MCP_AUTH_RESOURCE })(fx.key);
+  const r = await runCli(['check', '--json', token], { ...BASE, MCP_AUTH_JWKS_URI: fx.as.jwksUri, [name]: value });
   expect(r.code).toBe(2);
   expect(r.stdout + r.stderr).not.toContain(PASSWORD);
 });

@@ -10,6 +10,17 @@ import { build, list, listAnswer, useEnv } from './setup.js';
 
 const env = useEnv();
 
+/**
+ * The tool names of each list answer the MCP SDK client sees in an SSE body: `TextDecoder` (which
+ * drops a stream-leading BOM only) and `eventsource-parser`, as the client reads it.
+ */
+function clientSees(body: Buffer): string[][] {
+  const seen: string[] = [];
+  const parser = createParser({ onEvent: (e) => seen.push(e.data) });
+  parser.feed(new TextDecoder().decode(body));
+  return seen.filter((d) => d.trim() !== '').map((d) => (JSON.parse(d) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name));
+}
+
 describe('SSE stream starting with a BOM', () => {
   test.each([
     ['one write', 1],
@@ -25,13 +36,7 @@ describe('SSE stream starting with a BOM', () => {
     const events: GuardEvent[] = [];
     const res = await list(env, build(env, handler, events));
     expect(res.status).toBe(200);
-    // What the MCP SDK client sees: TextDecoder (BOM dropped) + eventsource-parser.
-    const seen: string[] = [];
-    const parser = createParser({ onEvent: (e) => seen.push(e.data) });
-    parser.feed(new TextDecoder().decode(res.body as Buffer));
-    expect(seen).toHaveLength(1);
-    const names = (JSON.parse(seen[0]!) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
-    expect(names).toEqual(['note_get']);
+    expect(clientSees(res.body as Buffer)).toEqual([['note_get']]);
   });
 });
 
@@ -48,11 +53,7 @@ test('a BOM on a later event does not make the guard skip the real list answer',
   const events: GuardEvent[] = [];
   const res = await list(env, build(env, handler, events));
   expect(res.status).toBe(200);
-  // What the MCP SDK client sees: TextDecoder (a stream-leading BOM only) + eventsource-parser.
-  const seen: string[] = [];
-  const parser = createParser({ onEvent: (e) => seen.push(e.data) });
-  parser.feed(new TextDecoder().decode(res.body as Buffer));
-  const answers = seen.filter((d) => d.trim() !== '').map((d) => (JSON.parse(d) as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name));
+  const answers = clientSees(res.body as Buffer);
   expect(answers.length).toBeGreaterThan(0);
   for (const names of answers) expect(names).toEqual(['note_get']);
 });
