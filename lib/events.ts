@@ -54,8 +54,8 @@ export function makeEmitter(listener: GuardEventListener | undefined): GuardEven
   return function emit(event: GuardEvent): void {
     try {
       const result: unknown = listener(event);
-      if (result instanceof Promise) result.then(undefined, ignore);
-      else if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') (result as PromiseLike<unknown>).then(undefined, ignore);
+      // A promise or any thenable: its rejection is swallowed too.
+      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') (result as PromiseLike<unknown>).then(undefined, ignore);
     } catch {
       // A listener's failure never affects a request.
     }

@@ -218,10 +218,6 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
     problems.push(`${name} must not contain credentials (user:password@; write %40 for an "@" after a port)`);
     return undefined;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(`${name} must be an https: URL`);
-    return undefined;
-  }
   if (url.protocol === 'http:' && !isLoopback(url)) {
     problems.push(`${name} must use https: (http: is accepted for loopback hosts only)`);
     return undefined;
@@ -334,8 +330,8 @@ export function resolveOptions(input: Options): Config {
   const resourceUrl = input.resource === undefined
     ? (problems.push('resource is required (the canonical URI of the MCP endpoint)'), undefined)
     : checkUrl(input.resource, 'resource', problems);
-  // An empty query (`…/mcp?`) too: URL.search is '' for it, but the published `resource` would keep the `?`.
-  if (resourceUrl && (resourceUrl.search !== '' || resourceUrl.href.includes('?'))) problems.push('resource must not contain a query string');
+  // An empty query (`…/mcp?`) too: URL.search is '' for it, but href (and the published `resource`) keeps the `?`.
+  if (resourceUrl?.href.includes('?')) problems.push('resource must not contain a query string');
 
   const issuerUrl = input.issuer === undefined
     ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)

@@ -31,7 +31,7 @@ import { AuthMisconfiguredError, ConfigError } from '../errors.js';
 import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
-import { isUsableKey } from '../verify/jwks.js';
+import { algFitsKey, isUsableKey } from '../verify/jwks.js';
 import { toolRules } from './tool-rules.js';
 
 /** Result of one check: `info` lines report facts and never fail. */
@@ -102,12 +102,8 @@ export function metadataUrls(issuer: string): { rfc8414: string; oidc: string } 
 /** Candidate JWS algorithms of a public JWK. */
 function algorithmsOf(jwk: Record<string, unknown>): string[] {
   if (typeof jwk.alg === 'string') return [jwk.alg];
-  switch (jwk.kty) {
-    case 'RSA': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
-    case 'EC': return jwk.crv === 'P-256' ? ['ES256'] : jwk.crv === 'P-384' ? ['ES384'] : jwk.crv === 'P-521' ? ['ES512'] : [];
-    case 'OKP': return jwk.crv === 'Ed25519' ? ['EdDSA'] : [];
-    default: return [];
-  }
+  const kty = jwk.kty;
+  return typeof kty === 'string' ? DEFAULT_ALGORITHMS.filter((alg) => algFitsKey(alg, kty, jwk.crv)) : [];
 }
 
 function label(jwk: Record<string, unknown>, i: number): string {

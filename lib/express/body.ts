@@ -61,7 +61,8 @@ export function isJsonEssence(essence: string | undefined): boolean {
   return essence === 'application/json' || (essence !== undefined && essence.startsWith('application/') && essence.endsWith('+json'));
 }
 
-function hasBody(req: Request): boolean {
+/** Whether the request announces a body (`Transfer-Encoding`, or a `Content-Length` other than 0). */
+export function hasBody(req: Request): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
   return length !== undefined && length !== '0';

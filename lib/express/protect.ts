@@ -17,6 +17,7 @@ import { holdsAll, isScopeToken, stepUpScopes } from '../policy/scopes.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
+import { hasBody } from './body.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -63,9 +64,7 @@ const TRACE = Symbol('mcp-oauth-guard.trace');
 
 /** A CORS preflight: `OPTIONS` with `Access-Control-Request-Method` and no body (Fetch never sends one). */
 function isPreflight(req: Request): boolean {
-  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined && !hasBody(req);
 }
 
 /**

@@ -57,7 +57,7 @@ export function compileNameMatcher(map: ScopeMap): (name: string) => RuleMatch |
   };
 }
 
-/** Most resolved URIs a resource resolver remembers, and the longest it remembers (bounds the memory: 1 to 2 MiB). */
+/** Most resolved URIs a resource resolver remembers, and the longest it remembers: at most 1,024 URIs of at most 1,024 characters. */
 const MAX_REMEMBERED_URIS = 1024;
 const MAX_REMEMBERED_URI_LENGTH = 1024;
 

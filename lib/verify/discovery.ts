@@ -74,7 +74,6 @@ export class Discovery {
       // Everything is configured: no discovery request.
       const server: Record<string, string> = { issuer: c.issuer };
       if (c.jwksUri) server.jwks_uri = c.jwksUri;
-      if (intro?.url) server.introspection_endpoint = intro.url;
       this.#config = this.#finish(new client.Configuration(server as client.ServerMetadata, this.#clientId, intro?.clientSecret, this.#clientAuth));
     }
   }
@@ -167,10 +166,7 @@ export class Discovery {
     }
     // openid-client compares the issuers as parsed URLs; RFC 8414 §3.3 asks for the identical string.
     if (config.serverMetadata().issuer !== this.c.issuer) throw new IssuerMismatch('the metadata names another issuer');
-    if (intro?.url) {
-      const meta = { ...config.serverMetadata(), introspection_endpoint: intro.url } as unknown as client.ServerMetadata;
-      config = new client.Configuration(meta, intro.clientId, intro.clientSecret, this.#clientAuth);
-    }
+    // (A configured introspection.url never reads this configuration: see introspection().)
     return this.#finish(config);
   }
 

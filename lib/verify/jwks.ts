@@ -197,7 +197,7 @@ export class RemoteKeySet {
 }
 
 /** Whether a JWS algorithm verifies with a key of this type and curve (`jose`'s pairing). */
-function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
+export function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
   switch (alg) {
     case 'ES256': return kty === 'EC' && crv === 'P-256';
     case 'ES384': return kty === 'EC' && crv === 'P-384';

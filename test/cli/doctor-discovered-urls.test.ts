@@ -43,9 +43,9 @@ test('a discovered http: jwks_uri off loopback: the guard answers 503, the docto
 
   const r = await runCli(['doctor', '--json'], env());
   const checks = checksOf(r.stdout);
-  expect(as.counts.jwks).toBe(0);          // fetched over plain http to a non-loopback host
-  expect(checks.jwks?.status).toBe('fail'); // reported as a mere warning
-  expect(r.code).toBe(1);                  // exit 0: "all checks passed"
+  expect(as.counts.jwks).toBe(0);          // never fetched over plain http off loopback
+  expect(checks.jwks?.status).toBe('fail'); // a failure, as the guard refuses it (not a warning)
+  expect(r.code).toBe(1);                  // not "all checks passed"
 });
 
 test('a discovered http: introspection_endpoint off loopback: the guard answers 500, the doctor fails the check and never sends the secret there', async () => {
@@ -59,8 +59,8 @@ test('a discovered http: introspection_endpoint off loopback: the guard answers 
   const checks = checksOf(r.stdout);
   // client_secret_basic: the secret travels in the Authorization header of the probe.
   const sentSecret = as.wire.some((w) => w.startsWith('POST /introspect') && /\nauthorization\nBasic /i.test(w));
-  expect(sentSecret).toBe(false);                    // the client secret went out in clear text
+  expect(sentSecret).toBe(false);                    // the client secret never goes out in clear text
   expect(as.counts.introspection).toBe(0);
-  expect(checks.introspection?.status).toBe('fail'); // reported as pass
+  expect(checks.introspection?.status).toBe('fail'); // a failure, as the guard answers 500
   expect(r.code).toBe(1);
 });
