@@ -4,25 +4,20 @@
  * 503 / 500 for them) and is never fetched.
  */
 import { mcpAuth } from '../../lib/index.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { checksOf, runCli } from './run-cli.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const CLIENT = { id: 'rs-client', secret: 'rs-secret-0123456789' };
-let as: LoopbackAS;
-let key: TestKey;
+const fx = loopbackJwtSuite(RESOURCE);
+let as: typeof fx.as;
 /** The same server, under a host name that is not loopback by the guard's rule (0.0.0.0). */
 let offLoopback: string;
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
+beforeAll(() => {
+  as = fx.as;
   offLoopback = as.url.replace('127.0.0.1', '0.0.0.0');
 });
-afterAll(() => as.close());
 beforeEach(() => {
   as.metadata = {};
   as.resetCounts();
@@ -35,8 +30,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 test('a discovered http: jwks_uri off loopback: the guard answers 503, the doctor fails the check and never fetches it', async () => {
   as.metadata = { jwks_uri: `${offLoopback}/jwks` };
   // The guard refuses it: every JWT → 503 discovery_failed, and no JWKS request is made.
-  const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer });
-  const token = await tokenBuilder({ issuer: as.issuer, audience: RESOURCE })(key);
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: as.issuer }));
+  const token = await fx.token();
   await expect(guard.verify(token)).rejects.toMatchObject({ status: 503, reason: 'discovery_failed' });
   await guard.close();
   expect(as.counts.jwks).toBe(0);
@@ -50,7 +45,7 @@ test('a discovered http: jwks_uri off loopback: the guard answers 503, the docto
 
 test('a discovered http: introspection_endpoint off loopback: the guard answers 500, the doctor fails the check and never sends the secret there', async () => {
   as.metadata = { introspection_endpoint: `${offLoopback}/introspect` };
-  const guard = mcpAuth({ resource: RESOURCE, issuer: as.issuer, tokenFormat: 'opaque', introspection: { clientId: CLIENT.id, clientSecret: CLIENT.secret } });
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: as.issuer, tokenFormat: 'opaque', introspection: { clientId: CLIENT.id, clientSecret: CLIENT.secret } }));
   await expect(guard.verify('opaque-token-0123456789')).rejects.toMatchObject({ status: 500, reason: 'invalid_options' });
   await guard.close();
   expect(as.counts.introspection).toBe(0);
