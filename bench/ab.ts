@@ -16,10 +16,16 @@
  * starts another process of the same variant (the spread between identical processes).
  * Prints, per variant, the median (min–max) over rounds of its ratio to bare in the same round,
  * for req/s and for the server's CPU µs per request.
+ *
+ * `--in-situ`: also times each variant's auth middleware where it runs, under the load (wall µs from
+ * entering it to its `next()`, median over slots; `timeAuth` in `server.ts`). Isolated loops
+ * (`bench/micro.ts`) price a step with warm caches and monomorphic property access; under Express
+ * every request object has a map of its own (README, "Benchmarks"), so the same step costs several
+ * times more here. The timer itself costs the variant throughput: compare ratios without it.
  */
 import { randomBytes } from 'node:crypto';
 import { startBenchAS } from './as.js';
-import { fire, firePair, median, pinSelfToCore0, startServer, stopAll, type Child, type Load } from './harness.js';
+import { fire, firePair, median, pinSelfToCore0, startServer, stopAll, type Child, type Load, type ServerStats } from './harness.js';
 import type { ServerConfig } from './server.js';
 import { makeBenchKey, mintTokens } from './tokens.js';
 
@@ -30,9 +36,11 @@ const seconds = Number(flags.get('seconds') ?? 2);
 const oldRoot = flags.get('old');
 /** `--paired`: each variant loaded at the same time as bare (see the header). */
 const paired = flags.has('paired');
+/** `--in-situ`: time the auth middleware of every variant under the load (see the header). */
+const inSitu = flags.has('in-situ');
 const SETTLE_S = 1;
 
-interface Variant { name: string; config: ServerConfig; load: Load; checkout: string | undefined; child?: Child; rps: number[]; cpu: number[] }
+interface Variant { name: string; config: ServerConfig; load: Load; checkout: string | undefined; child?: Child; rps: number[]; cpu: number[]; authUs: number[] }
 
 async function main(): Promise<void> {
   pinSelfToCore0();
@@ -57,9 +65,14 @@ async function main(): Promise<void> {
   };
   const variants: Variant[] = ['bare', ...names].map((name) => {
     if (name.startsWith('old:') && !oldRoot) throw new Error(`${name} needs --old=DIR`);
-    return { name, ...spec(name), checkout: name.startsWith('old:') ? oldRoot : undefined, rps: [], cpu: [] };
+    const { config, load } = spec(name);
+    return { name, config: { ...config, timeAuth: inSitu }, load, checkout: name.startsWith('old:') ? oldRoot : undefined, rps: [], cpu: [], authUs: [] };
   });
-  const cpu = async (v: Variant): Promise<number> => (await v.child!.stats()).cpuMicros;
+  const stats = (v: Variant): Promise<ServerStats> => v.child!.stats();
+  /** Record the µs per call of the variant's auth middleware between two stats (with `--in-situ`). */
+  const recordAuth = (v: Variant, a: ServerStats, b: ServerStats): void => {
+    if (b.authCalls > a.authCalls) v.authUs.push((b.authNs - a.authNs) / (b.authCalls - a.authCalls) / 1000);
+  };
   try {
     for (const v of variants) v.child = await startServer(v.config, v.name, { checkout: v.checkout });
     for (const v of variants) {
@@ -73,11 +86,12 @@ async function main(): Promise<void> {
         for (const v of order) {
           if (v === b) continue;
           await firePair({ port: b.child!.port, load: b.load }, { port: v.child!.port, load: v.load }, SETTLE_S);
-          const [c0b, c0v] = [await cpu(b), await cpu(v)];
+          const [s0b, s0v] = [await stats(b), await stats(v)];
           const [rb, rv] = await firePair({ port: b.child!.port, load: b.load }, { port: v.child!.port, load: v.load }, seconds);
-          const [c1b, c1v] = [await cpu(b), await cpu(v)];
+          const [s1b, s1v] = [await stats(b), await stats(v)];
           v.rps.push(rv.requests.average / rb.requests.average);
-          v.cpu.push(((c1v - c0v) / rv.requests.total) / ((c1b - c0b) / rb.requests.total));
+          v.cpu.push(((s1v.cpuMicros - s0v.cpuMicros) / rv.requests.total) / ((s1b.cpuMicros - s0b.cpuMicros) / rb.requests.total));
+          recordAuth(v, s0v, s1v);
         }
         b.rps.push(1); b.cpu.push(1);
         process.stderr.write(`round ${r + 1}/${rounds}\n`);
@@ -86,17 +100,19 @@ async function main(): Promise<void> {
       const got = new Map<Variant, { rps: number; cpu: number }>();
       for (const v of order) {
         await fire(v.child!.port, v.load, SETTLE_S);
-        const c0 = await cpu(v);
+        const s0 = await stats(v);
         const res = await fire(v.child!.port, v.load, seconds);
-        const c1 = await cpu(v);
-        got.set(v, { rps: res.requests.average, cpu: (c1 - c0) / res.requests.total });
+        const s1 = await stats(v);
+        got.set(v, { rps: res.requests.average, cpu: (s1.cpuMicros - s0.cpuMicros) / res.requests.total });
+        recordAuth(v, s0, s1);
       }
       const b = got.get(variants[0]!)!;
       for (const v of variants) { const g = got.get(v)!; v.rps.push(g.rps / b.rps); v.cpu.push(g.cpu / b.cpu); }
       process.stderr.write(`round ${r + 1}/${rounds}: bare ${Math.round(b.rps)} req/s, ${b.cpu.toFixed(0)} CPU µs/req\n`);
     }
     for (const v of variants) {
-      process.stdout.write(`${v.name.padEnd(24)} req/s ×${median(v.rps).toFixed(3)} (${Math.min(...v.rps).toFixed(2)}–${Math.max(...v.rps).toFixed(2)})  CPU/req ×${median(v.cpu).toFixed(3)}\n`);
+      const auth = v.authUs.length > 0 ? `  auth middleware ${median(v.authUs).toFixed(2)} µs (${Math.min(...v.authUs).toFixed(2)}–${Math.max(...v.authUs).toFixed(2)})` : '';
+      process.stdout.write(`${v.name.padEnd(24)} req/s ×${median(v.rps).toFixed(3)} (${Math.min(...v.rps).toFixed(2)}–${Math.max(...v.rps).toFixed(2)})  CPU/req ×${median(v.cpu).toFixed(3)}${auth}\n`);
     }
   } finally {
     await stopAll();

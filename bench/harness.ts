@@ -43,7 +43,15 @@ function pinToCore1(pid: number | undefined): void {
   if (hasTaskset && pid !== undefined) execFileSync('taskset', ['-a', '-cp', '1', String(pid)], { stdio: 'ignore' });
 }
 
-export interface ServerStats { rss: number; heapUsed: number; cpuMicros: number; cpuSystemMicros: number }
+export interface ServerStats {
+  rss: number;
+  heapUsed: number;
+  cpuMicros: number;
+  cpuSystemMicros: number;
+  /** With `timeAuth`: nanoseconds spent in the auth middleware so far, and its calls. */
+  authNs: number;
+  authCalls: number;
+}
 
 export interface Child {
   proc: ChildProcess;

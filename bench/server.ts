@@ -26,6 +26,12 @@ export interface ServerConfig {
   cacheMaxEntries?: number;
   /** guard only: an `onEvent` listener that counts events (the cost of having one). */
   listener?: boolean;
+  /**
+   * Time the auth middleware in place (`bench/ab.ts --in-situ`): wall time from entering it to its
+   * `next()`, summed in `stats` (`authNs`, `authCalls`). For cache hits, which never leave the turn;
+   * it adds a timer and a closure per request, so never in the report's rows.
+   */
+  timeAuth?: boolean;
   /** guard only: more options (diagnostics, `bench/profile.ts`). */
   guardOptions?: Record<string, unknown>;
 }
@@ -95,9 +101,26 @@ async function authMiddleware(c: ServerConfig): Promise<{ mw: RequestHandler[]; 
   }
 }
 
+let authNs = 0n;
+let authCalls = 0;
+/** The chain `mw` as one middleware that adds the time from its entry to the last one's `next()` to `authNs`. */
+function timed(mw: RequestHandler[]): RequestHandler {
+  const chain: RequestHandler = mw.reduceRight<RequestHandler>((after, m) => (req, res, next) => m(req, res, (err?: unknown) => (err === undefined ? after(req, res, next) : next(err))), (_req, _res, next) => next());
+  return function timedAuth(req, res, next) {
+    const t0 = process.hrtime.bigint();
+    chain(req, res, (err?: unknown) => {
+      authNs += process.hrtime.bigint() - t0;
+      authCalls++;
+      next(err);
+    });
+  };
+}
+
 async function main(): Promise<void> {
   const c = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? '{}') as ServerConfig;
-  const { mw, close } = await authMiddleware(c);
+  const auth = await authMiddleware(c);
+  const { close } = auth;
+  const mw = c.timeAuth && auth.mw.length > 0 ? [timed(auth.mw)] : auth.mw;
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json());
@@ -115,7 +138,7 @@ async function main(): Promise<void> {
       if (m.gc && gc) { gc(); gc(); }
       const mem = process.memoryUsage();
       const cpu = process.cpuUsage();
-      process.send?.({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, cpuMicros: cpu.user + cpu.system, cpuSystemMicros: cpu.system });
+      process.send?.({ type: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, cpuMicros: cpu.user + cpu.system, cpuSystemMicros: cpu.system, authNs: Number(authNs), authCalls });
     }
   });
   const stop = (): void => {
