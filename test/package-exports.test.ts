@@ -4,7 +4,7 @@
  * proves the map, the ESM output and the type declarations.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,6 +33,18 @@ test('dist has declarations for every module', () => {
   }
   const dts = readFileSync(join(root, 'dist/index.d.ts'), 'utf8');
   for (const name of ['mcpAuth', 'fromEnv', 'requireScopes', 'McpAuthError', 'ConfigError', 'AuthInfo', 'Options']) expect(dts).toContain(name);
+});
+
+test('every source map in dist carries its sources (the package ships dist, not lib/*.ts)', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  expect(pkg.files).not.toContain('lib');
+  const maps = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js.map'));
+  expect(maps.length).toBeGreaterThan(20);
+  for (const f of maps) {
+    const map = JSON.parse(readFileSync(join(root, 'dist', f), 'utf8')) as { sources: string[]; sourcesContent?: unknown[] };
+    expect({ f, n: map.sourcesContent?.length }).toEqual({ f, n: map.sources.length });
+    for (const text of map.sourcesContent ?? []) expect(typeof text === 'string' && text.length > 0).toBe(true);
+  }
 });
 
 test('import("mcp-oauth-guard") by name from the repository root works, silently, and the guard runs', async () => {
