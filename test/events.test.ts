@@ -193,6 +193,17 @@ describe('deny: one event per refusal, with the stable code, reason and status',
     expect(ev[0]).toEqual({ type: 'keys_refresh_failed', jwksUri: as.jwksUri, reason: 'http_500' });
     expect(ev[1]).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'jwks_unavailable', status: 503, tokenKind: 'jwt', kid: key.kid });
   });
+
+  test('metadata down: keys_refresh_failed names discovery_failed (no JWKS URI is known yet), then deny 503', async () => {
+    as.faults.discovery = '500';
+    const t = observed();
+    const res = await post(t, `Bearer ${await token()}`);
+    expect(res.status).toBe(503);
+    const ev = t.take();
+    expect(types(ev)).toEqual(['keys_refresh_failed', 'deny']);
+    expect(ev[0]).toEqual({ type: 'keys_refresh_failed', jwksUri: '', reason: 'discovery_failed' });
+    expect(ev[1]).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'discovery_failed', status: 503 });
+  });
 });
 
 describe('key set events', () => {

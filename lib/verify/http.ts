@@ -3,6 +3,7 @@
  * followed (a 3xx is a failure), JSON only. Used for JWKS fetches and (through openid-client's `customFetch`)
  * for discovery.
  */
+import { McpAuthError } from '../errors.js';
 
 /** Why a fetch failed, for events and `cause`. */
 export class FetchFailure extends Error {
@@ -17,9 +18,14 @@ export class FetchFailure extends Error {
   }
 }
 
-/** A short, token-free description of a failure, for events and diagnostics. */
+/**
+ * A short, token-free description of a failure, for events and diagnostics: the fetch's kind
+ * (`http_<status>` for a status), a guard error's stable `reason` (e.g. `discovery_failed` when no
+ * JWKS URI could be learnt), else the error's code or name.
+ */
 export function describeFailure(err: unknown): string {
   if (err instanceof FetchFailure) return err.kind === 'status' ? `http_${err.status}` : err.kind;
+  if (err instanceof McpAuthError) return err.reason;
   if (err instanceof Error) return (err as { code?: string }).code ?? err.name;
   return 'unknown';
 }
