@@ -12,21 +12,23 @@ type Parser = (value: string, name: string, problems: string[]) => unknown;
 
 const list: Parser = (v) => v.split(/[\s,]+/).filter((s) => s !== '');
 const text: Parser = (v) => v.trim();
+// Plain decimals only: `Number()` alone would read 0x10 as 16, 1e3 as 1000 and +5 as 5.
+const DECIMAL = /^\d+(?:\.\d+)?$/;
 const seconds: Parser = (v, name, problems) => {
-  const n = Number(v.trim());
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) {
-    problems.push(`${name} must be a non-negative number of seconds`);
+  const t = v.trim();
+  if (!DECIMAL.test(t) || !Number.isFinite(Number(t))) {
+    problems.push(`${name} must be a non-negative number of seconds, written as a decimal (e.g. 30 or 2.5)`);
     return undefined;
   }
-  return n;
+  return Number(t);
 };
 const integer: Parser = (v, name, problems) => {
-  const n = Number(v.trim());
-  if (!Number.isInteger(n) || n < 0) {
-    problems.push(`${name} must be a non-negative integer`);
+  const t = v.trim();
+  if (!/^\d+$/.test(t)) {
+    problems.push(`${name} must be a non-negative integer, written in decimal digits`);
     return undefined;
   }
-  return n;
+  return Number(t);
 };
 const bool: Parser = (v, name, problems) => {
   const t = v.trim().toLowerCase();

@@ -113,6 +113,15 @@ describe('fromEnv', () => {
     expect(p).toHaveLength(9);
   });
 
+  test('numbers are plain decimals: hex, binary, octal, exponents and signs are refused, not read as another value', () => {
+    for (const value of ['0x10', '0b11', '0o7', '1e3', '+5', '5s', '1_000']) {
+      const p = problemsOf({ MCP_AUTH_MAX_TOKEN_BYTES: value, MCP_AUTH_HTTP_TIMEOUT_SECONDS: value });
+      expect({ value, n: p.length }).toEqual({ value, n: 2 });
+    }
+    expect(fromEnv({ MCP_AUTH_MAX_TOKEN_BYTES: ' 16384 ', MCP_AUTH_HTTP_TIMEOUT_SECONDS: '2.5', MCP_AUTH_CACHE_MAX_AGE_SECONDS: '0' }))
+      .toMatchObject({ maxTokenBytes: 16384, httpTimeoutSeconds: 2.5, cacheMaxAgeSeconds: 0 });
+  });
+
   test('scope maps: __proto__ is a rule like any other, in both forms (it reaches the guard as an own key)', async () => {
     for (const value of ['__proto__=admin;*=notes:read', '{"__proto__":["admin"],"*":["notes:read"]}']) {
       const opts = fromEnv({ MCP_AUTH_RESOURCE: 'https://mcp.example.com/mcp', MCP_AUTH_ISSUER: 'https://as.example.com', MCP_AUTH_TOOL_SCOPES: value });
