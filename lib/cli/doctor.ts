@@ -207,7 +207,7 @@ async function checkMetadata(c: Config, discovery: Discovery, out: DoctorCheck[]
       status: 'fail',
       message: `the metadata says issuer ${JSON.stringify(published)} but MCP_AUTH_ISSUER is "${c.issuer}"`,
       fix: typeof published === 'string'
-        ? `set MCP_AUTH_ISSUER=${published} (exactly, trailing slash included): tokens carry that value in "iss"`
+        ? `set MCP_AUTH_ISSUER=${published} (exactly as shown: a trailing slash, or its absence, counts): tokens carry that value in "iss"`
         : 'the authorization server publishes no issuer: fix its configuration',
     });
     return found;
