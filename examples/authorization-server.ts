@@ -97,7 +97,9 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: 'demo-rs256', alg: 'RS256', use: 'sig' };
+  // A new key per start gets a new kid: a guard still running from before fetches the new key set
+  // on the unknown kid at once, instead of checking new tokens against the old key under the same kid.
+  const signingKey = { ...(await exportJWK(privateKey)), kid: `demo-rs256-${randomBytes(6).toString('base64url')}`, alg: 'RS256', use: 'sig' };
   const introspectionSecret = options.introspectionSecret ?? randomBytes(24).toString('base64url');
   const allScopes = new Set<string>(NOTES_SCOPES);
   // Every resource's scopes must be provider scopes too, or registering a client that asks for them fails.
