@@ -90,6 +90,11 @@ export class McpAuthError extends Error {
   readonly reason: McpAuthErrorReason;
   /** Human-readable, token-free description (used as `error_description`). */
   readonly description: string;
+  /**
+   * The underlying failure, when there is one (a fetch error, `jose`'s error). Declared here so
+   * that projects compiling without the ES2022 library still see it; never sent on the wire.
+   */
+  declare readonly cause?: unknown;
 
   constructor(
     code: McpAuthErrorCode,

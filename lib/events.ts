@@ -36,8 +36,13 @@ export type GuardEvent =
   | { type: 'keys_refresh_failed'; jwksUri: string; reason: string }
   | { type: 'stale_keys_served'; jwksUri: string; ageSeconds: number }
   | { type: 'introspection_failed'; url: string; reason: string; status?: number }
-  | { type: 'misconfigured'; reason: string }
-  | { type: 'list_unfiltered'; method: string; reason: string };
+  | { type: 'misconfigured'; reason: MisconfiguredReason }
+  | { type: 'list_unfiltered'; method: string; reason: ListUnfilteredReason };
+
+/** Why the authorization server would not take this guard's own introspection settings. */
+export type MisconfiguredReason = 'introspection_rejected_credentials' | 'introspection_endpoint_missing' | 'introspection_client_invalid';
+/** Why a list answer passed unfiltered: not JSON or SSE of JSON, compressed, another shape, over 16 MiB held. */
+export type ListUnfilteredReason = 'unparseable' | 'encoded' | 'unexpected_shape' | 'too_large';
 
 /** An event listener, as given to the `onEvent` option (an `async` one is fine: it is not awaited). */
 export type GuardEventListener = (event: GuardEvent) => void;

@@ -26,5 +26,5 @@ export type { McpAuthErrorCode, McpAuthErrorReason, BearerErrorCode } from './er
 export { DEFAULT_ALGORITHMS } from './options.js';
 export type { Options, IntrospectionOptions, ScopeMap } from './options.js';
 export type { AuthInfo } from './types.js';
-export type { GuardEvent, TokenKind } from './events.js';
+export type { GuardEvent, ListUnfilteredReason, MisconfiguredReason, TokenKind } from './events.js';
 export type { ProtectedResourceMetadata } from './metadata.js';

@@ -17,7 +17,7 @@ export interface Options {
   /** Canonical URI of the MCP endpoint (e.g. `https://mcp.example.com/mcp`). Required. Used exactly as given: no slash is added or removed. */
   resource: string;
   /** Issuer identifier of the authorization server. Required: `iss` is compared to it exactly, and it is the metadata's `authorization_servers` entry. */
-  issuer?: string;
+  issuer: string;
   /** JWKS URL. Default: `jwks_uri` discovered from the issuer (RFC 8414, then OpenID Connect discovery). */
   jwksUri?: string;
   /** Accepted audience(s), compared exactly. Default: `[resource]`. */
@@ -85,7 +85,7 @@ export interface IntrospectionOptions {
   /** This resource server's client id at the authorization server. */
   clientId: string;
   /** Its secret. Required (checked by `mcpAuth()`): both client authentication methods send it. */
-  clientSecret?: string;
+  clientSecret: string;
   /** Client authentication. Default `'client_secret_basic'`. */
   authMethod?: 'client_secret_basic' | 'client_secret_post';
   /** Refuse active tokens whose answer has no `aud`. Default true. */

@@ -350,9 +350,9 @@ describe('no event carries token material', () => {
   test('the scanner finds a planted part and a planted hash', () => {
     const tok = 'aaaaaaaaaa.bbbbbbbbbb.cccccccccc';
     const hex = createHash('sha256').update(tok).digest('hex');
-    expect(leaks([{ type: 'misconfigured', reason: 'x bbbbbbbbbb y' }], [tok])).toHaveLength(1);
-    expect(leaks([{ type: 'misconfigured', reason: hex }], [tok])).toHaveLength(1);
-    expect(leaks([{ type: 'misconfigured', reason: 'clean' }], [tok])).toHaveLength(0);
+    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: 'x bbbbbbbbbb y' }], [tok])).toHaveLength(1);
+    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: hex }], [tok])).toHaveLength(1);
+    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: 'clean' }], [tok])).toHaveLength(0);
   });
 
   test('every event emitted above, JSON-stringified, holds no token, part or SHA-256 of one', () => {

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_ALGORITHMS, mcpAuth, type Options } from '../lib/index.js';
+import { ConfigError, DEFAULT_ALGORITHMS, mcpAuth, type GuardEvent, type IntrospectionOptions, type Options } from '../lib/index.js';
 import { resolveOptions } from '../lib/options.js';
 
 const BASE = { resource: 'https://mcp.example.com/mcp', issuer: 'https://auth.example.com' };
@@ -201,4 +201,21 @@ describe('resourceScopes keys', () => {
     expect(() => resolveOptions({ resource: 'https://mcp.example.com/mcp', issuer: 'https://auth.example.com', resourceScopes: { 'notes://': ['a'], 'notes://*': ['b'] } }))
       .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^resourceScopes: "notes:\/\/" and "notes:\/\/\*" name the same URI prefix/)] }));
   });
+});
+
+// Type level (checked by `npm test`'s tsc): what resolveOptions requires, the types require too, and
+// closed lists are closed. Each @ts-expect-error fails the type check if its line ever compiles.
+test('the types require issuer and introspection.clientSecret, as mcpAuth() does at run time; event reasons are closed lists', () => {
+  // @ts-expect-error issuer is required
+  const noIssuer: Options = { resource: 'https://mcp.example.com/mcp' };
+  // @ts-expect-error clientSecret is required
+  const noSecret: IntrospectionOptions = { clientId: 'rs' };
+  expect(() => mcpAuth(noIssuer)).toThrow(ConfigError);
+  expect(() => mcpAuth({ resource: 'https://mcp.example.com/mcp', issuer: 'https://as.example.com', introspection: noSecret })).toThrow(ConfigError);
+  const reasons = (e: GuardEvent): boolean =>
+    // @ts-expect-error a misspelt list_unfiltered reason
+    (e.type === 'list_unfiltered' && e.reason === 'unparsable')
+    // @ts-expect-error a misspelt misconfigured reason
+    || (e.type === 'misconfigured' && e.reason === 'introspection_credentials_rejected');
+  expect(reasons({ type: 'list_unfiltered', method: 'tools/list', reason: 'unparseable' })).toBe(false);
 });

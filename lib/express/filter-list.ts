@@ -16,7 +16,7 @@
  * answers on other requests' streams, `resources/templates/list`.
  */
 import type { Request, Response } from 'express';
-import type { GuardEvent } from '../events.js';
+import type { GuardEvent, ListUnfilteredReason } from '../events.js';
 import { filterPayload, settle, type KeepEntry, type ListCalls, type ListMethod } from '../policy/lists.js';
 import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
@@ -114,7 +114,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
   const sse = new SseSplitter();
   let reported = false;
 
-  function report(reason: string): void {
+  function report(reason: ListUnfilteredReason): void {
     if (reported || !emit) return;
     reported = true;
     for (const method of methods) emit({ type: 'list_unfiltered', method, reason });

@@ -7,7 +7,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { ConfigError, mcpAuth, type GuardEvent } from '../../lib/index.js';
+import { ConfigError, mcpAuth, type GuardEvent, type IntrospectionOptions, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { startLoopbackAS, type Fault, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, expectNoTokenMaterial, opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
@@ -17,7 +17,7 @@ const open: TestApp[] = [];
 const now = () => Math.floor(Date.now() / 1000);
 const TIMEOUT_S = 0.4;
 
-function app(events: GuardEvent[] = [], extra: Parameters<typeof opaqueOptions>[1] = {}): TestApp {
+function app(events: GuardEvent[] = [], extra: Partial<Omit<Options, 'introspection'>> & { introspection?: Partial<IntrospectionOptions> } = {}): TestApp {
   const t = buildApp(opaqueOptions(as, { onEvent: (e) => events.push(e), ...extra, introspection: { clientId: 'mcp-rs', clientSecret: 's3cret-value', timeoutSeconds: TIMEOUT_S, ...extra.introspection } }));
   open.push(t);
   return t;
@@ -198,6 +198,7 @@ describe('our credentials rejected → 500 AUTH_MISCONFIGURED and a misconfigure
   test('no client secret: refused at construction (ConfigError naming the option), never a request-time surprise', () => {
     let thrown: unknown;
     try {
+      // @ts-expect-error the type requires clientSecret too; a JavaScript caller still gets a ConfigError
       mcpAuth({ ...opaqueOptions(as, {}), introspection: { url: as.introspectionUrl, clientId: 'mcp-rs' } });
     } catch (err) {
       thrown = err;
