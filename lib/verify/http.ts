@@ -5,8 +5,13 @@
  */
 import { McpAuthError } from '../errors.js';
 
-/** Why a fetch failed, for events and `cause`. */
+/**
+ * Why a fetch failed, for events and `cause`. `code`: the system error code found down the cause
+ * chain of a network failure (`ECONNREFUSED`, `ENOTFOUND`, `CERT_HAS_EXPIRED`, …), when there is one.
+ */
 export class FetchFailure extends Error {
+  readonly code: string | undefined;
+
   constructor(
     readonly kind: 'timeout' | 'network' | 'status' | 'too_large' | 'not_json',
     message: string,
@@ -15,7 +20,17 @@ export class FetchFailure extends Error {
   ) {
     super(message, options);
     this.name = 'FetchFailure';
+    this.code = systemCode(options?.cause);
   }
+}
+
+/** The first string `code` down a cause chain (undici puts the socket's error under `cause`). */
+function systemCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 /**
@@ -65,7 +80,8 @@ export async function boundedFetch(url: string | URL, init: RequestInit, timeout
   } catch (err) {
     const name = (err as { name?: string } | null)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') throw new FetchFailure('timeout', `no answer within ${timeoutMs} ms`, undefined, { cause: err });
-    throw new FetchFailure('network', 'network error', undefined, { cause: err });
+    const failure = new FetchFailure('network', 'network error', undefined, { cause: err });
+    throw failure.code === undefined ? failure : new FetchFailure('network', `network error (${failure.code})`, undefined, { cause: err });
   }
 }
 

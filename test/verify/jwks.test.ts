@@ -4,10 +4,11 @@
  * and its end. Fetch counts are asserted; the handler never runs on a failure.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import * as net from 'node:net';
 import type { JWK } from 'jose';
 import request from 'supertest';
 import type { GuardEvent, Options } from '../../lib/index.js';
-import { McpAuthError } from '../../lib/index.js';
+import { mcpAuth, McpAuthError } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { fakeClock, type FakeClock } from '../helpers/clock.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
@@ -199,6 +200,21 @@ describe('cold start failures → 503 + Retry-After within the timeout', () => {
     expect(as.counts.oidcDiscovery).toBe(fault === 'hang' ? 0 : 1);
     const err = await f.guard.ready().catch((e: McpAuthError) => e);
     expect(err).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'discovery_failed' });
+  });
+
+  test('authorization server down: ready() rejects with discovery_failed, and its cause names the socket error (not a wrapper)', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    const guard = mcpAuth({ resource: RESOURCE, issuer: `http://127.0.0.1:${port}`, httpTimeoutSeconds: 2 });
+    try {
+      const err = await guard.ready().catch((e: McpAuthError) => e);
+      expect(err).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'discovery_failed' });
+      expect((err as McpAuthError).cause).toMatchObject({ name: 'FetchFailure', kind: 'network', code: 'ECONNREFUSED' });
+    } finally {
+      await guard.close();
+    }
   });
 
   test('metadata naming another issuer: 503 (not 401), ready() rejects with discovery_failed and the cause', async () => {
