@@ -4,6 +4,8 @@
  * Each auth-param appears at most once, in a fixed order (`error`, `error_description`, `scope`,
  * `resource_metadata`); quoted values are escaped (`\` and `"`), and characters that are not
  * printable ASCII are replaced, so a description can never break the header or inject a parameter.
+ * `error_description` keeps to RFC 6750 §3's set (%x20-21 / %x23-5B / %x5D-7E): a `"` in it
+ * becomes `'` and a `\` becomes `/`, as that set has neither, escaped or not.
  */
 
 /** Parameters of a Bearer challenge. Absent or empty values are omitted. */
@@ -24,7 +26,7 @@ export function quote(value: string): string {
 export function bearerChallenge(params: ChallengeParams): string {
   const parts: string[] = [];
   if (params.error) parts.push(`error=${quote(params.error)}`);
-  if (params.error_description) parts.push(`error_description=${quote(params.error_description)}`);
+  if (params.error_description) parts.push(`error_description=${quote(params.error_description.replace(/"/g, "'").replace(/\\/g, '/'))}`);
   if (params.scope && params.scope.length > 0) parts.push(`scope=${quote(params.scope.join(' '))}`);
   if (params.resource_metadata) parts.push(`resource_metadata=${quote(params.resource_metadata)}`);
   return parts.length === 0 ? 'Bearer' : `Bearer ${parts.join(', ')}`;

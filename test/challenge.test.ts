@@ -13,13 +13,14 @@ describe('bearerChallenge', () => {
     expect(parseChallenge(h).names).toEqual(['error', 'error_description', 'scope', 'resource_metadata']);
   });
 
-  test('quotes and backslashes are escaped; an injected parameter stays inside its value', () => {
+  test('an injected parameter stays inside its value; error_description keeps to RFC 6750 §3 (" becomes \', \\ becomes /)', () => {
     const hostile = 'x", error="invalid_request", scope="admin\\';
     const h = bearerChallenge({ error: 'invalid_token', error_description: hostile, resource_metadata: 'https://r.example/m' });
     const c = parseChallenge(h);
     expect(c.names).toEqual(['error', 'error_description', 'resource_metadata']);
     expect(c.params.error).toBe('invalid_token');
-    expect(c.params.error_description).toBe(hostile);
+    expect(c.params.error_description).toBe("x', error='invalid_request', scope='admin/");
+    expect(/error_description="([^"]*)"/.exec(h)![1]).toMatch(/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/);
     expect(h.match(/error=/g)).toHaveLength(2); // error= and error_description= only, never a second error
   });
 

@@ -135,7 +135,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     for (const claim of ['exp', 'nbf', 'iat'] as const) {
       const v = payload[claim];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The "${claim}" claim is not a finite number`);
+      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The ${claim} claim is not a finite number`);
     }
     // jose checks iat only against a maximum age; a token issued in the future is not valid yet.
     if (payload.iat !== undefined && payload.iat > c.clock() / 1000 + c.clockTolerance) {
@@ -143,7 +143,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
     }
     if (c.strict) {
       for (const claim of ['sub', 'client_id', 'jti'] as const) {
-        if (typeof payload[claim] !== 'string' || payload[claim] === '') throw invalid('claim_invalid', `The "${claim}" claim is missing or not a string`);
+        if (typeof payload[claim] !== 'string' || payload[claim] === '') throw invalid('claim_invalid', `The ${claim} claim is missing or not a string`);
       }
     }
     return { payload, header };
@@ -163,9 +163,9 @@ export function mapJoseError(err: unknown): McpAuthError {
       case 'nbf':
         return invalid('token_not_yet_valid', 'The access token is not yet valid', err);
       case 'iat':
-        return invalid(err.reason === 'check_failed' ? 'token_not_yet_valid' : 'claim_invalid', 'The access token "iat" claim is invalid', err);
+        return invalid(err.reason === 'check_failed' ? 'token_not_yet_valid' : 'claim_invalid', 'The access token iat claim is invalid', err);
       default:
-        return invalid('claim_invalid', `The access token "${err.claim}" claim is invalid`, err);
+        return invalid('claim_invalid', `The access token ${err.claim} claim is invalid`, err);
     }
   }
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return invalid('signature_invalid', 'The access token signature is invalid', err);
