@@ -9,7 +9,7 @@
  *
  * An answer is accepted only when all of these hold:
  * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
- * - `token_type`, when sent, does not name a refresh token;
+ * - `token_type`, and Ory Hydra's `token_use`, when sent, do not name a refresh token;
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
  *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
@@ -204,8 +204,10 @@ export function introspectionVerifier(
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
     assertWellFormed(answer);
-    const type = answer.token_type;
-    if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
+    // Ory Hydra (fosite) answers a refresh token with token_type "Bearer" and names its kind in token_use.
+    for (const type of [answer.token_type, answer.token_use]) {
+      if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
+    }
     // A member sent as null counts as absent, for iss as for aud, exp, nbf and token_type.
     if (answer.iss !== undefined && answer.iss !== null && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
     const aud = answer.aud;
