@@ -133,10 +133,8 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
     }
     if (payload === undefined) throw mapJoseError(failure);
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
-    for (const claim of ['exp', 'nbf', 'iat'] as const) {
-      const v = payload[claim];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) throw invalid('claim_invalid', `The ${claim} claim is not a finite number`);
-    }
+    const bad = badTimeClaim(payload);
+    if (bad !== undefined) throw invalid('claim_invalid', `The ${bad} claim is not a finite number`);
     // jose checks iat only against a maximum age; a token issued in the future is not valid yet.
     if (payload.iat !== undefined && payload.iat > c.clock() / 1000 + c.clockTolerance) {
       throw invalid('token_not_yet_valid', 'The access token was issued in the future');
@@ -150,9 +148,23 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
   };
 }
 
+/** The first of `exp`, `nbf`, `iat` present but not a finite number (RFC 7519 §2: a NumericDate is a JSON number). */
+function badTimeClaim(payload: Record<string, unknown> | undefined): string | undefined {
+  for (const claim of ['exp', 'nbf', 'iat']) {
+    const v = payload?.[claim];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) return claim;
+  }
+  return undefined;
+}
+
 /** Map a `jose` (or key-set) failure to the token's fault, keeping the guard's own errors. */
 export function mapJoseError(err: unknown): McpAuthError {
   if (err instanceof McpAuthError) return err;
+  if (err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTClaimValidationFailed) {
+    // A time claim that is no number (nbf: "…", exp: -1e400) is malformed, not early or late.
+    const bad = badTimeClaim(err.payload as Record<string, unknown>);
+    if (bad !== undefined) return invalid('claim_invalid', `The ${bad} claim is not a finite number`, err);
+  }
   if (err instanceof joseErrors.JWTExpired) return invalid('token_expired', 'The access token expired', err);
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     switch (err.claim) {
