@@ -194,7 +194,7 @@ export function isAllowedUrl(uri: string): boolean {
 }
 
 /** Check an https URL (http allowed for loopback hosts); push a problem and return undefined when bad. */
-function checkUrl(value: unknown, name: string, problems: string[], opts: { fragmentOk?: boolean } = {}): URL | undefined {
+function checkUrl(value: unknown, name: string, problems: string[], opts: { fragmentOk?: boolean; issuer?: boolean } = {}): URL | undefined {
   if (typeof value !== 'string' || value === '') {
     problems.push(`${name} must be a non-empty URL string`);
     return undefined;
@@ -224,6 +224,11 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
   }
   if (!opts.fragmentOk && (url.hash !== '' || value.includes('#'))) {
     problems.push(`${name} must not contain a fragment`);
+    return undefined;
+  }
+  // RFC 8414 §2 (and RFC 9728 §2's authorization_servers): an issuer identifier has no query.
+  if (opts.issuer && value.includes('?')) {
+    problems.push(`${name} must not contain a query (an issuer identifier has none, RFC 8414 §2)`);
     return undefined;
   }
   return url;
@@ -335,7 +340,7 @@ export function resolveOptions(input: Options): Config {
 
   const issuerUrl = input.issuer === undefined
     ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)
-    : checkUrl(input.issuer, 'issuer', problems);
+    : checkUrl(input.issuer, 'issuer', problems, { issuer: true });
   const jwksUrl = input.jwksUri === undefined ? undefined : checkUrl(input.jwksUri, 'jwksUri', problems);
 
   let audiences: readonly string[] | undefined;
@@ -399,7 +404,7 @@ export function resolveOptions(input: Options): Config {
     ? (issuerUrl ? [input.issuer as string] : [])
     : (checkStringList(input.authorizationServers, 'authorizationServers', problems) ?? []);
   if (input.authorizationServers !== undefined && authorizationServers.length === 0) problems.push('authorizationServers must not be empty');
-  for (const [i, s] of authorizationServers.entries()) if (input.authorizationServers !== undefined) checkUrl(s, `authorizationServers[${i}]`, problems);
+  for (const [i, s] of authorizationServers.entries()) if (input.authorizationServers !== undefined) checkUrl(s, `authorizationServers[${i}]`, problems, { issuer: true });
 
   if (input.resourceName !== undefined && typeof input.resourceName !== 'string') problems.push('resourceName must be a string');
   if (input.resourceDocumentation !== undefined) checkUrl(input.resourceDocumentation, 'resourceDocumentation', problems, { fragmentOk: true });

@@ -1,0 +1,34 @@
+/**
+ * RFC 9728 §2: `authorization_servers` is a list of "OAuth authorization server issuer
+ * identifiers, as defined in [RFC8414]"; RFC 8414 §2: the issuer is "a URL that uses the "https"
+ * scheme and has no query or fragment components". A query in `issuer` or `authorizationServers`
+ * is refused at construction (it was accepted and published in the metadata, where a client derives
+ * the RFC 8414 metadata URL from it).
+ */
+import express from 'express';
+import request from 'supertest';
+import { ConfigError, mcpAuth } from '../lib/index.js';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+
+test.each([
+  ['issuer', { issuer: 'https://auth.example.com/?tenant=a' }],
+  ['authorizationServers', { issuer: 'https://auth.example.com', authorizationServers: ['https://auth.example.com/?tenant=a'] }],
+])('a query in %s is refused, never published as an issuer identifier', async (_label, opts) => {
+  let guard;
+  try {
+    guard = mcpAuth({ resource: RESOURCE, jwksUri: 'https://auth.example.com/jwks', ...opts });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return;
+  }
+  try {
+    const app = express();
+    app.use(guard.metadata());
+    const res = await request(app).get('/.well-known/oauth-protected-resource/mcp');
+    expect(res.status).toBe(200);
+    for (const as of res.body.authorization_servers as string[]) expect(new URL(as).search).toBe('');
+  } finally {
+    await guard.close();
+  }
+});
