@@ -52,8 +52,10 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const verifier = new Verifier(config, emit);
   const knownScopes = new Set(config.scopesSupported);
   const policy = compilePolicy(config, knownScopes);
+  // 'all' still names requiredScopes (an explicit scopesSupported may leave them out): a token with
+  // exactly the challenge's scopes must pass every request's required-scope check.
   const baseScope = config.challengeScope === 'all'
-    ? config.scopesSupported
+    ? [...new Set([...config.requiredScopes, ...config.scopesSupported])]
     : [...new Set([...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])])];
   const ctx: ProtectContext = {
     config,
