@@ -18,6 +18,7 @@ import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
+import { rootPath } from './metadata-router.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -174,7 +175,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path))) {
+    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(rootPath(req)))) {
       passedThrough.add(req);
       next();
       return;
