@@ -337,6 +337,12 @@ export function resolveOptions(input: Options): Config {
     : checkUrl(input.resource, 'resource', problems);
   // An empty query (`…/mcp?`) too: URL.search is '' for it, but href (and the published `resource`) keeps the `?`.
   if (resourceUrl?.href.includes('?')) problems.push('resource must not contain a query string');
+  // RFC 9728 §3.3: the published resource MUST be identical to the identifier the well-known path was
+  // inserted into, which is built from the parsed URL: so the string must be the URL's own form
+  // (lower-case host, no default port, punycode, percent-encoding), but for the root path's "/".
+  else if (resourceUrl && typeof input.resource === 'string' && resourceUrl.href !== input.resource && resourceUrl.href !== `${input.resource}/`) {
+    problems.push(`resource must be written in its normalized form: ${resourceUrl.href.endsWith('/') && resourceUrl.pathname === '/' && !input.resource.endsWith('/') ? resourceUrl.href.slice(0, -1) : resourceUrl.href}`);
+  }
 
   const issuerUrl = input.issuer === undefined
     ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)

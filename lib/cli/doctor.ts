@@ -5,7 +5,7 @@
  *
  * Checks, in order (ids are stable, for scripts and tests):
  * - `env`: the variables parse; `resource`: the resource URL form (no fragment or query, https
- *   except loopback; a trailing slash or a non-normalized form is a warning); `config`: the options
+ *   except loopback, the URL's normalized form; a trailing slash is a warning); `config`: the options
  *   validate as `mcpAuth()` validates them; `audience` (a warning, only when it applies): the
  *   accepted audiences leave out the resource; `resource_metadata`: the RFC 9728 URLs clients derive.
  * - `as_metadata`: RFC 8414 metadata, then OpenID Connect discovery, reachable (and accepted by
@@ -159,7 +159,7 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
   }
   const normalized = url.href;
   if (normalized !== value && normalized !== `${value}/`) {
-    out.push({ id, status: 'warn', message: `${shown} is not in normalized form${shown === value ? ` (${normalized})` : ''}`, fix: `use ${shown === value ? normalized : 'the normalized form'}: clients and authorization servers compare the string exactly` });
+    out.push({ id, status: 'fail', message: `${shown} is not in normalized form${shown === value ? ` (${normalized})` : ''}`, fix: `use ${shown === value ? normalized : 'the normalized form'}: the metadata must publish the very identifier its URL was built from (RFC 9728 §3.3), and clients compare it as a string` });
     return;
   }
   out.push({ id, status: 'pass', message: `${shown} is a canonical resource URL` });

@@ -175,7 +175,7 @@ describe('doctor against faults: the failing line and exit 1', () => {
 });
 
 describe('doctor: the configuration itself', () => {
-  test('resource forms: fragment and non-loopback http fail; a trailing slash warns (exit 0)', async () => {
+  test('resource forms: fragment, non-loopback http and a non-normalized form fail; a trailing slash warns (exit 0)', async () => {
     const frag = await runCli(['doctor', '--json'], env({ MCP_AUTH_RESOURCE: 'https://mcp.example.com/mcp#x' }));
     expect(frag.code).toBe(1);
     expect(statuses(frag.stdout)).toMatchObject({ resource: 'fail', config: 'fail', network: 'skip' });
@@ -188,6 +188,11 @@ describe('doctor: the configuration itself', () => {
     const slash = await runCli(['doctor', '--json'], env({ MCP_AUTH_RESOURCE: 'http://127.0.0.1:9/mcp/' }));
     expect(statuses(slash.stdout)).toMatchObject({ resource: 'warn', config: 'pass', issuer: 'pass' });
     expect(slash.code).toBe(0);
+
+    // Not in the URL's own form: the guard refuses it (RFC 9728 §3.3), so the doctor fails it too.
+    const upper = await runCli(['doctor', '--json'], env({ MCP_AUTH_RESOURCE: 'http://LOCALHOST:9/mcp' }));
+    expect(statuses(upper.stdout)).toMatchObject({ resource: 'fail', config: 'fail', network: 'skip' });
+    expect(upper.code).toBe(1);
   });
 
   test('accepted audiences that leave out the resource: a warning (exit 0)', async () => {
