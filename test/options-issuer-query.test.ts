@@ -5,8 +5,6 @@
  * is refused at construction (it was accepted and published in the metadata, where a client derives
  * the RFC 8414 metadata URL from it).
  */
-import express from 'express';
-import request from 'supertest';
 import { ConfigError, mcpAuth } from '../lib/index.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
@@ -14,21 +12,7 @@ const RESOURCE = 'https://mcp.example.com/mcp';
 test.each([
   ['issuer', { issuer: 'https://auth.example.com/?tenant=a' }],
   ['authorizationServers', { issuer: 'https://auth.example.com', authorizationServers: ['https://auth.example.com/?tenant=a'] }],
-])('a query in %s is refused, never published as an issuer identifier', async (_label, opts) => {
-  let guard;
-  try {
-    guard = mcpAuth({ resource: RESOURCE, jwksUri: 'https://auth.example.com/jwks', ...opts });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return;
-  }
-  try {
-    const app = express();
-    app.use(guard.metadata());
-    const res = await request(app).get('/.well-known/oauth-protected-resource/mcp');
-    expect(res.status).toBe(200);
-    for (const as of res.body.authorization_servers as string[]) expect(new URL(as).search).toBe('');
-  } finally {
-    await guard.close();
-  }
+  ['issuer (an empty query)', { issuer: 'https://auth.example.com/?' }],
+])('a query in %s is refused at construction, never published as an issuer identifier', (_label, opts) => {
+  expect(() => mcpAuth({ resource: RESOURCE, jwksUri: 'https://auth.example.com/jwks', ...opts })).toThrow(ConfigError);
 });
