@@ -7,22 +7,15 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProtectedResourceMetadata } from '../metadata.js';
 
 /**
- * The request's path from the application's root, without the query: `req.originalUrl`'s, so
- * that a mount path (`app.use('/.well-known/oauth-protected-resource/mcp', …)`, where Express
- * leaves `req.path` as `/`) or a router does not change what is compared with the well-known paths.
+ * The path Express routes this request by, from the application's root: `req.baseUrl + req.path`
+ * (`req.path` is the raw pathname, absolute-form targets included, dot segments not folded). Mounted
+ * at a well-known path itself (`app.use('/.well-known/oauth-protected-resource/mcp', …)`), Express
+ * leaves `req.path` as `/`: then the mount path alone. Only for serving the document: `protect()`'s
+ * pass-through compares `req.baseUrl + req.path` exactly, so it never lets through a request
+ * Express would route anywhere but to a metadata path.
  */
-export function rootPath(req: Request): string {
-  const url = req.originalUrl ?? req.url;
-  if (!url.startsWith('/')) {
-    // An absolute-form request target (`GET http://host/path`, RFC 9112 §3.2.2): its path, as Express routes it.
-    try {
-      return new URL(url).pathname;
-    } catch {
-      return url;
-    }
-  }
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+function routedPath(req: Request): string {
+  return req.path === '/' && req.baseUrl !== '' ? req.baseUrl : req.baseUrl + req.path;
 }
 
 /** Build the named middleware serving `doc` at `paths`. */
@@ -31,7 +24,7 @@ export function metadataMiddleware(doc: ProtectedResourceMetadata, paths: readon
   const length = String(Buffer.byteLength(body));
   const served = new Set(paths);
   return function mcpAuthMetadata(req: Request, res: Response, next: NextFunction): void {
-    if (!served.has(rootPath(req))) return next();
+    if (!served.has(routedPath(req))) return next();
     res.setHeader('Access-Control-Allow-Origin', '*');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');

@@ -18,7 +18,6 @@ import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
-import { rootPath } from './metadata-router.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -175,7 +174,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(rootPath(req)))) {
+    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path))) {
       passedThrough.add(req);
       next();
       return;
