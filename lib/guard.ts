@@ -52,11 +52,11 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const verifier = new Verifier(config, emit);
   const knownScopes = new Set(config.scopesSupported);
   const policy = compilePolicy(config, knownScopes);
-  // 'all' still names requiredScopes (an explicit scopesSupported may leave them out): a token with
-  // exactly the challenge's scopes must pass every request's required-scope check.
-  const baseScope = config.challengeScope === 'all'
-    ? [...new Set([...config.requiredScopes, ...config.scopesSupported])]
-    : [...new Set([...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])])];
+  // 'base': what every request needs (requiredScopes, the * tool rule). 'all' adds scopesSupported,
+  // and keeps the base (an explicit scopesSupported may leave it out): a token with exactly the
+  // challenge's scopes must pass every request's required-scope check and the * rule.
+  const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
+  const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const ctx: ProtectContext = {
     config,
     verifier,
