@@ -157,7 +157,7 @@ export class Discovery {
     try {
       config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oauth2'));
     } catch (first) {
-      // A fetch failure (network, timeout, status, size) is the cause itself, not openid-client's wrapper around it.
+      // A fetch that could not complete (network, timeout, size) is the cause itself, not openid-client's wrapper around it.
       if (first instanceof FetchFailure) throw first;
       const inner = (first as { cause?: unknown } | null)?.cause;
       if (inner instanceof FetchFailure) throw inner;

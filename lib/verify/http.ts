@@ -80,8 +80,8 @@ export async function boundedFetch(url: string | URL, init: RequestInit, timeout
   } catch (err) {
     const name = (err as { name?: string } | null)?.name;
     if (name === 'TimeoutError' || name === 'AbortError') throw new FetchFailure('timeout', `no answer within ${timeoutMs} ms`, undefined, { cause: err });
-    const failure = new FetchFailure('network', 'network error', undefined, { cause: err });
-    throw failure.code === undefined ? failure : new FetchFailure('network', `network error (${failure.code})`, undefined, { cause: err });
+    const code = systemCode(err);
+    throw new FetchFailure('network', code === undefined ? 'network error' : `network error (${code})`, undefined, { cause: err });
   }
 }
 
