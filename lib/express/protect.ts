@@ -174,7 +174,15 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path))) {
+    if (isPreflight(req)) {
+      passedThrough.add(req);
+      // Inside a route's own stack (app.all(path, protect(), handler)), the rest of that route is
+      // protected: skip it, so its handler never runs without a token; later routes and middleware
+      // (a CORS handler) still see the preflight. Mounted with app.use, pass it on.
+      next(req.route === undefined ? undefined : 'route');
+      return;
+    }
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) {
       passedThrough.add(req);
       next();
       return;
