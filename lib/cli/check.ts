@@ -19,6 +19,7 @@ import type { AuthInfo } from '../types.js';
 import { clientIdOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
 import { resolveTool, toolRules } from './tool-rules.js';
+import { printable } from './printable.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -220,7 +221,7 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
 /** Human-readable report. */
 export function formatCheck(r: CheckReport): string {
   const lines: string[] = [];
-  const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${printable(v)}`);
   row('decision', r.decision);
   if (r.decision === 'deny') row('status', `${r.status} ${r.code} (${r.reason}): ${r.description}`);
   row('token', `${r.token.kind}, ${r.token.length} characters (no token material is printed)`);

@@ -33,6 +33,7 @@ import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { algFitsKey, isUsableKey } from '../verify/jwks.js';
 import { toolRules } from './tool-rules.js';
+import { printable } from './printable.js';
 
 /** Result of one check: `info` lines report facts and never fail. */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'info';
@@ -468,7 +469,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
 /** Human-readable report: one line per check, then a summary. */
 export function formatDoctor(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.id.length));
-  const lines = report.checks.map((c) => `${c.status.toUpperCase().padEnd(4)} ${c.id.padEnd(width)}  ${c.message}${c.fix ? `  → fix: ${c.fix}` : ''}`);
+  const lines = report.checks.map((c) => printable(`${c.status.toUpperCase().padEnd(4)} ${c.id.padEnd(width)}  ${c.message}${c.fix ? `  → fix: ${c.fix}` : ''}`));
   const n = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
   lines.push(`${report.ok ? 'OK' : 'FAILED'}: ${n('pass')} passed, ${n('warn')} warning(s), ${n('fail')} failed, ${n('skip')} skipped`);
   return `${lines.join('\n')}\n`;
