@@ -29,7 +29,6 @@ export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 /** Installs the filter on a response when the request makes list calls. */
 export type ListFilter = (req: Request, res: Response, auth: AuthInfo) => void;
 
-const INSTALLED = Symbol('mcp-oauth-guard.list-filter');
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 type Headers = Record<string, unknown> | unknown[] | undefined;
@@ -87,6 +86,9 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer {
  * @param emit optional event sink for `list_unfiltered`.
  */
 export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => void): ListFilter {
+  // One marker per guard: its protect() twice on a route wraps the response once, while a second
+  // guard on the same route (another policy) wraps it too, so each guard's filter applies.
+  const INSTALLED = Symbol('mcp-oauth-guard.list-filter');
   return function installListFilter(req: Request, res: Response, auth: AuthInfo): void {
     const calls = policy.listCalls(req.body);
     if (!calls) return;
