@@ -9,6 +9,7 @@
  * labelled so. Route scopes (`protect({ scopes })`) are not known here and not applied.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { assertTokenGrammar } from '../bearer.js';
 import { fromEnv } from '../env.js';
 import { asMcpAuthError, InsufficientScopeError, wireCodeOf, type McpAuthErrorReason } from '../errors.js';
 import type { GuardEvent } from '../events.js';
@@ -165,6 +166,8 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
   let info: AuthInfo | undefined;
   let err: unknown;
   try {
+    // The header path's order: the size cap (401, in verify()), then the b64token grammar (400).
+    if (token.length <= c.maxTokenBytes) assertTokenGrammar(token);
     info = await guard.verify(token);
   } catch (e) {
     err = e;
