@@ -172,22 +172,43 @@ interface Metadata {
   doc: Record<string, unknown>;
 }
 
+/** Whether `value` is a URL string equal to `url` once parsed (openid-client's issuer comparison). */
+function sameUrl(value: unknown, url: string): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).href === new URL(url).href;
+  } catch {
+    return false;
+  }
+}
+
 async function checkMetadata(c: Config, discovery: Discovery, out: DoctorCheck[]): Promise<Metadata | undefined> {
   const timeoutMs = c.httpTimeoutSeconds * 1000;
   const urls = metadataUrls(c.issuer);
   const needed = (c.jwksUri === undefined && c.tokenFormat !== 'opaque') || (c.introspection !== undefined && c.introspection.url === undefined);
   const tried: string[] = [];
   let found: Metadata | undefined;
+  let otherIssuer: Metadata | undefined;
   for (const [kind, url] of [['RFC 8414', urls.rfc8414], ['OpenID Connect', urls.oidc]] as const) {
     try {
       const doc = await fetchJson(url, timeoutMs, c.jwksMaxBytes);
       if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new FetchFailure('not_json', 'not a JSON object');
-      found = { url, kind, doc: doc as Record<string, unknown> };
+      const candidate: Metadata = { url, kind, doc: doc as Record<string, unknown> };
+      // As the guard's discovery (openid-client): an RFC 8414 document naming another issuer (as a
+      // URL; a multi-tenant server answering for its default tenant) sends it to the OpenID
+      // Connect address. One naming the same URL in another spelling is used, and fails below.
+      if (kind === 'RFC 8414' && !sameUrl((doc as { issuer?: unknown }).issuer, c.issuer)) {
+        otherIssuer = candidate;
+        tried.push(`${url}: names another issuer`);
+        continue;
+      }
+      found = candidate;
       break;
     } catch (err) {
       tried.push(`${url}: ${fetchProblem(err).what}`);
     }
   }
+  found ??= otherIssuer;
   if (!found) {
     out.push({
       id: 'as_metadata',
