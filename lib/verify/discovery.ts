@@ -21,7 +21,7 @@ import * as client from 'openid-client';
 import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
 import { isAllowedUrl } from '../options.js';
-import { boundedFetch, FetchFailure, readCapped } from './http.js';
+import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
 
 /** The metadata names another issuer than the configured one (compared string for string). */
 class IssuerMismatch extends Error {}
@@ -58,13 +58,19 @@ export class Discovery {
     const closing = this.#closing.signal;
     this.#fetch = async (url, options) => {
       const init = options as RequestInit;
-      const signal = init.signal ? AbortSignal.any([init.signal, closing]) : closing;
-      const response = await boundedFetch(url, { ...init, signal }, timeoutMs);
-      const body = await readCapped(response, maxBytes);
-      return new Response(response.status === 204 || response.status === 304 ? null : (body as Uint8Array<ArrayBuffer>), {
-        status: response.status,
-        headers: response.headers,
-      });
+      const { signal, release } = linkedSignal(init.signal, closing);
+      try {
+        const response = await boundedFetch(url, { ...init, signal }, timeoutMs);
+        // A body that stalls is a timeout (or a network failure), as for the headers: never a bare
+        // AbortError, which would send discovery on to the OpenID Connect address for a second timeout.
+        const body = await readBody(response, maxBytes, signal);
+        return new Response(response.status === 204 || response.status === 304 ? null : (body as Uint8Array<ArrayBuffer>), {
+          status: response.status,
+          headers: response.headers,
+        });
+      } finally {
+        release();
+      }
     };
     if (intro?.url) {
       const server = { issuer: c.issuer, introspection_endpoint: intro.url } as client.ServerMetadata;

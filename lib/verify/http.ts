@@ -45,6 +45,16 @@ export function describeFailure(err: unknown): string {
   return 'unknown';
 }
 
+/** {@link readCapped}, its failures as {@link FetchFailure}: `timeout` once `deadline` has fired, else `network`. */
+export async function readBody(response: Response, maxBytes: number, deadline: AbortSignal): Promise<Uint8Array> {
+  try {
+    return await readCapped(response, maxBytes);
+  } catch (err) {
+    if (err instanceof FetchFailure) throw err;
+    throw new FetchFailure(deadline.aborted ? 'timeout' : 'network', 'body read failed', undefined, { cause: err });
+  }
+}
+
 /** Read a response body, refusing more than `maxBytes`. */
 export async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length'));
@@ -72,6 +82,23 @@ export async function readCapped(response: Response, maxBytes: number): Promise<
   return out;
 }
 
+/**
+ * A per-call signal that aborts when `call` (optional, per call) or `lifetime` (the guard's, long
+ * lived) does, and `release()`, which unhooks it from `lifetime` once the call is over. Never
+ * `AbortSignal.any([…, lifetime])`: on Node 20 a source signal keeps a record of every signal made
+ * from it, so a long-lived one grows with every call.
+ */
+export function linkedSignal(call: AbortSignal | null | undefined, lifetime: AbortSignal): { signal: AbortSignal; release: () => void } {
+  const link = new AbortController();
+  const onAbort = (): void => link.abort(lifetime.reason);
+  if (lifetime.aborted) link.abort(lifetime.reason);
+  else lifetime.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: call ? AbortSignal.any([call, link.signal]) : link.signal,
+    release: () => lifetime.removeEventListener('abort', onAbort),
+  };
+}
+
 /** `fetch` with a timeout (ms); network failures and timeouts become {@link FetchFailure}. */
 export async function boundedFetch(url: string | URL, init: RequestInit, timeoutMs: number): Promise<Response> {
   const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
@@ -88,18 +115,17 @@ export async function boundedFetch(url: string | URL, init: RequestInit, timeout
 /** GET a JSON document (status 200, at most `maxBytes`); `signal` aborts it (e.g. on close). */
 export async function fetchJson(url: string, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<unknown> {
   const timer = AbortSignal.timeout(timeoutMs);
-  const deadline = signal ? AbortSignal.any([timer, signal]) : timer;
-  const response = await boundedFetch(url, { headers: { accept: 'application/json' }, signal: deadline }, timeoutMs);
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {});
-    throw new FetchFailure('status', `HTTP ${response.status}`, response.status);
-  }
+  const { signal: deadline, release } = signal ? linkedSignal(timer, signal) : { signal: timer, release: () => {} };
   let bytes: Uint8Array;
   try {
-    bytes = await readCapped(response, maxBytes);
-  } catch (err) {
-    if (err instanceof FetchFailure) throw err;
-    throw new FetchFailure(deadline.aborted ? 'timeout' : 'network', 'body read failed', undefined, { cause: err });
+    const response = await boundedFetch(url, { headers: { accept: 'application/json' }, signal: deadline }, timeoutMs);
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      throw new FetchFailure('status', `HTTP ${response.status}`, response.status);
+    }
+    bytes = await readBody(response, maxBytes, deadline);
+  } finally {
+    release();
   }
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
