@@ -32,6 +32,7 @@ export class VerificationCache {
   readonly #negative: LRUCache<string, McpAuthError> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
+  #closed = false;
 
   constructor(s: CacheSettings) {
     this.#s = s;
@@ -65,7 +66,7 @@ export class VerificationCache {
 
   /** Store a verified result for at most `min(exp − now, maxAge)`; nothing when that is not positive and finite. */
   set(key: string, info: AuthInfo, expSeconds: number | undefined): void {
-    if (!this.#positive) return;
+    if (!this.#positive || this.#closed) return;
     const nowMs = this.#s.clock();
     let ttlMs = this.#s.maxAgeSeconds * 1000;
     if (expSeconds !== undefined) ttlMs = Math.min(ttlMs, expSeconds * 1000 - nowMs);
@@ -76,7 +77,7 @@ export class VerificationCache {
 
   /** Store a negative answer for `negativeSeconds`; nothing when that rounds below 1 ms (never "forever"). */
   setNegative(key: string, err: McpAuthError): void {
-    if (!this.#negative) return;
+    if (!this.#negative || this.#closed) return;
     const ttlMs = Math.floor(this.#s.negativeSeconds * 1000);
     if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
     this.#negative.set(key, err, { ttl: ttlMs });
@@ -96,7 +97,12 @@ export class VerificationCache {
     return this.#positive?.size ?? 0;
   }
 
-  clear(): void {
+  /**
+   * Drop every entry and store nothing more: a verification still under way when the guard
+   * closes finishes into a closed cache, so the closed guard never answers from it.
+   */
+  close(): void {
+    this.#closed = true;
     this.#positive?.clear();
     this.#negative?.clear();
   }

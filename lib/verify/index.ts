@@ -129,6 +129,6 @@ export class Verifier {
   close(): void {
     this.keys?.close();
     this.discovery.close();
-    this.cache.clear();
+    this.cache.close();
   }
 }
