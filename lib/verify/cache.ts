@@ -26,9 +26,15 @@ export interface CacheSettings {
   clock: () => number;
 }
 
+/** A positive entry: the result, and when it was stored (ms, the injected clock). */
+interface Entry {
+  info: AuthInfo;
+  storedAt: number;
+}
+
 /** Positive and negative verification results, with in-flight coalescing. */
 export class VerificationCache {
-  readonly #positive: LRUCache<string, AuthInfo> | undefined;
+  readonly #positive: LRUCache<string, Entry> | undefined;
   readonly #negative: LRUCache<string, McpAuthError> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
@@ -48,15 +54,21 @@ export class VerificationCache {
     return oneShotHash !== undefined ? oneShotHash('sha256', token, 'base64url') : nodeCrypto.createHash('sha256').update(token).digest('base64url');
   }
 
-  /** A still-valid positive entry. */
+  /**
+   * A still-valid positive entry. One stored later than now (the clock stepped back, as an NTP
+   * correction does) is stale too: `lru-cache` would count its age from the future and keep it
+   * past `cacheMaxAgeSeconds`, the revocation window.
+   */
   get(key: string): AuthInfo | undefined {
     const hit = this.#positive?.get(key);
     if (hit === undefined) return undefined;
-    if (hit.expiresAt !== undefined && hit.expiresAt * 1000 <= this.#s.clock()) {
+    const now = this.#s.clock();
+    const exp = hit.info.expiresAt;
+    if (now < hit.storedAt || (exp !== undefined && exp * 1000 <= now)) {
       this.#positive!.delete(key);
       return undefined;
     }
-    return hit;
+    return hit.info;
   }
 
   /** A cached negative answer. */
@@ -72,7 +84,7 @@ export class VerificationCache {
     if (expSeconds !== undefined) ttlMs = Math.min(ttlMs, expSeconds * 1000 - nowMs);
     ttlMs = Math.floor(ttlMs);
     if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
-    this.#positive.set(key, info, { ttl: ttlMs });
+    this.#positive.set(key, { info, storedAt: nowMs }, { ttl: ttlMs });
   }
 
   /** Store a negative answer for `negativeSeconds`; nothing when that rounds below 1 ms (never "forever"). */

@@ -104,7 +104,8 @@ export class Discovery {
     if (this.#config) return Promise.resolve(this.#config);
     if (this.#inflight) return this.#inflight;
     const now = this.c.clock();
-    if (now - this.#lastAttemptAt < this.c.jwksCooldownSeconds * 1000) {
+    // A clock stepped back past the last attempt (an NTP correction) ends the cooldown, as for the key set.
+    if (now - this.#lastAttemptAt < this.c.jwksCooldownSeconds * 1000 && now >= this.#lastAttemptAt) {
       return Promise.reject(this.#unavailable(now));
     }
     this.#lastAttemptAt = now;
@@ -180,7 +181,8 @@ export class Discovery {
   }
 
   #unavailable(now: number): AuthUnavailableError {
-    const waitMs = Math.max(1000, this.c.jwksCooldownSeconds * 1000 - (now - this.#lastAttemptAt));
+    const elapsed = now < this.#lastAttemptAt ? Infinity : now - this.#lastAttemptAt; // stepped back: the cooldown is over
+    const waitMs = Math.max(1000, this.c.jwksCooldownSeconds * 1000 - elapsed);
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
       reason: 'discovery_failed',

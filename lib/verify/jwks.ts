@@ -131,7 +131,8 @@ export class RemoteKeySet {
   }
 
   #canFetch(now: number): boolean {
-    return !this.#closing.signal.aborted && now - this.#lastAttemptAt >= this.s.cooldownMs;
+    // A clock stepped back past the last attempt (an NTP correction) ends the cooldown: never wait for it to catch up.
+    return !this.#closing.signal.aborted && (now - this.#lastAttemptAt >= this.s.cooldownMs || now < this.#lastAttemptAt);
   }
 
   #drop(): void {
@@ -176,7 +177,8 @@ export class RemoteKeySet {
   }
 
   #unavailable(now: number): AuthUnavailableError {
-    const waitMs = Math.max(1000, this.s.cooldownMs - (now - this.#lastAttemptAt));
+    const elapsed = now < this.#lastAttemptAt ? Infinity : now - this.#lastAttemptAt; // stepped back: the cooldown is over
+    const waitMs = Math.max(1000, this.s.cooldownMs - elapsed);
     const failure = this.#lastFailure;
     // A failed discovery (no JWKS URI) keeps its own reason and description.
     const discovery = failure instanceof AuthUnavailableError ? failure : undefined;
