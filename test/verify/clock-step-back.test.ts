@@ -9,76 +9,65 @@
 import request from 'supertest';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { fakeClock } from '../helpers/clock.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 const T0 = 1_800_000_000_000;
 const STEP_BACK_MS = 2 * 3600_000;
-let as: LoopbackAS;
-let key: TestKey;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-});
 beforeEach(() => {
-  as.keys = [key.publicJwk];
-  as.faults = { discovery: 'ok', jwks: 'ok', introspection: 'ok' };
-  as.resetCounts();
-});
-afterAll(async () => {
-  await Promise.all(open.map((t) => t.guard.close()));
-  await as.close();
+  fx.as.keys = [fx.key.publicJwk];
+  fx.as.faults = { discovery: 'ok', jwks: 'ok', introspection: 'ok' };
+  fx.as.resetCounts();
 });
 
 async function scenario(over: Record<string, unknown>, fail: () => void, heal: () => void): Promise<{ t: TestApp; res: request.Response }> {
   const clock = fakeClock(T0);
-  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock, ...over });
-  open.push(t);
-  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, clock, ...over });
+  fx.track(t);
+  const sign = tokenBuilder({ issuer: fx.as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
   fail();
-  const first = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  const first = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(fx.key)}`).send(PING);
   expect(first.status).toBe(503);
   heal();
   clock.set(T0 - STEP_BACK_MS); // the clock is corrected backwards by two hours
   clock.advance(31_000); // then more than the 30 s cooldown passes
-  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(fx.key)}`).send(PING);
   return { t, res };
 }
 
 test('JWKS: after a failed fetch and a backwards clock step, a fetch is made again once the cooldown has passed', async () => {
-  const { t, res } = await scenario({ jwksUri: as.jwksUri }, () => { as.faults.jwks = '500'; }, () => { as.faults.jwks = 'ok'; });
+  const { t, res } = await scenario({ jwksUri: fx.as.jwksUri }, () => { fx.as.faults.jwks = '500'; }, () => { fx.as.faults.jwks = 'ok'; });
   expect(res.status).toBe(200);
   expect(t.calls()).toBe(1);
-  expect(as.counts.jwks).toBe(2);
+  expect(fx.as.counts.jwks).toBe(2);
 });
 
 test('discovery: after a failed discovery and a backwards clock step, discovery is retried once the cooldown has passed', async () => {
-  const { t, res } = await scenario({}, () => { as.faults.discovery = '500'; }, () => { as.faults.discovery = 'ok'; });
+  const { t, res } = await scenario({}, () => { fx.as.faults.discovery = '500'; }, () => { fx.as.faults.discovery = 'ok'; });
   expect(res.status).toBe(200);
   expect(t.calls()).toBe(1);
-  expect(as.counts.jwks).toBe(1);
+  expect(fx.as.counts.jwks).toBe(1);
 });
 
 test('cache: a backwards clock step does not stretch a positive entry past cacheMaxAgeSeconds (the revocation window)', async () => {
   const { mcpAuth } = await import('../../lib/index.js');
   const { opaqueOptions, opaqueToken, activeAnswer } = await import('../helpers/opaque.js');
   const clock = fakeClock(T0);
-  const g = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 300 }));
-  open.push({ guard: g } as TestApp);
+  const g = mcpAuth(opaqueOptions(fx.as, { clock, cacheMaxAgeSeconds: 300 }));
+  fx.track(g);
   const token = opaqueToken();
   let revoked = false;
-  as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as, clock.seconds(), { exp: undefined }) });
+  fx.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(fx.as, clock.seconds(), { exp: undefined }) });
   await expect(g.verify(token)).resolves.toMatchObject({ clientId: 'client-1' });
-  expect(as.counts.introspection).toBe(1);
+  expect(fx.as.counts.introspection).toBe(1);
   revoked = true; // revoked at the authorization server
   clock.set(T0 - STEP_BACK_MS); // clock corrected backwards
   clock.advance(301_000); // more than cacheMaxAgeSeconds passes
   const err = await g.verify(token).then(() => 'still accepted', (e: unknown) => e);
   expect(err).toMatchObject({ code: 'UNAUTHORIZED', reason: 'token_inactive' });
-  expect(as.counts.introspection).toBe(2);
+  expect(fx.as.counts.introspection).toBe(2);
 });

@@ -6,36 +6,24 @@
  */
 import request from 'supertest';
 import { McpAuthError } from '../../lib/index.js';
-import { buildApp, type TestApp } from '../helpers/app.js';
+import { buildApp } from '../helpers/app.js';
 import { fakeClock } from '../helpers/clock.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
-let as: LoopbackAS;
-let key: TestKey;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
-});
-afterAll(async () => {
-  await Promise.all(open.map((t) => t.guard.close()));
-  await as.close();
-});
 
 test('a verification racing close() does not leave its token accepted by the closed guard', async () => {
   const clock = fakeClock(1_800_000_000_000);
-  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri, clock });
-  open.push(t);
-  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, clock });
+  fx.track(t);
+  const sign = tokenBuilder({ issuer: fx.as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
   await t.guard.ready();
-  const token = await sign(key);
-  const other = await sign(key, { jti: 'other' });
+  const token = await sign(fx.key);
+  const other = await sign(fx.key, { jti: 'other' });
 
   // Verification starts (keys already loaded), then the guard is closed in the same turn.
   const inFlight = t.guard.verify(token).then(() => 'ok', (e: unknown) => e);
@@ -53,5 +41,5 @@ test('a verification racing close() does not leave its token accepted by the clo
   const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
   expect(res.status).toBe(503);
   expect(t.calls()).toBe(0);
-  expect(as.counts.jwks).toBe(1);
+  expect(fx.as.counts.jwks).toBe(1);
 });
