@@ -193,6 +193,18 @@ export function isAllowedUrl(uri: string): boolean {
   return url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url)));
 }
 
+/**
+ * The form a resource must be written in, when `value` (parsed as `url`) is not in it; else
+ * `undefined`. RFC 9728 §3.3: the published resource MUST be identical to the identifier the
+ * well-known path was inserted into, which is built from the parsed URL, so the string must be the
+ * URL's own form (lower-case host, no default port, punycode, percent-encoding), but for the root
+ * path's "/", which may be left out. Used by `mcpAuth()` and `doctor`.
+ */
+export function resourceNormalForm(value: string, url: URL): string | undefined {
+  if (url.href === value || url.href === `${value}/`) return undefined;
+  return url.pathname === '/' && !value.endsWith('/') ? url.href.slice(0, -1) : url.href;
+}
+
 /** Check an https URL (http allowed for loopback hosts); push a problem and return undefined when bad. */
 function checkUrl(value: unknown, name: string, problems: string[], opts: { fragmentOk?: boolean; issuer?: boolean } = {}): URL | undefined {
   if (typeof value !== 'string' || value === '') {
@@ -337,11 +349,10 @@ export function resolveOptions(input: Options): Config {
     : checkUrl(input.resource, 'resource', problems);
   // An empty query (`…/mcp?`) too: URL.search is '' for it, but href (and the published `resource`) keeps the `?`.
   if (resourceUrl?.href.includes('?')) problems.push('resource must not contain a query string');
-  // RFC 9728 §3.3: the published resource MUST be identical to the identifier the well-known path was
-  // inserted into, which is built from the parsed URL: so the string must be the URL's own form
-  // (lower-case host, no default port, punycode, percent-encoding), but for the root path's "/".
-  else if (resourceUrl && typeof input.resource === 'string' && resourceUrl.href !== input.resource && resourceUrl.href !== `${input.resource}/`) {
-    problems.push(`resource must be written in its normalized form: ${resourceUrl.href.endsWith('/') && resourceUrl.pathname === '/' && !input.resource.endsWith('/') ? resourceUrl.href.slice(0, -1) : resourceUrl.href}`);
+  else if (resourceUrl) {
+    // RFC 9728 §3.3 (see resourceNormalForm): the string must be the URL's own form.
+    const normal = resourceNormalForm(input.resource, resourceUrl);
+    if (normal !== undefined) problems.push(`resource must be written in its normalized form: ${normal}`);
   }
 
   const issuerUrl = input.issuer === undefined

@@ -28,7 +28,7 @@ import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { fromEnv, ENV_VARIABLES } from '../env.js';
 import { AuthMisconfiguredError, ConfigError } from '../errors.js';
-import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, type Config, type Options, type ScopeMap } from '../options.js';
+import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { algFitsKey, isUsableKey } from '../verify/jwks.js';
@@ -158,8 +158,8 @@ function checkResource(raw: string | undefined, out: DoctorCheck[]): void {
     });
     return;
   }
-  const normalized = url.href;
-  if (normalized !== value && normalized !== `${value}/`) {
+  const normalized = resourceNormalForm(value, url);
+  if (normalized !== undefined) {
     out.push({ id, status: 'fail', message: `${shown} is not in normalized form${shown === value ? ` (${normalized})` : ''}`, fix: `use ${shown === value ? normalized : 'the normalized form'}: the metadata must publish the very identifier its URL was built from (RFC 9728 §3.3), and clients compare it as a string` });
     return;
   }

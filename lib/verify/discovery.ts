@@ -21,6 +21,7 @@ import * as client from 'openid-client';
 import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
 import { isAllowedUrl } from '../options.js';
+import { cooldownLeftMs } from './cooldown.js';
 import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
 
 /** The metadata names another issuer than the configured one (compared string for string). */
@@ -104,8 +105,7 @@ export class Discovery {
     if (this.#config) return Promise.resolve(this.#config);
     if (this.#inflight) return this.#inflight;
     const now = this.c.clock();
-    // A clock stepped back past the last attempt (an NTP correction) ends the cooldown, as for the key set.
-    if (now - this.#lastAttemptAt < this.c.jwksCooldownSeconds * 1000 && now >= this.#lastAttemptAt) {
+    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) {
       return Promise.reject(this.#unavailable(now));
     }
     this.#lastAttemptAt = now;
@@ -165,9 +165,8 @@ export class Discovery {
       config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oauth2'));
     } catch (first) {
       // A fetch that could not complete (network, timeout, size) is the cause itself, not openid-client's wrapper around it.
-      if (first instanceof FetchFailure) throw first;
-      const inner = (first as { cause?: unknown } | null)?.cause;
-      if (inner instanceof FetchFailure) throw inner;
+      const failure = first instanceof FetchFailure ? first : (first as { cause?: unknown } | null)?.cause;
+      if (failure instanceof FetchFailure) throw failure;
       try {
         config = await client.discovery(issuer, this.#clientId, intro?.clientSecret, this.#clientAuth, options('oidc'));
       } catch {
@@ -181,8 +180,7 @@ export class Discovery {
   }
 
   #unavailable(now: number): AuthUnavailableError {
-    const elapsed = now < this.#lastAttemptAt ? Infinity : now - this.#lastAttemptAt; // stepped back: the cooldown is over
-    const waitMs = Math.max(1000, this.c.jwksCooldownSeconds * 1000 - elapsed);
+    const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000));
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
       reason: 'discovery_failed',

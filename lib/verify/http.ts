@@ -56,7 +56,7 @@ export async function readBody(response: Response, maxBytes: number, deadline: A
 }
 
 /** Read a response body, refusing more than `maxBytes`. */
-export async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel().catch(() => {});

@@ -22,6 +22,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
+import { cooldownLeftMs } from './cooldown.js';
 import type { GuardEvent } from '../events.js';
 import { describeFailure, fetchJson, FetchFailure } from './http.js';
 
@@ -131,8 +132,7 @@ export class RemoteKeySet {
   }
 
   #canFetch(now: number): boolean {
-    // A clock stepped back past the last attempt (an NTP correction) ends the cooldown: never wait for it to catch up.
-    return !this.#closing.signal.aborted && (now - this.#lastAttemptAt >= this.s.cooldownMs || now < this.#lastAttemptAt);
+    return !this.#closing.signal.aborted && cooldownLeftMs(now, this.#lastAttemptAt, this.s.cooldownMs) === 0;
   }
 
   #drop(): void {
@@ -177,8 +177,7 @@ export class RemoteKeySet {
   }
 
   #unavailable(now: number): AuthUnavailableError {
-    const elapsed = now < this.#lastAttemptAt ? Infinity : now - this.#lastAttemptAt; // stepped back: the cooldown is over
-    const waitMs = Math.max(1000, this.s.cooldownMs - elapsed);
+    const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.s.cooldownMs));
     const failure = this.#lastFailure;
     // A failed discovery (no JWKS URI) keeps its own reason and description.
     const discovery = failure instanceof AuthUnavailableError ? failure : undefined;
