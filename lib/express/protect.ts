@@ -174,17 +174,13 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if (isPreflight(req)) {
+    if (isPreflight(req) || ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path))) {
       passedThrough.add(req);
-      // Inside a route's own stack (app.all(path, protect(), handler)), the rest of that route is
-      // protected: skip it, so its handler never runs without a token; later routes and middleware
-      // (a CORS handler) still see the preflight. Mounted with app.use, pass it on.
+      // Inside a route's own stack (app.all(path, protect(), handler), a catch-all app.get('/*splat',
+      // protect(), handler)), the rest of that route is protected: skip it, so its handler never
+      // runs without a token; later routes and middleware (a CORS handler, metadata()) still see
+      // the request. Mounted with app.use, pass it on.
       next(req.route === undefined ? undefined : 'route');
-      return;
-    }
-    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) {
-      passedThrough.add(req);
-      next();
       return;
     }
     let trace: DecisionTrace | undefined;
