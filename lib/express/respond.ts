@@ -3,7 +3,7 @@
  *
  * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
  * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`); `Retry-After` for
- * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (added to what the app set);
+ * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a 503; added to what the app set);
  * `Cache-Control: no-store`; a JSON-RPC 2.0 error body echoing the request's id when known.
  * Nothing of the token, and no stack trace, is ever written.
  */
@@ -75,8 +75,12 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
         resource_metadata: resourceMetadata,
       }));
     }
-    if (err instanceof AuthUnavailableError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     appendToken(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
+    if (err instanceof AuthUnavailableError) {
+      // Not a CORS-safelisted response header: exposed, or a browser client cannot read when to retry.
+      res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      appendToken(res, 'Access-Control-Expose-Headers', 'Retry-After');
+    }
     res.setHeader('Cache-Control', 'no-store');
     const data: Record<string, unknown> = { code: wireCode };
     if (err.bearerError) data.error = err.bearerError;
