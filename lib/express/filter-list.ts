@@ -95,6 +95,9 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
     const marked = res as unknown as Record<symbol, unknown>;
     if (marked[INSTALLED]) return;
     marked[INSTALLED] = true;
+    // The filter reads the answer as the handler wrote it: ask a compressor mounted after protect()
+    // (`compression`) for none, or any client could get the list unfiltered by asking for gzip.
+    req.headers['accept-encoding'] = 'identity';
     const scopes = auth.scopes;
     wrap(res, calls, (method, entry) => policy.allows(method, entry, scopes), emit);
   };
@@ -122,11 +125,16 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     for (const method of methods) emit({ type: 'list_unfiltered', method, reason });
   }
 
+  /**
+   * Step aside: put back what was there, each function only while it is still this filter's own.
+   * A hook installed after it (a second guard's filter, `on-headers`, a compressor) wraps this
+   * filter and stays; this filter's wrappers forward untouched once it is done.
+   */
   function restore(): void {
-    res.writeHead = orig.writeHead;
-    res.write = orig.write;
-    res.end = orig.end;
-    res.flushHeaders = orig.flushHeaders;
+    if (res.writeHead === writeHead) res.writeHead = orig.writeHead;
+    if (res.write === write) res.write = orig.write;
+    if (res.end === end) res.end = orig.end;
+    if (res.flushHeaders === flushHeaders) res.flushHeaders = orig.flushHeaders;
   }
 
   function header(name: string, headers: Headers): string | undefined {
@@ -244,6 +252,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
         res.setHeader('Content-Length', String(out.length));
       }
     }
+    mode = 'pass';
     if (head) call.writeHead.apply(res, head);
     return call.end.call(res, out ?? body, cb);
   }
@@ -253,7 +262,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     return { encoding: a, cb: typeof b === 'function' ? (b as Callback) : undefined };
   }
 
-  res.writeHead = function listFilterWriteHead(this: Response, ...args: unknown[]): Response {
+  const writeHead = function listFilterWriteHead(this: Response, ...args: unknown[]): Response {
     if (mode === 'undecided') decide(Number(args[0]), (typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
     if (isHeld()) {
       head = args;
@@ -263,12 +272,12 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     return call.writeHead.apply(res, args);
   } as Response['writeHead'];
 
-  res.flushHeaders = function listFilterFlushHeaders(): void {
+  const flushHeaders = function listFilterFlushHeaders(): void {
     if (mode === 'undecided') decide(res.statusCode, undefined);
     if (!isHeld()) call.flushHeaders.call(res);
   };
 
-  res.write = function listFilterWrite(chunk: unknown, a?: unknown, b?: unknown): boolean {
+  const write = function listFilterWrite(chunk: unknown, a?: unknown, b?: unknown): boolean {
     if (mode === 'undecided') decide(res.statusCode, undefined);
     if (mode === 'pass') return call.write.call(res, chunk, a, b);
     const { encoding, cb } = split(a, b);
@@ -291,7 +300,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     return call.write.call(res, out, cb);
   } as Response['write'];
 
-  res.end = function listFilterEnd(chunk?: unknown, a?: unknown, b?: unknown): Response {
+  const end = function listFilterEnd(chunk?: unknown, a?: unknown, b?: unknown): Response {
     if (typeof chunk === 'function') { b = chunk; chunk = undefined; }
     if (mode === 'undecided') decide(res.statusCode, undefined);
     if (mode === 'pass') return call.end.call(res, chunk, a, b);
@@ -306,4 +315,9 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), ...sse.flush().map(filterSseEvent), sse.drain()]);
     return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
   } as Response['end'];
+
+  res.writeHead = writeHead;
+  res.flushHeaders = flushHeaders;
+  res.write = write;
+  res.end = end;
 }
