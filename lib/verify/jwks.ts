@@ -12,7 +12,9 @@
  *   P-384, P-521, a point on the curve) or OKP (Ed25519: `jose` has no Ed448); `use` absent or `sig`; `key_ops`
  *   absent or exactly `["verify"]` (`jose` imports a key with its `key_ops` as usages, and a public
  *   key can only verify); `ext` absent or a boolean; `alg` absent or an accepted algorithm of the
- *   key's type; no private part. Other keys of the set (encryption keys, symmetric keys, weak or broken keys) are left out. An unknown `kid` is the token's fault
+ *   key's type; no private part (no `d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`); an RSA public
+ *   exponent odd and ≥ 3 and an odd modulus; an Ed25519 key not of small order and canonically
+ *   encoded. Other keys of the set (encryption keys, symmetric keys, weak or broken keys) are left out. An unknown `kid` is the token's fault
  *   (401) only when the endpoint answered after the token's arrival could have triggered a refetch.
  *
  * Key selection (by `kid`, `alg`, `kty`, `use`) and import are `jose`'s `createLocalJWKSet`; a token
@@ -208,20 +210,52 @@ export function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
   }
 }
 
+/**
+ * Members only a private or symmetric key has (RFC 7518 §6.3.2, §6.4, RFC 8037 §2): a public key
+ * published with `p` and `q` but no `d` still gives its private key away to every reader.
+ */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/** The field prime of edwards25519, 2^255 − 19. */
+const P25519 = (1n << 255n) - 19n;
+/** `y` of the order-8 points of edwards25519 (with `P25519 − Y8`, they and `y` ∈ {0, 1, −1} are its 8 small-order points). */
+const Y8 = 0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n;
+
+/**
+ * Whether an Ed25519 public key (32 bytes, base64url) is a small-order point, or a non-canonical
+ * encoding (`y` ≥ p): against such a key a signature can be made without any private key (for the
+ * identity, `R` = identity and `S` = 0 verifies every message).
+ */
+function isWeakEd25519(x: unknown): boolean {
+  if (typeof x !== 'string') return true;
+  const bytes = Buffer.from(x, 'base64url');
+  if (bytes.length !== 32) return true;
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? bytes[i]! & 0x7f : bytes[i]!);
+  return y >= P25519 || y === 0n || y === 1n || y === P25519 - 1n || y === Y8 || y === P25519 - Y8;
+}
+
 /** A public key that can verify one of `algorithms` (see the module comment); checked once per fetch. */
 export function isUsableKey(k: unknown, algorithms: readonly string[]): boolean {
   if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
-  const { kty, crv, use, key_ops: ops, ext, alg, d } = k as Record<string, unknown>;
-  if (typeof kty !== 'string' || d !== undefined) return false;
+  const jwk = k as Record<string, unknown>;
+  const { kty, crv, use, key_ops: ops, ext, alg } = jwk;
+  if (typeof kty !== 'string' || PRIVATE_MEMBERS.some((m) => jwk[m] !== undefined)) return false;
   if (use !== undefined && use !== 'sig') return false;
   if (ops !== undefined && !(Array.isArray(ops) && ops.length === 1 && ops[0] === 'verify')) return false;
   if (ext !== undefined && typeof ext !== 'boolean') return false;
   const fits = (a: string): boolean => algFitsKey(a, kty, crv);
   if (alg !== undefined ? !(typeof alg === 'string' && algorithms.includes(alg) && fits(alg)) : !algorithms.some(fits)) return false;
+  if (kty === 'OKP' && isWeakEd25519(jwk.x)) return false;
   try {
-    // The key material itself: an EC point on its curve, an RSA modulus long enough for jose.
+    // The key material itself: an EC point on its curve; an RSA modulus long enough for jose, odd,
+    // and an odd public exponent of at least 3 (with e = 1 the padded hash is its own signature).
     const key = createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
-    return kty !== 'RSA' || (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+    if (kty !== 'RSA') return true;
+    const details = key.asymmetricKeyDetails;
+    const e = details?.publicExponent ?? 0n;
+    const n = Buffer.from(String(jwk.n), 'base64url');
+    return (details?.modulusLength ?? 0) >= 2048 && e >= 3n && e % 2n === 1n && n.length > 0 && (n[n.length - 1]! & 1) === 1;
   } catch {
     return false;
   }
