@@ -99,6 +99,26 @@ export class RemoteKeySet {
     throw new InvalidTokenError({ reason: 'key_not_found', description: 'No key of the authorization server matches the token' });
   }
 
+  /**
+   * For a token without `kid` that no cached candidate verified: refetch once per cooldown (a key
+   * of the same type rotated in since the last fetch) and return the candidates of the new set;
+   * none when no fetch was allowed or it brought nothing new to try. While the endpoint fails, 503
+   * (as for an unknown `kid`: whose fault it is cannot be told).
+   */
+  async keysAfterSignatureFailure(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
+    const before = this.#loadedAt;
+    await this.#refresh(this.s.clock(), true);
+    if (this.#loadedAt !== before && this.#resolver !== undefined) {
+      try {
+        return await this.#resolve(this.#resolver, header, token);
+      } catch (err) {
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
+      }
+    }
+    if (this.#lastFailure !== undefined) throw this.#unavailable(this.s.clock());
+    return [];
+  }
+
   /** Load the keys now (warm-up); rejects with the reason when none can be had. */
   async ready(): Promise<void> {
     if (this.#resolver !== undefined) return;

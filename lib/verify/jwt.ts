@@ -48,7 +48,7 @@ export interface JwtVerifierInternals {
 }
 
 /** Build the JWT verifier for a configuration and key set. */
-export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
+export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'keysAfterSignatureFailure'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
   const algorithms = new Set(c.algorithms);
   const audience = [...c.audiences];
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
@@ -110,26 +110,35 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys'>, inte
     }
 
     const [protectedPart, payloadPart, signature] = token.split('.') as [string, string, string];
-    let candidates: ResolvedKey[];
-    try {
-      candidates = await keys.getKeys(header, { protected: protectedPart, payload: payloadPart, signature });
-    } catch (err) {
-      throw mapJoseError(err);
-    }
+    const flattened = { protected: protectedPart, payload: payloadPart, signature };
     const jws = { signingInput: `${protectedPart}.${payloadPart}`, payload: payloadPart, signature };
     let payload: JWTPayload | undefined;
     let failure: unknown;
-    for (const key of candidates) {
-      try {
-        payload = await verifyWith(token, header.alg, key, jws);
-        break;
-      } catch (err) {
-        // A claim failure comes after a good signature: final. Otherwise (a token without kid that
-        // fits several keys) this key could not verify the token: try the next one. Reported at the
-        // end: a signature failure if any key gave one, else the first failure.
-        if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTInvalid || err instanceof McpAuthError) throw mapJoseError(err);
-        if (failure === undefined || (err instanceof joseErrors.JWSSignatureVerificationFailed && !(failure instanceof joseErrors.JWSSignatureVerificationFailed))) failure = err;
+    /** Try each candidate key in turn; `payload` is set by the first that verifies. */
+    const tryKeys = async (candidates: readonly ResolvedKey[]): Promise<void> => {
+      for (const key of candidates) {
+        try {
+          payload = await verifyWith(token, header.alg as string, key, jws);
+          return;
+        } catch (err) {
+          // A claim failure comes after a good signature: final. Otherwise (a token without kid that
+          // fits several keys) this key could not verify the token: try the next one. Reported at the
+          // end: a signature failure if any key gave one, else the first failure.
+          if (err instanceof joseErrors.JWTClaimValidationFailed || err instanceof joseErrors.JWTExpired || err instanceof joseErrors.JWTInvalid || err instanceof McpAuthError) throw mapJoseError(err);
+          if (failure === undefined || (err instanceof joseErrors.JWSSignatureVerificationFailed && !(failure instanceof joseErrors.JWSSignatureVerificationFailed))) failure = err;
+        }
       }
+    };
+    try {
+      await tryKeys(await keys.getKeys(header, flattened));
+      // A token without kid that no cached key verifies may be signed by a key rotated in since the
+      // last fetch (a kid names a new key; without one, the old key of the type still "fits"): the
+      // key set's refetch-once-per-cooldown rule decides, as for an unknown kid.
+      if (payload === undefined && header.kid === undefined && failure instanceof joseErrors.JWSSignatureVerificationFailed) {
+        await tryKeys(await keys.keysAfterSignatureFailure(header, flattened));
+      }
+    } catch (err) {
+      throw mapJoseError(err);
     }
     if (payload === undefined) throw mapJoseError(failure);
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
