@@ -106,7 +106,6 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
   let handled = 0;
 
   const app = express();
-  app.use(express.json({ limit: '4mb' })); // the MCP SDK's limit (Express's default is 100 kB)
   // Development CORS so browser clients (MCP Inspector's direct mode) can call the endpoint.
   app.use((req, res, next) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -120,7 +119,9 @@ export async function startMcpServer(options: McpServerOptions): Promise<DemoMcp
     next();
   });
   app.use(guard.metadata());
-  app.post(new URL(resource).pathname, guard.protect(), async (req: Request, res: Response) => {
+  // The parser comes after protect(): no body is read before the token is checked (with a tool
+  // policy the guard reads it itself; 4 MB is the MCP SDK's limit, Express's default is 100 kB).
+  app.post(new URL(resource).pathname, guard.protect(), express.json({ limit: '4mb' }), async (req: Request, res: Response) => {
     handled++;
     const server = notesServer(notes, () => ++lastId);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });

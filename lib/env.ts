@@ -49,7 +49,8 @@ const oneOf = (allowed: readonly string[]): Parser => (v, name, problems) => {
 /**
  * `{"tool":["a","b"]}` or `tool=a b;other=c`. Built on a null prototype, so `__proto__` is a rule
  * like any other. In the `tool=…` form an empty right side is refused (an unset shell variable must
- * not open a tool to every token); "no extra scope" is written `{"tool":[]}`.
+ * not open a tool to every token), and so is a second rule for one name (it would silently replace
+ * the first); "no extra scope" is written `{"tool":[]}`.
  */
 export const scopeMap: Parser = (v, name, problems) => {
   const t = v.trim();
@@ -86,6 +87,11 @@ export const scopeMap: Parser = (v, name, problems) => {
       continue;
     }
     const key = part.slice(0, eq).trim();
+    if (Object.hasOwn(out, key)) {
+      // A second rule would silently replace the first (and may lower what the tool requires).
+      problems.push(`${name}: "${key}" has more than one rule`);
+      continue;
+    }
     const scopes = list(part.slice(eq + 1), name, problems) as string[];
     if (scopes.length === 0) {
       problems.push(`${name}: "${key}=" names no scope (for "no scope beyond the base ones" use the JSON form {"${key}":[]})`);
@@ -122,6 +128,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_JWKS_COOLDOWN_SECONDS: ['jwksCooldownSeconds', seconds],
   MCP_AUTH_JWKS_CACHE_MAX_AGE_SECONDS: ['jwksCacheMaxAgeSeconds', seconds],
   MCP_AUTH_JWKS_MAX_STALE_SECONDS: ['jwksMaxStaleSeconds', seconds],
+  MCP_AUTH_JWKS_MAX_BYTES: ['jwksMaxBytes', integer],
   MCP_AUTH_AUTHORIZATION_SERVERS: ['authorizationServers', list],
   MCP_AUTH_RESOURCE_NAME: ['resourceName', text],
   MCP_AUTH_RESOURCE_DOCUMENTATION: ['resourceDocumentation', text],
@@ -135,6 +142,12 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
 
 /** Names of every variable `fromEnv` reads. */
 export const ENV_VARIABLES: readonly string[] = Object.freeze(Object.keys(VARIABLES));
+
+/** The variable that sets an option (`clockTolerance`, `introspection.clientId`), if there is one. */
+export function variableOf(optionPath: string): string | undefined {
+  for (const [name, [path]] of Object.entries(VARIABLES)) if (path === optionPath) return name;
+  return undefined;
+}
 
 /**
  * Read `MCP_AUTH_*` variables into options. Unset and empty variables are ignored, so the result

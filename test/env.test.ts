@@ -37,6 +37,7 @@ describe('fromEnv', () => {
       MCP_AUTH_JWKS_COOLDOWN_SECONDS: '15',
       MCP_AUTH_JWKS_CACHE_MAX_AGE_SECONDS: '300',
       MCP_AUTH_JWKS_MAX_STALE_SECONDS: '900',
+      MCP_AUTH_JWKS_MAX_BYTES: '524288',
       MCP_AUTH_AUTHORIZATION_SERVERS: 'https://auth.example.com',
       MCP_AUTH_RESOURCE_NAME: 'Notes',
       MCP_AUTH_RESOURCE_DOCUMENTATION: 'https://docs.example.com/mcp',
@@ -74,6 +75,7 @@ describe('fromEnv', () => {
       jwksCooldownSeconds: 15,
       jwksCacheMaxAgeSeconds: 300,
       jwksMaxStaleSeconds: 900,
+      jwksMaxBytes: 524288,
       authorizationServers: ['https://auth.example.com'],
       resourceName: 'Notes',
       resourceDocumentation: 'https://docs.example.com/mcp',
@@ -141,6 +143,12 @@ describe('fromEnv', () => {
     for (const value of ['{"delete_note":"","*":"notes:read"}', '{"delete_note":" , ","*":"notes:read"}']) {
       expect(problemsOf({ MCP_AUTH_TOOL_SCOPES: value }).filter((s) => s.includes('MCP_AUTH_TOOL_SCOPES'))).toHaveLength(1);
     }
+  });
+
+  test('scope maps: a name given two rules in the tool= form is refused (the second would silently replace the first)', () => {
+    const problems = problemsOf({ MCP_AUTH_TOOL_SCOPES: 'delete_note=notes:admin;list_notes=notes:read;delete_note=notes:read' });
+    expect(problems).toEqual(['MCP_AUTH_TOOL_SCOPES: "delete_note" has more than one rule']);
+    expect(problemsOf({ MCP_AUTH_PROMPT_SCOPES: 'a=x; a =y' })).toEqual(['MCP_AUTH_PROMPT_SCOPES: "a" has more than one rule']);
   });
 
   test('values never appear in problems (secrets stay out of logs)', () => {

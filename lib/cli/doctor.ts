@@ -26,12 +26,12 @@
 import { randomBytes } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
-import { fromEnv, ENV_VARIABLES } from '../env.js';
+import { fromEnv, variableOf } from '../env.js';
 import { AuthMisconfiguredError, ConfigError } from '../errors.js';
 import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
-import { algFitsKey, isUsableKey } from '../verify/jwks.js';
+import { algFitsKey, isUsableKey, PRIVATE_MEMBERS } from '../verify/jwks.js';
 import { toolRules } from './tool-rules.js';
 import { printable } from './printable.js';
 
@@ -56,19 +56,11 @@ export interface DoctorReport {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 /** The `MCP_AUTH_*` variable that sets an option named in a problem, when one does. */
 function variableFor(problem: string): string | undefined {
   const m = /^(?:unknown option ")?([A-Za-z.]+)/.exec(problem);
-  if (!m) return undefined;
-  const path = m[1]!;
-  const leaf = path.replace(/^introspection\./, '');
-  const snake = leaf.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-  for (const name of [`MCP_AUTH_${snake}`, `MCP_AUTH_${snake}S`, `MCP_AUTH_INTROSPECTION_${snake}`]) {
-    if (ENV_VARIABLES.includes(name)) return name;
-  }
-  return undefined;
+  return m ? variableOf(m[1]!) : undefined;
 }
 
 /** Describe a failed fetch and say what to do. */
@@ -317,7 +309,7 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     }
     // The guard's own rule (the allowlist is checked below, as jwks_algorithms).
     if (isUsableKey(jwk, DEFAULT_ALGORITHMS)) usable.push(jwk);
-    else problems.push(`${label(jwk, i)} is left out by the guard (RSA under 2048 bits, key_ops without "verify", or an alg that does not fit the key)`);
+    else problems.push(`${label(jwk, i)} is left out by the guard (RSA under 2048 bits or with a public exponent below 3 or even, an Ed25519 key of small order, key_ops without "verify", or an alg that does not fit the key)`);
   }
   if (exposed.length > 0) {
     out.push({

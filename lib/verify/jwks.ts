@@ -234,7 +234,7 @@ export function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
  * Members only a private or symmetric key has (RFC 7518 §6.3.2, §6.4, RFC 8037 §2): a public key
  * published with `p` and `q` but no `d` still gives its private key away to every reader.
  */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 /** The field prime of edwards25519, 2^255 − 19. */
 const P25519 = (1n << 255n) - 19n;

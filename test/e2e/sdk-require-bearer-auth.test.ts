@@ -4,6 +4,8 @@
  * 500 `server_error` without a challenge, and the SDK client only re-authorizes or refreshes on a
  * 401). Handed `guard.verify` directly, every refused token was a 500; through the adapter it is
  * 401 `invalid_token` with a challenge (MCP; checklist 8, 13), and a valid token reaches the tool.
+ * `auth.verify` checks the token only; the adapter hands the SDK `requiredScopes` (as from
+ * `MCP_AUTH_REQUIRED_SCOPES`), so a token without them is 403 `insufficient_scope`.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +33,7 @@ beforeAll(async () => {
   const app = express();
   server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
-  guard = mcpAuth({ resource: url.href, issuer: as.issuer, jwksUri: as.jwksUri });
+  guard = mcpAuth({ resource: url.href, issuer: as.issuer, jwksUri: as.jwksUri, requiredScopes: ['mcp'] });
   const resourceMetadataUrl = `${url.origin}/.well-known/oauth-protected-resource/mcp`;
   app.use(express.json());
   app.use(guard.metadata());
@@ -42,7 +44,7 @@ beforeAll(async () => {
       throw isMcpAuthError(err) && err.status === 401 ? new InvalidTokenError(err.description) : new ServerError('Authorization unavailable');
     }),
   };
-  app.post('/mcp', requireBearerAuth({ verifier, expectedResource: url, resourceMetadataUrl }), async (req, res) => {
+  app.post('/mcp', requireBearerAuth({ verifier, requiredScopes: [...auth.config.requiredScopes], expectedResource: url, resourceMetadataUrl }), async (req, res) => {
     const mcp = new McpServer({ name: 'rba', version: '1.0.0' });
     mcp.registerTool('whoami', { description: 'who' }, async (extra) => {
       toolRuns++;
@@ -70,7 +72,7 @@ function call(token: string): Promise<Response> {
 }
 
 test('control: a valid token reaches the tool through requireBearerAuth + guard.verify', async () => {
-  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { client_id: 'sdk-client' });
+  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { client_id: 'sdk-client', scope: 'mcp' });
   const res = await call(token);
   expect(res.status).toBe(200);
   expect(await res.json()).toMatchObject({ id: 1, result: { content: [{ type: 'text', text: 'sdk-client' }] } });
@@ -81,11 +83,21 @@ test.each([
   ['another audience', { aud: 'http://127.0.0.1:9/other' }],
 ])('a refused token (%s) is answered 401 invalid_token with a challenge, not 500', async (_label, claims) => {
   const before = toolRuns;
-  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, claims);
+  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { scope: 'mcp', ...claims });
   const res = await call(token);
   expect(toolRuns).toBe(before);
   expect({ status: res.status, challenge: res.headers.get('www-authenticate') }).toEqual({
     status: 401,
     challenge: expect.stringMatching(/^Bearer error="invalid_token"/),
   });
+});
+
+test('a valid token without requiredScopes is 403 insufficient_scope (verify() checks the token only; the adapter passes requiredScopes)', async () => {
+  const before = toolRuns;
+  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { scope: 'other' });
+  await expect(guard.verify(token)).resolves.toMatchObject({ scopes: ['other'] });
+  const res = await call(token);
+  expect(toolRuns).toBe(before);
+  expect(res.status).toBe(403);
+  expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope"/);
 });
