@@ -97,6 +97,8 @@ export class VerificationCache {
 
   /** Run `fn` once for concurrent callers with the same key. */
   coalesce(key: string, fn: () => Promise<AuthInfo>): Promise<AuthInfo> {
+    // Closed: never join a verification started before close() (it may still succeed).
+    if (this.#closed) return fn();
     const pending = this.#inflight.get(key);
     if (pending) return pending;
     const p = fn().finally(() => this.#inflight.delete(key));
@@ -115,6 +117,7 @@ export class VerificationCache {
    */
   close(): void {
     this.#closed = true;
+    this.#inflight.clear();
     this.#positive?.clear();
     this.#negative?.clear();
   }
