@@ -194,6 +194,15 @@ export function isAllowedUrl(uri: string): boolean {
 }
 
 /**
+ * The rule for a URL discovered in the authorization server's metadata: {@link isAllowedUrl}, and
+ * plain http: only for an http: (loopback) issuer, so an https: server's metadata cannot send the
+ * guard to a local port in clear text.
+ */
+export function isAllowedDiscoveredUrl(uri: string, issuer: string): boolean {
+  return isAllowedUrl(uri) && (new URL(uri).protocol === 'https:' || new URL(issuer).protocol === 'http:');
+}
+
+/**
  * The form a resource must be written in, when `value` (parsed as `url`) is not in it; else
  * `undefined`. RFC 9728 §3.3: the published resource MUST be identical to the identifier the
  * well-known path was inserted into, which is built from the parsed URL, so the string must be the

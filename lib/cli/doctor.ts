@@ -28,7 +28,7 @@ import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { fromEnv, variableOf } from '../env.js';
 import { AuthMisconfiguredError, ConfigError } from '../errors.js';
-import { DEFAULT_ALGORITHMS, isAllowedUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
+import { DEFAULT_ALGORITHMS, isAllowedDiscoveredUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { algFitsKey, isUsableKey, PRIVATE_MEMBERS } from '../verify/jwks.js';
@@ -262,8 +262,8 @@ async function checkJwks(c: Config, meta: Metadata | undefined, out: DoctorCheck
     });
     return;
   }
-  if (c.jwksUri === undefined && !isAllowedUrl(uri)) {
-    out.push({ id: 'jwks', status: 'fail', message: `the discovered jwks_uri ${uri} is not https: (or http: on a loopback host): the guard refuses it and answers every JWT 503`, fix: 'serve the JWKS over https:, or set MCP_AUTH_JWKS_URI' });
+  if (c.jwksUri === undefined && !isAllowedDiscoveredUrl(uri, c.issuer)) {
+    out.push({ id: 'jwks', status: 'fail', message: `the discovered jwks_uri ${uri} is not https: (or http: on a loopback host, for an http: loopback issuer): the guard refuses it and answers every JWT 503`, fix: 'serve the JWKS over https:, or set MCP_AUTH_JWKS_URI' });
     return;
   }
   let doc: unknown;

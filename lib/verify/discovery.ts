@@ -13,16 +13,25 @@
  * `introspection.url` are both configured (or not needed), no discovery request is ever made; with
  * `introspection.url` configured, introspection never waits for discovery.
  *
- * Discovered endpoints follow the configuration rule for URLs (https:, or http: on a loopback host):
- * a `jwks_uri` that does not is a 503 `discovery_failed`; an `introspection_endpoint` that does not
- * is a 500 `invalid_options` (the client secret and the token would travel in clear text).
+ * Discovered endpoints follow the configuration rule for URLs (https:, or http: on a loopback host,
+ * the latter only for an http: loopback issuer): a `jwks_uri` that does not is a 503
+ * `discovery_failed`; an `introspection_endpoint` that does not is a 500 `invalid_options` (the
+ * client secret and the token would travel in clear text).
+ *
+ * A discovered document is kept until it fails what is asked of it: no usable `jwks_uri` or
+ * `introspection_endpoint`, or a `jwks_uri` that answers with something other than a key set (the
+ * keys moved). Then it is read again at the next attempt the cooldown allows, so a transient bad
+ * deployment of the authorization server does not outlive its fix.
  */
 import * as client from 'openid-client';
 import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
-import { isAllowedUrl } from '../options.js';
+import { isAllowedDiscoveredUrl } from '../options.js';
 import { cooldownLeftMs } from './cooldown.js';
 import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
+
+/** The description of the 500 for an authorization server without a known introspection endpoint. */
+export const NO_INTROSPECTION_ENDPOINT = 'No introspection endpoint is known: set introspection.url';
 
 /** The metadata names another issuer than the configured one (compared string for string). */
 class IssuerMismatch extends Error {}
@@ -30,6 +39,8 @@ class IssuerMismatch extends Error {}
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
   #config: client.Configuration | undefined;
+  /** Whether `#config` came from discovery (then it can be forgotten and read again). */
+  #discovered = false;
   /** With `introspection.url`: the configuration introspection uses, without discovery. */
   readonly #introspection: client.Configuration | undefined;
   #inflight: Promise<client.Configuration> | undefined;
@@ -94,8 +105,11 @@ export class Discovery {
     if (this.#introspection) return this.#introspection;
     const config = await this.get();
     const uri = config.serverMetadata().introspection_endpoint;
-    if (typeof uri === 'string' && !isAllowedUrl(uri)) {
-      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' });
+    if (uri === undefined || uri === null || uri === '') {
+      throw this.#forget(config, new AuthMisconfiguredError({ reason: 'invalid_options', description: NO_INTROSPECTION_ENDPOINT }));
+    }
+    if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
+      throw this.#forget(config, new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' }));
     }
     return config;
   }
@@ -112,6 +126,7 @@ export class Discovery {
     this.#inflight = this.#discover().then(
       (config) => {
         this.#config = config;
+        this.#discovered = true;
         this.#lastFailure = undefined;
         return config;
       },
@@ -130,16 +145,42 @@ export class Discovery {
     this.#closing.abort();
   }
 
-  /** The JWKS URI: configured, or discovered (`jwks_uri`, which must be https: or loopback http:). */
+  /**
+   * The JWKS URI: configured, or discovered (`jwks_uri`, which must be https:, or http: on a
+   * loopback host for an http: loopback issuer).
+   */
   async jwksUri(): Promise<string> {
     if (this.c.jwksUri) return this.c.jwksUri;
-    const uri = (await this.get()).serverMetadata().jwks_uri;
-    if (!uri) throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
-    // The configuration rule holds for discovered URLs too: https:, or http: on a loopback host.
-    if (!isAllowedUrl(uri)) {
-      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
+    const config = await this.get();
+    const uri = config.serverMetadata().jwks_uri;
+    if (!uri) throw this.#forget(config, new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' }));
+    if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
+      throw this.#forget(config, new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' }));
     }
     return uri;
+  }
+
+  /**
+   * The discovered `jwks_uri` answered with something other than a key set (an HTTP error, not
+   * JSON, no usable key: the keys may have moved): read the metadata again at the next attempt
+   * the cooldown allows. Nothing for a configured `jwksUri`.
+   */
+  keysMoved(): void {
+    if (this.#config !== undefined) this.#forget(this.#config, undefined);
+  }
+
+  /**
+   * Drop a discovered document that could not serve what was asked of it, so the next attempt the
+   * cooldown allows reads it again (a transient bad deployment of the authorization server must
+   * not outlive its fix); configured endpoints are never dropped. Returns `err` (to throw).
+   */
+  #forget<E>(config: client.Configuration, err: E): E {
+    if (this.#discovered && this.#config === config) {
+      this.#config = undefined;
+      this.#discovered = false;
+      if (err !== undefined) this.#lastFailure = err;
+    }
+    return err;
   }
 
   #finish(config: client.Configuration): client.Configuration {
@@ -179,7 +220,13 @@ export class Discovery {
     return this.#finish(config);
   }
 
-  #unavailable(now: number): AuthUnavailableError {
+  #unavailable(now: number): AuthUnavailableError | AuthMisconfiguredError {
+    // A discovered document found unusable keeps its own answer until it is read again.
+    if (this.#lastFailure instanceof AuthMisconfiguredError) return this.#lastFailure;
+    if (this.#lastFailure instanceof AuthUnavailableError) {
+      const f = this.#lastFailure;
+      return new AuthUnavailableError({ reason: f.reason, description: f.description, retryAfterSeconds: Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000)) / 1000 });
+    }
     const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000));
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({

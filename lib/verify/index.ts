@@ -4,7 +4,7 @@
  * authorization server publishes no keys, no `jwksUri` and no `jwks_uri` in its metadata, every
  * token is introspected), in front of the verification cache. A cache hit answers synchronously: no promise, no hop.
  */
-import { AuthMisconfiguredError, InvalidTokenError, McpAuthError } from '../errors.js';
+import { InvalidTokenError, McpAuthError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
@@ -43,6 +43,8 @@ export class Verifier {
         maxBytes: c.jwksMaxBytes,
         clock: c.clock,
         emit,
+        // A discovered jwks_uri that no longer serves keys: read the metadata again (keys may have moved).
+        notAKeySet: () => this.discovery.keysMoved(),
       });
       this.keys = keys;
       const verifyJwt = jwtVerifier(c, keys);
@@ -117,12 +119,8 @@ export class Verifier {
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
     if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
-    if (this.#opaque) {
-      const config = await this.discovery.introspection();
-      if (!config.serverMetadata().introspection_endpoint) {
-        throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'No introspection endpoint is known: set introspection.url' });
-      }
-    }
+    // Rejects when no introspection endpoint is known (NO_INTROSPECTION_ENDPOINT).
+    if (this.#opaque) await this.discovery.introspection();
   }
 
   /** Abort fetches under way, stop fetching, drop cached tokens. */

@@ -47,7 +47,7 @@ import {
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
 import { scopesOf } from './claims.js';
-import type { Discovery } from './discovery.js';
+import { NO_INTROSPECTION_ENDPOINT, type Discovery } from './discovery.js';
 import { describeFailure, FetchFailure } from './http.js';
 
 /** Claims of an active token, validated; `exp` in seconds when the server sent one. */
@@ -143,7 +143,7 @@ function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit): McpAu
     return new AuthMisconfiguredError({
       reason: 'invalid_options',
       description: code === 'OAUTH_MISSING_SERVER_METADATA'
-        ? 'No introspection endpoint is known: set introspection.url'
+        ? NO_INTROSPECTION_ENDPOINT
         : 'The introspection endpoint or client credentials are not usable',
       cause: err,
     });
@@ -231,7 +231,9 @@ export function introspectionVerifier(
     try {
       config = await discovery.introspection();
     } catch (err) {
-      if (err instanceof AuthMisconfiguredError) emit?.({ type: 'misconfigured', reason: 'introspection_client_invalid' });
+      if (err instanceof AuthMisconfiguredError) {
+        emit?.({ type: 'misconfigured', reason: err.description === NO_INTROSPECTION_ENDPOINT ? 'introspection_endpoint_missing' : 'introspection_client_invalid' });
+      }
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');

@@ -46,6 +46,8 @@ export interface KeySetSettings {
   maxBytes: number;
   clock: () => number;
   emit: ((event: GuardEvent) => void) | undefined;
+  /** Called when the URI answered with something other than a key set (an HTTP error, not JSON, no usable key). */
+  notAKeySet?: () => void;
 }
 
 /** A remote JWKS with cooldown, coalescing, stale serving and 503 semantics. */
@@ -194,6 +196,7 @@ export class RemoteKeySet {
       this.s.emit?.({ type: 'keys_refreshed', jwksUri: uri, keyCount: usable.length });
     } catch (err) {
       this.#lastFailure = err;
+      if (err instanceof FetchFailure && (err.kind === 'status' || err.kind === 'not_json')) this.s.notAKeySet?.();
       this.s.emit?.({ type: 'keys_refresh_failed', jwksUri: uri, reason: describeFailure(err) });
     }
   }

@@ -1,0 +1,116 @@
+/**
+ * A discovered metadata document is read again (once per cooldown) when it cannot serve what is
+ * asked of it: no `jwks_uri`, no `introspection_endpoint`, or a `jwks_uri` that no longer serves a
+ * key set (the keys moved). A transient bad deployment of the authorization server does not
+ * become a permanent outage ("503 until a fetch succeeds"). Real HTTP to loopback authorization
+ * servers, injected clock.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { buildApp, type TestApp } from '../helpers/app.js';
+import { fakeClock } from '../helpers/clock.js';
+import { makeKey, type TestKey } from '../helpers/keys.js';
+import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { tokenBuilder } from '../helpers/tokens.js';
+
+const RESOURCE = 'http://127.0.0.1:9/mcp';
+const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
+
+let as: LoopbackAS;
+let key: TestKey;
+const open: TestApp[] = [];
+
+beforeAll(async () => {
+  as = await startLoopbackAS();
+  key = await makeKey('RS256');
+});
+beforeEach(() => {
+  as.keys = [key.publicJwk];
+  as.metadata = {};
+  as.faults = { discovery: 'ok', jwks: 'ok', introspection: 'ok' };
+  as.resetCounts();
+});
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.guard.close();
+});
+afterAll(() => as.close());
+
+test('metadata served once without jwks_uri, then fixed: the guard recovers after the cooldown (it stays 503 forever)', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock });
+  open.push(t);
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+
+  as.metadata = { jwks_uri: undefined }; // a transient bad deployment of the authorization server
+  const first = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect(first.status).toBe(503);
+  expect(first.headers['retry-after']).toBe('30');
+
+  as.metadata = {}; // fixed
+  clock.advance(31_000); // past the Retry-After the guard itself announced
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.discovery).toBe(2); // the metadata is read again, once
+  expect(t.calls()).toBe(1);
+});
+
+test('metadata served once without introspection_endpoint, then fixed: opaque tokens work again after the cooldown (they stay 500 forever)', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, tokenFormat: 'opaque', clock, introspection: { clientId: 'rs', clientSecret: 'rs-secret' } });
+  open.push(t);
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  const token = opaqueToken();
+
+  as.metadata = { introspection_endpoint: undefined };
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING)).status).toBeGreaterThanOrEqual(500);
+
+  as.metadata = {};
+  clock.advance(3_600_000); // an hour later
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.discovery).toBe(2);
+  expect(as.counts.introspection).toBe(1);
+});
+
+test('the authorization server moves its JWKS (new jwks_uri, the old one 404s): the guard re-reads the metadata instead of failing forever', async () => {
+  // A server of our own: metadata whose jwks_uri can change, and two key endpoints.
+  const state = { jwksPath: '/keys-v1', hits: { metadata: 0, v1: 0, v2: 0 } };
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+    if (path === '/.well-known/oauth-authorization-server') {
+      state.hits.metadata++;
+      return json(200, { issuer, jwks_uri: `${issuer}${state.jwksPath}`, response_types_supported: ['code'] });
+    }
+    if (path === '/keys-v1') { state.hits.v1++; return state.jwksPath === '/keys-v1' ? json(200, { keys: [key.publicJwk] }) : json(404, { error: 'gone' }); }
+    if (path === '/keys-v2') { state.hits.v2++; return json(200, { keys: [key.publicJwk] }); }
+    return json(404, {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const clock = fakeClock(1_800_000_000_000);
+    const t = buildApp({ resource: RESOURCE, issuer, clock, jwksCacheMaxAgeSeconds: 60, jwksMaxStaleSeconds: 60 });
+    open.push(t);
+    const sign = tokenBuilder({ issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+    const post = async () => request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+    expect((await post()).status).toBe(200);
+
+    state.jwksPath = '/keys-v2'; // same keys, new address; the old address now answers 404
+    // Past max age + max stale in one step: the old keys are dropped and fetched again in the foreground.
+    clock.advance(125_000);
+    const statuses = [(await post()).status];
+    // Then one request per cooldown: each may refetch (and re-discover).
+    for (let i = 0; i < 3; i++) {
+      clock.advance(31_000);
+      statuses.push((await post()).status);
+    }
+    expect(statuses[statuses.length - 1]).toBe(200); // actual: [503, 503, 503, 503], for ever
+    expect(state.hits.metadata).toBeGreaterThanOrEqual(2);
+    expect(state.hits.v2).toBeGreaterThanOrEqual(1);
+  } finally {
+    await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  }
+});
