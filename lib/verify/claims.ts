@@ -4,6 +4,7 @@
  * Scopes come from `scope` (space-delimited string) or `scp` (array of strings, or a string, as
  * Entra ID sends); a claim of the wrong type is the token's fault (401), never a 500.
  * `clientId` is `client_id`, else `azp`, else `appid`, else `''`. `expiresAt` is `exp` (seconds).
+ * A token bound to a key (`cnf`) is refused by both paths ({@link assertNotSenderConstrained}).
  */
 import { InvalidTokenError } from '../errors.js';
 import type { AuthInfo } from '../types.js';
@@ -17,6 +18,19 @@ export function scopesOf(claims: Record<string, unknown>): readonly string[] {
   else if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) list = raw.flatMap((s: string) => s.split(' ')).filter((s) => s !== '');
   else throw new InvalidTokenError({ reason: 'claim_invalid', description: 'The access token scope claim is malformed' });
   return Object.freeze([...new Set(list)]);
+}
+
+/**
+ * Refuse a sender-constrained token (RFC 7800 `cnf`: DPoP's `jkt` (RFC 9449), mTLS's `x5t#S256`
+ * (RFC 8705), or any other confirmation key): this guard cannot check the proof of possession, and
+ * accepting it as a bearer token would let whoever holds a copy use it (RFC 9449 §7.2: a DPoP-bound
+ * token received as a bearer token is rejected).
+ * @throws {InvalidTokenError} `type_not_allowed`.
+ */
+export function assertNotSenderConstrained(claims: Record<string, unknown>): void {
+  if (claims.cnf !== undefined && claims.cnf !== null) {
+    throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
+  }
 }
 
 /** `client_id`, else `azp`, else `appid` (non-empty strings), else `''`. */

@@ -9,7 +9,9 @@
  *
  * An answer is accepted only when all of these hold:
  * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
- * - `token_type`, and Ory Hydra's `token_use`, when sent, do not name a refresh token;
+ * - `token_type`, and Ory Hydra's `token_use`, when sent, do not name a refresh token, and
+ *   `token_type` is not `DPoP`; no `cnf` (a token bound to a key: sender-constrained tokens are
+ *   refused, not taken for bearer tokens);
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
  *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
@@ -32,8 +34,8 @@
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
- * Deliberately not checked: `iat`, `sub`, `client_id` (passed into `AuthInfo` as they are), `cnf`
- * (sender-constrained tokens are not supported), signed (JWT) introspection answers beyond what
+ * Deliberately not checked: `iat`, `sub`, `client_id` (passed into `AuthInfo` as they are), signed
+ * (JWT) introspection answers beyond what
  * `openid-client` validates. Caching is the caller's (`verify/cache.ts`).
  */
 import * as client from 'openid-client';
@@ -46,7 +48,7 @@ import {
 } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
-import { scopesOf } from './claims.js';
+import { assertNotSenderConstrained, scopesOf } from './claims.js';
 import { NO_INTROSPECTION_ENDPOINT, type Discovery } from './discovery.js';
 import { describeFailure, FetchFailure } from './http.js';
 
@@ -208,6 +210,11 @@ export function introspectionVerifier(
     for (const type of [answer.token_type, answer.token_use]) {
       if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
     }
+    // A DPoP-bound token (token_type "DPoP", RFC 9449 §6.2) or any token bound to a key (cnf).
+    if (typeof answer.token_type === 'string' && answer.token_type.toLowerCase() === 'dpop') {
+      throw invalid('type_not_allowed', 'The access token is bound to a key (DPoP): only bearer tokens are accepted');
+    }
+    assertNotSenderConstrained(answer);
     // A member sent as null counts as absent, for iss as for aud, exp, nbf and token_type.
     if (answer.iss !== undefined && answer.iss !== null && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
     const aud = answer.aud;

@@ -7,14 +7,18 @@
  * future) with `clockTolerance`, and `typ` (`at+jwt`, `application/at+jwt`, `JWT` or absent; only `at+jwt` with
  * `strict`, which also requires `sub`, `client_id`, `iat`, `jti` per RFC 9068).
  *
- * Deliberately not checked: header `jwk`/`jku`/`x5u`/`x5c` (never used to find keys), token
- * binding (DPoP), revocation (a JWT is valid until `exp`).
+ * A token bound to a key (`cnf`: DPoP, mTLS) is refused: the proof of possession is not checked
+ * here, and such a token is no bearer token.
+ *
+ * Deliberately not checked: header `jwk`/`jku`/`x5u`/`x5c` (never used to find keys), revocation
+ * (a JWT is valid until `exp`).
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
 // The module's own reference: an application's fake timers (which patch the global) never stall a verification.
 import { setImmediate } from 'node:timers';
+import { assertNotSenderConstrained } from './claims.js';
 import type { RemoteKeySet, ResolvedKey } from './jwks.js';
 import { nativeKey, validateClaims, verifySignature } from './signature.js';
 
@@ -141,6 +145,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'key
       throw mapJoseError(err);
     }
     if (payload === undefined) throw mapJoseError(failure);
+    assertNotSenderConstrained(payload);
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     const bad = badTimeClaim(payload);
     if (bad !== undefined) throw invalid('claim_invalid', `The ${bad} claim is not a finite number`);
