@@ -413,14 +413,16 @@ export function resolveOptions(input: Options): Config {
       const url = intro.url === undefined ? undefined : checkUrl(intro.url, 'introspection.url', problems);
       if (typeof intro.clientId !== 'string' || intro.clientId === '') problems.push('introspection.clientId is required');
       if (typeof intro.clientSecret !== 'string' || intro.clientSecret === '') problems.push('introspection.clientSecret is required (client_secret_basic and client_secret_post both send it)');
-      introspection = Object.freeze({
+      const settings = {
         url: url?.href,
         clientId: intro.clientId,
-        clientSecret: intro.clientSecret,
         authMethod: checkEnum(intro.authMethod, 'introspection.authMethod', ['client_secret_basic', 'client_secret_post'] as const, 'client_secret_basic', problems),
         requireAudience: checkBoolean(intro.requireAudience, 'introspection.requireAudience', true, problems),
         timeoutSeconds: checkNumber(intro.timeoutSeconds, 'introspection.timeoutSeconds', 3, problems, { min: 0.001, max: 60 }),
-      });
+      };
+      // Readable, but not enumerable: `console.log(auth.config)` and `JSON.stringify(auth.config)`
+      // do not write the secret into logs.
+      introspection = Object.freeze(Object.defineProperty(settings, 'clientSecret', { value: intro.clientSecret, enumerable: false }) as typeof settings & { clientSecret: string | undefined });
     }
   }
   const tokenFormat = checkEnum(input.tokenFormat, 'tokenFormat', ['jwt', 'opaque', 'auto'] as const, introspection ? 'auto' : 'jwt', problems);

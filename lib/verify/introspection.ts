@@ -9,7 +9,8 @@
  *
  * An answer is accepted only when all of these hold:
  * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
- * - `token_type`, and Ory Hydra's `token_use`, when sent, do not name a refresh token, and
+ * - `token_type`, Ory Hydra's `token_use` and Keycloak's `typ`, when sent, do not name a refresh
+ *   token, and
  *   `token_type` is not `DPoP`; no `cnf` (a token bound to a key: sender-constrained tokens are
  *   refused, not taken for bearer tokens);
  * - `iss`, when sent, equals the configured issuer exactly;
@@ -206,10 +207,12 @@ export function introspectionVerifier(
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
     assertWellFormed(answer);
-    // Ory Hydra (fosite) answers a refresh token with token_type "Bearer" and names its kind in token_use.
+    // Ory Hydra (fosite) answers a refresh token with token_type "Bearer" and names its kind in
+    // token_use; Keycloak copies the token's typ ("Refresh", "Offline" for an offline refresh token).
     for (const type of [answer.token_type, answer.token_use]) {
       if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
     }
+    if (typeof answer.typ === 'string' && /^(?:refresh|offline)$/i.test(answer.typ)) throw invalid('type_not_allowed', 'The token is not an access token');
     // A DPoP-bound token (token_type "DPoP", RFC 9449 §6.2) or any token bound to a key (cnf).
     if (typeof answer.token_type === 'string' && answer.token_type.toLowerCase() === 'dpop') {
       throw invalid('type_not_allowed', 'The access token is bound to a key (DPoP): only bearer tokens are accepted');

@@ -64,3 +64,23 @@ describe('Hydra-style token_use', () => {
     expect(t.calls()).toBe(1);
   });
 });
+
+describe('Keycloak-style typ', () => {
+  test.each(['Refresh', 'Offline'])('typ=%s (a refresh token) with token_type Bearer and the right aud: 401 type_not_allowed, handler not run', async (typ) => {
+    const token = opaqueToken();
+    as.introspect = () => ({ body: activeAnswer(as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ }) });
+    const t = buildApp(opaqueOptions(as));
+    open.push(t);
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+    expect(res.status).toBe(401);
+    expect(t.calls()).toBe(0);
+    await expect(t.guard.verify(token)).rejects.toMatchObject({ reason: 'type_not_allowed' });
+  });
+
+  test('control: typ=Bearer passes', async () => {
+    as.introspect = () => ({ body: activeAnswer(as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ: 'Bearer' }) });
+    const t = buildApp(opaqueOptions(as));
+    open.push(t);
+    expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING)).status).toBe(200);
+  });
+});
