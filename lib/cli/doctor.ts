@@ -29,7 +29,7 @@ import * as client from 'openid-client';
 import { fromEnv, variableOf } from '../env.js';
 import { AuthMisconfiguredError, ConfigError } from '../errors.js';
 import { DEFAULT_ALGORITHMS, isAllowedDiscoveredUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
-import { Discovery } from '../verify/discovery.js';
+import { Discovery, NO_INTROSPECTION_ENDPOINT } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { algFitsKey, isUsableKey, PRIVATE_MEMBERS } from '../verify/jwks.js';
 import { toolRules } from './tool-rules.js';
@@ -360,16 +360,14 @@ async function checkIntrospection(c: Config, discovery: Discovery, out: DoctorCh
     // The guard's own path: a configured URL needs no metadata; a discovered one must be https:.
     configuration = await discovery.introspection();
   } catch (err) {
-    out.push(err instanceof AuthMisconfiguredError
-      ? { id: 'introspection', status: 'fail', message: 'the discovered introspection_endpoint is not https: (or http: on a loopback host): the guard refuses it and answers every opaque token 500', fix: 'serve introspection over https:, or set MCP_AUTH_INTROSPECTION_URL' }
-      : { id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
+    out.push(err instanceof AuthMisconfiguredError && err.description === NO_INTROSPECTION_ENDPOINT
+      ? { id: 'introspection', status: 'fail', message: 'the authorization server metadata has no introspection_endpoint', fix: 'set MCP_AUTH_INTROSPECTION_URL' }
+      : err instanceof AuthMisconfiguredError
+        ? { id: 'introspection', status: 'fail', message: 'the discovered introspection_endpoint is not https: (or http: on a loopback host, for an http: loopback issuer): the guard refuses it and answers every opaque token 500', fix: 'serve introspection over https:, or set MCP_AUTH_INTROSPECTION_URL' }
+        : { id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
     return;
   }
-  const url = configuration.serverMetadata().introspection_endpoint;
-  if (!url) {
-    out.push({ id: 'introspection', status: 'fail', message: 'the authorization server metadata has no introspection_endpoint', fix: 'set MCP_AUTH_INTROSPECTION_URL' });
-    return;
-  }
+  const url = configuration.serverMetadata().introspection_endpoint!;
   const dummy = `mcp-oauth-guard-doctor-probe-${randomBytes(16).toString('hex')}`;
   const who = `client "${intro.clientId}" (${intro.authMethod})`;
   try {

@@ -18,10 +18,11 @@
  * `discovery_failed`; an `introspection_endpoint` that does not is a 500 `invalid_options` (the
  * client secret and the token would travel in clear text).
  *
- * A discovered document is kept until it fails what is asked of it: no usable `jwks_uri` or
- * `introspection_endpoint`, or a `jwks_uri` that answers with something other than a key set (the
- * keys moved). Then it is read again at the next attempt the cooldown allows, so a transient bad
- * deployment of the authorization server does not outlive its fix.
+ * A discovered document is read again when it fails what is asked of it: no usable `jwks_uri` or
+ * `introspection_endpoint`, or a discovered `jwks_uri` that answers with something other than a
+ * key set (the keys moved). The re-read happens at the next attempt the cooldown allows, and the
+ * old document keeps serving until one succeeds, so a bad deployment of the authorization server
+ * does not outlive its fix, and an outage changes nothing for what the old document still serves.
  */
 import * as client from 'openid-client';
 import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
@@ -39,8 +40,10 @@ class IssuerMismatch extends Error {}
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
   #config: client.Configuration | undefined;
-  /** Whether `#config` came from discovery (then it can be forgotten and read again). */
+  /** Whether `#config` came from discovery (then it can be read again). */
   #discovered = false;
+  /** The discovered document failed what was asked of it: read it again when the cooldown allows. */
+  #stale = false;
   /** With `introspection.url`: the configuration introspection uses, without discovery. */
   readonly #introspection: client.Configuration | undefined;
   #inflight: Promise<client.Configuration> | undefined;
@@ -106,27 +109,36 @@ export class Discovery {
     const config = await this.get();
     const uri = config.serverMetadata().introspection_endpoint;
     if (uri === undefined || uri === null || uri === '') {
-      throw this.#forget(config, new AuthMisconfiguredError({ reason: 'invalid_options', description: NO_INTROSPECTION_ENDPOINT }));
+      this.#markStale(config);
+      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: NO_INTROSPECTION_ENDPOINT });
     }
     if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
-      throw this.#forget(config, new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' }));
+      this.#markStale(config);
+      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' });
     }
     return config;
   }
 
-  /** The configuration, discovering it when needed. */
+  /**
+   * The configuration, discovering it when needed. A document marked stale is read again when the
+   * cooldown allows; until a read succeeds the last one keeps serving (a failed re-read changes
+   * nothing for what it still serves: the key set's stale keys, introspection, `auto`'s choice).
+   */
   get(): Promise<client.Configuration> {
-    if (this.#config) return Promise.resolve(this.#config);
-    if (this.#inflight) return this.#inflight;
+    const current = this.#config;
+    if (current && !this.#stale) return Promise.resolve(current);
+    const keep = (p: Promise<client.Configuration>): Promise<client.Configuration> => (current ? p.catch(() => current) : p);
+    if (this.#inflight) return keep(this.#inflight);
     const now = this.c.clock();
     if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) {
-      return Promise.reject(this.#unavailable(now));
+      return current ? Promise.resolve(current) : Promise.reject(this.#unavailable(now));
     }
     this.#lastAttemptAt = now;
     this.#inflight = this.#discover().then(
       (config) => {
         this.#config = config;
         this.#discovered = true;
+        this.#stale = false;
         this.#lastFailure = undefined;
         return config;
       },
@@ -137,7 +149,7 @@ export class Discovery {
     ).finally(() => {
       this.#inflight = undefined;
     });
-    return this.#inflight;
+    return keep(this.#inflight);
   }
 
   /** Abort requests under way; no further discovery. */
@@ -153,34 +165,33 @@ export class Discovery {
     if (this.c.jwksUri) return this.c.jwksUri;
     const config = await this.get();
     const uri = config.serverMetadata().jwks_uri;
-    if (!uri) throw this.#forget(config, new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' }));
+    if (!uri) {
+      this.#markStale(config);
+      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
+    }
     if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
-      throw this.#forget(config, new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' }));
+      this.#markStale(config);
+      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
     }
     return uri;
   }
 
   /**
    * The discovered `jwks_uri` answered with something other than a key set (an HTTP error, not
-   * JSON, no usable key: the keys may have moved): read the metadata again at the next attempt
-   * the cooldown allows. Nothing for a configured `jwksUri`.
+   * JSON, no usable key: the keys may have moved): read the metadata again when the cooldown
+   * allows. Nothing for a configured `jwksUri`.
    */
   keysMoved(): void {
-    if (this.#config !== undefined) this.#forget(this.#config, undefined);
+    if (this.c.jwksUri === undefined && this.#config !== undefined) this.#markStale(this.#config);
   }
 
   /**
-   * Drop a discovered document that could not serve what was asked of it, so the next attempt the
-   * cooldown allows reads it again (a transient bad deployment of the authorization server must
-   * not outlive its fix); configured endpoints are never dropped. Returns `err` (to throw).
+   * A discovered document could not serve what was asked of it: read it again at the next attempt
+   * the cooldown allows (a bad deployment of the authorization server must not outlive its fix),
+   * serving it meanwhile. Configured endpoints are never read again.
    */
-  #forget<E>(config: client.Configuration, err: E): E {
-    if (this.#discovered && this.#config === config) {
-      this.#config = undefined;
-      this.#discovered = false;
-      if (err !== undefined) this.#lastFailure = err;
-    }
-    return err;
+  #markStale(config: client.Configuration): void {
+    if (this.#discovered && this.#config === config) this.#stale = true;
   }
 
   #finish(config: client.Configuration): client.Configuration {
@@ -220,13 +231,7 @@ export class Discovery {
     return this.#finish(config);
   }
 
-  #unavailable(now: number): AuthUnavailableError | AuthMisconfiguredError {
-    // A discovered document found unusable keeps its own answer until it is read again.
-    if (this.#lastFailure instanceof AuthMisconfiguredError) return this.#lastFailure;
-    if (this.#lastFailure instanceof AuthUnavailableError) {
-      const f = this.#lastFailure;
-      return new AuthUnavailableError({ reason: f.reason, description: f.description, retryAfterSeconds: Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000)) / 1000 });
-    }
+  #unavailable(now: number): AuthUnavailableError {
     const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000));
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
