@@ -88,16 +88,8 @@ export class RemoteKeySet {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
     }
     // Unknown kid: refetch once per cooldown, then decide whose fault it is.
-    const before = this.#loadedAt;
-    await this.#refresh(this.s.clock(), true);
-    if (this.#loadedAt !== before && this.#resolver !== undefined) {
-      try {
-        return await this.#resolve(this.#resolver, header, token);
-      } catch (err) {
-        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
-      }
-    }
-    if (this.#lastFailure !== undefined) throw this.#unavailable(this.s.clock());
+    const keys = await this.#refetched(header, token);
+    if (keys.length > 0) return keys;
     throw new InvalidTokenError({ reason: 'key_not_found', description: 'No key of the authorization server matches the token' });
   }
 
@@ -107,7 +99,16 @@ export class RemoteKeySet {
    * none when no fetch was allowed or it brought nothing new to try. While the endpoint fails, 503
    * (as for an unknown `kid`: whose fault it is cannot be told).
    */
-  async keysAfterSignatureFailure(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
+  keysAfterSignatureFailure(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
+    return this.#refetched(header, token);
+  }
+
+  /**
+   * Refetch if the cooldown allows (joining a fetch under way): the candidates of the set it
+   * brought, none when no new set came or none fits; {@link AuthUnavailableError} while the
+   * endpoint fails (then whose fault a token is cannot be told).
+   */
+  async #refetched(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
     const before = this.#loadedAt;
     await this.#refresh(this.s.clock(), true);
     if (this.#loadedAt !== before && this.#resolver !== undefined) {

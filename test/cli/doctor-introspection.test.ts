@@ -1,7 +1,8 @@
 /**
  * `doctor` reaches introspection the way the guard does: a discovered non-https endpoint off
  * loopback is refused (the client secret and the probe token are never sent there, and the check
- * fails, as the guard answers 500), and a configured MCP_AUTH_INTROSPECTION_URL needs no metadata.
+ * fails, as the guard answers 500), a server publishing no endpoint at all is told apart from it,
+ * and a configured MCP_AUTH_INTROSPECTION_URL needs no metadata.
  *
  * `http://0.0.0.0:<port>` is not a loopback host for the guard (options.ts LOOPBACK), yet reaches
  * the test server bound to 127.0.0.1: it stands in for any remote plain-http host.
@@ -29,15 +30,19 @@ test('control: the guard refuses the discovered http endpoint (500) and sends no
   }
 });
 
+/** doctor's environment: opaque tokens, introspection discovered from the metadata. */
+const opaqueEnv = (): Record<string, string> => ({
+  MCP_AUTH_RESOURCE: RESOURCE,
+  MCP_AUTH_ISSUER: as.issuer,
+  MCP_AUTH_TOKEN_FORMAT: 'opaque',
+  MCP_AUTH_CLIENT_ID: RS_CLIENT.clientId,
+  MCP_AUTH_CLIENT_SECRET: RS_CLIENT.clientSecret,
+  MCP_AUTH_HTTP_TIMEOUT_SECONDS: '3',
+});
+
 test('doctor does not send the client secret to a discovered non-https introspection endpoint', async () => {
-  const report = await runDoctor({
-    MCP_AUTH_RESOURCE: RESOURCE,
-    MCP_AUTH_ISSUER: as.issuer,
-    MCP_AUTH_TOKEN_FORMAT: 'opaque',
-    MCP_AUTH_CLIENT_ID: RS_CLIENT.clientId,
-    MCP_AUTH_CLIENT_SECRET: RS_CLIENT.clientSecret,
-    MCP_AUTH_HTTP_TIMEOUT_SECONDS: '3',
-  });
+  const report = await runDoctor(opaqueEnv());
+  expect(report.checks.find((c) => c.id === 'introspection')?.message).toMatch(/not https/);
   const secretSent = as.wire.some((w) => w.startsWith('POST /introspect') && (w.includes(RS_CLIENT.clientSecret) || /\nauthorization\nBasic /i.test(w)));
   expect(secretSent).toBe(false);
   expect(as.counts.introspection).toBe(0);
@@ -68,5 +73,19 @@ test('doctor: with MCP_AUTH_INTROSPECTION_URL set, introspection does not depend
     expect(line?.status).toBe('pass');
   } finally {
     as.faults.discovery = 'ok';
+  }
+});
+
+test('doctor: metadata without introspection_endpoint is reported as such, with the fix MCP_AUTH_INTROSPECTION_URL', async () => {
+  const saved = as.metadata;
+  as.metadata = { introspection_endpoint: undefined };
+  try {
+    const check = (await runDoctor(opaqueEnv())).checks.find((c) => c.id === 'introspection');
+    expect(check?.status).toBe('fail');
+    expect(check?.message).not.toMatch(/not https/);
+    expect(check?.message).toMatch(/no introspection_endpoint/);
+    expect(check?.fix).toMatch(/MCP_AUTH_INTROSPECTION_URL/);
+  } finally {
+    as.metadata = saved;
   }
 });

@@ -2,8 +2,16 @@
  * A discovered metadata document is read again (once per cooldown) when it cannot serve what is
  * asked of it: no `jwks_uri`, no `introspection_endpoint`, or a `jwks_uri` that no longer serves a
  * key set (the keys moved). A transient bad deployment of the authorization server does not
- * become a permanent outage ("503 until a fetch succeeds"). Real HTTP to loopback authorization
- * servers, injected clock.
+ * become a permanent outage ("503 until a fetch succeeds"). Until a re-read succeeds the old
+ * document keeps serving whoever still relies on it:
+ * - `auto`: a JWKS answering an HTTP error (an AS outage behind a load balancer) marks the
+ *   metadata stale; JWTs still need it (`#publishesKeys`), and a failed re-read changes nothing:
+ *   the last good keys keep serving (README: "the last good keys keep serving");
+ * - `auto`: a JWKS failure does not take the introspection path (same document) down with it;
+ * - a configured `jwksUri` failing never makes the guard re-read the metadata;
+ * - `auto`: opaque (junk) tokens against a server whose metadata has no introspection_endpoint
+ *   are 500 each, make at most one re-read per cooldown, and never turn valid JWTs into 500s.
+ * Real HTTP to loopback authorization servers, injected clock.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +20,7 @@ import { buildApp, type TestApp } from '../helpers/app.js';
 import { fakeClock } from '../helpers/clock.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
@@ -30,6 +38,7 @@ beforeEach(() => {
   as.keys = [key.publicJwk];
   as.metadata = {};
   as.faults = { discovery: 'ok', jwks: 'ok', introspection: 'ok' };
+  as.introspect = () => ({ body: { active: false } });
   as.resetCounts();
 });
 afterEach(async () => {
@@ -37,7 +46,7 @@ afterEach(async () => {
 });
 afterAll(() => as.close());
 
-test('metadata served once without jwks_uri, then fixed: the guard recovers after the cooldown (it stays 503 forever)', async () => {
+test('metadata served once without jwks_uri, then fixed: the guard recovers after the cooldown', async () => {
   const clock = fakeClock(1_800_000_000_000);
   const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock });
   open.push(t);
@@ -56,7 +65,7 @@ test('metadata served once without jwks_uri, then fixed: the guard recovers afte
   expect(t.calls()).toBe(1);
 });
 
-test('metadata served once without introspection_endpoint, then fixed: opaque tokens work again after the cooldown (they stay 500 forever)', async () => {
+test('metadata served once without introspection_endpoint, then fixed: opaque tokens work again after the cooldown', async () => {
   const clock = fakeClock(1_800_000_000_000);
   const t = buildApp({ resource: RESOURCE, issuer: as.issuer, tokenFormat: 'opaque', clock, introspection: { clientId: 'rs', clientSecret: 'rs-secret' } });
   open.push(t);
@@ -74,7 +83,7 @@ test('metadata served once without introspection_endpoint, then fixed: opaque to
   expect(as.counts.introspection).toBe(1);
 });
 
-test('the authorization server moves its JWKS (new jwks_uri, the old one 404s): the guard re-reads the metadata instead of failing forever', async () => {
+test('the authorization server moves its JWKS (new jwks_uri, the old one 404s): the guard re-reads the metadata', async () => {
   // A server of our own: metadata whose jwks_uri can change, and two key endpoints.
   const state = { jwksPath: '/keys-v1', hits: { metadata: 0, v1: 0, v2: 0 } };
   const server: Server = createServer((req, res) => {
@@ -107,10 +116,89 @@ test('the authorization server moves its JWKS (new jwks_uri, the old one 404s): 
       clock.advance(31_000);
       statuses.push((await post()).status);
     }
-    expect(statuses[statuses.length - 1]).toBe(200); // actual: [503, 503, 503, 503], for ever
+    expect(statuses[statuses.length - 1]).toBe(200);
     expect(state.hits.metadata).toBeGreaterThanOrEqual(2);
     expect(state.hits.v2).toBeGreaterThanOrEqual(1);
   } finally {
     await new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
   }
+});
+
+
+test('auto, whole AS answering 503 (JWKS and metadata): the last good keys keep serving within jwksMaxStaleSeconds', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({
+    resource: RESOURCE, issuer: as.issuer, clock, introspection: { ...RS_CLIENT }, // tokenFormat 'auto', all discovered
+    jwksCacheMaxAgeSeconds: 60, jwksMaxStaleSeconds: 3600,
+  });
+  open.push(t);
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  const post = async () => request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect((await post()).status).toBe(200);
+
+  // The authorization server goes down behind its load balancer: every path answers an HTTP error.
+  as.faults = { discovery: '500', jwks: '500', introspection: '500' };
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    clock.advance(61_000); // past max age: served stale, refreshed in the background
+    statuses.push((await post()).status);
+  }
+  // jwt mode serves these; auto mode: [200, 503, 503, 503] (the stale keys are never reached).
+  expect(statuses).toEqual([200, 200, 200, 200]);
+});
+
+test('auto: a JWKS outage does not take introspection of opaque tokens down with it', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock, introspection: { ...RS_CLIENT } });
+  open.push(t);
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+
+  as.faults.jwks = '500';
+  const jwt = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect(jwt.status).toBe(503); // right: the keys cannot be had
+
+  // The introspection endpoint is healthy and was discovered a moment ago.
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.introspection).toBe(1);
+});
+
+test('auto, configured jwksUri: a JWKS failure does not make the guard forget (and re-read) the metadata introspection uses', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri, clock, introspection: { ...RS_CLIENT } });
+  open.push(t);
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING)).status).toBe(200);
+  as.faults.jwks = '500';
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING)).status).toBe(503);
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.discovery).toBe(1);
+});
+
+test('auto, metadata without introspection_endpoint: one junk opaque token does not turn valid JWTs into 500s', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock, introspection: { ...RS_CLIENT } });
+  open.push(t);
+  as.metadata = { introspection_endpoint: undefined };
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  const post = async (token: string) => request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+
+  expect((await post(await sign(key))).status).toBe(200);
+  // Anyone, without a token of their own, sends one non-JWS string.
+  expect((await post('junk')).status).toBe(500); // no introspection endpoint
+  const res = await post(await sign(key));
+  expect(res.status).toBe(200);
+  expect(t.calls()).toBe(2);
+  // More junk: one re-read of the metadata per cooldown, not one per token.
+  const before = as.counts.discovery;
+  for (let i = 0; i < 5; i++) expect((await post(`junk${i}`)).status).toBe(500);
+  expect(as.counts.discovery - before).toBeLessThanOrEqual(1);
+  clock.advance(31_000);
+  for (let i = 0; i < 5; i++) expect((await post(`junk-later${i}`)).status).toBe(500);
+  expect(as.counts.discovery - before).toBeLessThanOrEqual(2);
+  expect((await post(await sign(key, { jti: 'after' }))).status).toBe(200);
 });
