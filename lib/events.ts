@@ -7,7 +7,7 @@
  */
 import { decodeProtectedHeader, errors as joseErrors } from 'jose';
 import { asMcpAuthError, InsufficientScopeError, McpAuthError, wireCodeOf, type McpAuthErrorCode, type McpAuthErrorReason } from './errors.js';
-import { clientIdOf } from './verify/claims.js';
+import { CheckedClaims, clientIdOf } from './verify/claims.js';
 import type { AuthInfo } from './types.js';
 
 /** Kind of token a decision was about (`none` when the request carried no usable bearer token). */
@@ -103,6 +103,8 @@ export function toolNameOf(body: unknown): string | undefined {
 /** Claims that a refusal was based on, when they were verified first (`jose` claim failures carry them). */
 function verifiedClaimsOf(err: McpAuthError): Record<string, unknown> | undefined {
   const cause = err.cause;
+  // An introspection answer refused after `active: true` (its checks).
+  if (cause instanceof CheckedClaims) return cause.claims;
   // jose raises these (with the payload) only after the signature verified.
   if (!(cause instanceof joseErrors.JWTClaimValidationFailed) && !(cause instanceof joseErrors.JWTExpired)) return undefined;
   const payload: unknown = cause.payload;

@@ -71,10 +71,13 @@ function isPreflight(req: Request): boolean {
  * The one place that emits a decision event (`allow` when `err` is undefined, else `deny`).
  * Called only when a listener is set; a request without a trace (never seen by protect()) gets one now.
  */
-function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefined, err: unknown): void {
-  const emit = ctx.emit!;
-  const trace = ((req as unknown as Record<symbol, DecisionTrace | undefined>)[TRACE]) ?? startTrace();
-  emit(decisionEvent(trace, ctx.config.tokenFormat, info, err, req.body));
+function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefined, err: unknown, trace = traceOf(req) ?? startTrace()): void {
+  ctx.emit!(decisionEvent(trace, ctx.config.tokenFormat, info, err, req.body));
+}
+
+/** The trace `protect()` started on this request, if it did. */
+function traceOf(req: Request): DecisionTrace | undefined {
+  return (req as unknown as Record<symbol, DecisionTrace | undefined>)[TRACE];
 }
 
 /**
@@ -238,7 +241,14 @@ export function requireScopes(...scopes: string[]): RequestHandler {
     }
     if (!holdsAll(info.scopes, needed)) {
       const err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes([...needed, ...ctx.config.requiredScopes], info.scopes, ctx.knownScopes) });
-      if (ctx.emit !== undefined) emitDecision(ctx, req, info, err);
+      if (ctx.emit !== undefined) {
+        // Its own duration (the time since protect() includes the application's middleware), with
+        // what protect() learned of the token.
+        const trace = startTrace();
+        const seen = traceOf(req);
+        if (seen !== undefined) { trace.token = seen.token; trace.cached = seen.cached; }
+        emitDecision(ctx, req, info, err, trace);
+      }
       ctx.respond(req, res, err);
       return;
     }

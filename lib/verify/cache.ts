@@ -35,7 +35,7 @@ interface Entry {
 /** Positive and negative verification results, with in-flight coalescing. */
 export class VerificationCache {
   readonly #positive: LRUCache<string, Entry> | undefined;
-  readonly #negative: LRUCache<string, McpAuthError> | undefined;
+  readonly #negative: LRUCache<string, { err: McpAuthError; storedAt: number }> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
   #closed = false;
@@ -71,9 +71,15 @@ export class VerificationCache {
     return hit.info;
   }
 
-  /** A cached negative answer. */
+  /** A cached negative answer; one stored later than now (the clock stepped back) is stale, as in {@link get}. */
   getNegative(key: string): McpAuthError | undefined {
-    return this.#negative?.get(key);
+    const hit = this.#negative?.get(key);
+    if (hit === undefined) return undefined;
+    if (this.#s.clock() < hit.storedAt) {
+      this.#negative!.delete(key);
+      return undefined;
+    }
+    return hit.err;
   }
 
   /** Store a verified result for at most `min(exp − now, maxAge)`; nothing when that is not positive and finite. */
@@ -92,7 +98,7 @@ export class VerificationCache {
     if (!this.#negative || this.#closed) return;
     const ttlMs = Math.floor(this.#s.negativeSeconds * 1000);
     if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
-    this.#negative.set(key, err, { ttl: ttlMs });
+    this.#negative.set(key, { err, storedAt: this.#s.clock() }, { ttl: ttlMs });
   }
 
   /** Run `fn` once for concurrent callers with the same key. */

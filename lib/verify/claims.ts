@@ -21,6 +21,15 @@ export function scopesOf(claims: Record<string, unknown>): readonly string[] {
 }
 
 /**
+ * The `cause` of a refusal made after the token's claims were established (an introspection
+ * answer with `active: true` that failed a check): the claims, so a decision event can name the
+ * issuer and client, as it does for a JWT refused after its signature verified.
+ */
+export class CheckedClaims {
+  constructor(readonly claims: Record<string, unknown>) {}
+}
+
+/**
  * Refuse a sender-constrained token (RFC 7800 `cnf`: DPoP's `jkt` (RFC 9449), mTLS's `x5t#S256`
  * (RFC 8705), or any other confirmation key): this guard cannot check the proof of possession, and
  * accepting it as a bearer token would let whoever holds a copy use it (RFC 9449 §7.2: a DPoP-bound
@@ -42,15 +51,37 @@ export function clientIdOf(claims: Record<string, unknown>): string {
   return '';
 }
 
-/** Build a frozen `AuthInfo`. `expSeconds` must already be a validated finite number. */
+/**
+ * Freeze `root` and every object and array inside it (iteratively: no recursion for a hostile
+ * depth). The claims come from a JSON parse of their own, so nothing else holds them.
+ */
+function deepFreeze<T extends object>(root: T): T {
+  const stack: object[] = [root];
+  while (stack.length > 0) {
+    const o = stack.pop()!;
+    if (Object.isFrozen(o)) continue;
+    Object.freeze(o);
+    for (const v of Object.values(o)) if (v !== null && typeof v === 'object') stack.push(v as object);
+  }
+  return root;
+}
+
+/**
+ * Build a deeply frozen `AuthInfo`: one cached object serves every request with the same token,
+ * so no handler may change what the next request sees (nested claims included; `resource` is a
+ * fresh `URL` on each read, a `URL` being mutable). `expSeconds` must already be a validated
+ * finite number.
+ */
 export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string): AuthInfo {
-  const extra = Object.freeze({ ...claims, iss: claims.iss, sub: claims.sub, aud: claims.aud });
+  const extra = deepFreeze({ ...claims, iss: claims.iss, sub: claims.sub, aud: claims.aud });
   return Object.freeze({
     token,
     clientId: clientIdOf(claims),
     scopes: scopesOf(claims) as string[],
     expiresAt: expSeconds,
-    resource: new URL(resource),
+    get resource(): URL {
+      return new URL(resource);
+    },
     extra,
   });
 }

@@ -49,7 +49,7 @@ import {
 } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
-import { assertNotSenderConstrained, scopesOf } from './claims.js';
+import { assertNotSenderConstrained, CheckedClaims, scopesOf } from './claims.js';
 import { NO_INTROSPECTION_ENDPOINT, type Discovery } from './discovery.js';
 import { describeFailure, FetchFailure } from './http.js';
 
@@ -207,6 +207,19 @@ export function introspectionVerifier(
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
     assertWellFormed(answer);
+    try {
+      return checkActive(answer, nowSeconds);
+    } catch (err) {
+      // The answer's claims go with the refusal (decision events name its issuer and client).
+      if (err instanceof InvalidTokenError && err.cause === undefined) {
+        throw new InvalidTokenError({ reason: err.reason, description: err.description, cause: new CheckedClaims(answer) });
+      }
+      throw err;
+    }
+  }
+
+  /** The checks of an active, well-formed answer. */
+  function checkActive(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     // Ory Hydra (fosite) answers a refresh token with token_type "Bearer" and names its kind in
     // token_use; Keycloak copies the token's typ ("Refresh", "Offline" for an offline refresh token).
     for (const type of [answer.token_type, answer.token_use]) {
