@@ -102,37 +102,59 @@ export class Discovery {
   /**
    * The configuration introspection calls use: the configured `introspection.url` (no discovery),
    * else the discovered `introspection_endpoint`, which must be https: or loopback http: (else
-   * {@link AuthMisconfiguredError}); rejects like {@link get} when discovery fails.
+   * {@link AuthMisconfiguredError}, after one re-read of the metadata if the cooldown allows);
+   * rejects like {@link get} when discovery fails.
    */
   async introspection(): Promise<client.Configuration> {
     if (this.#introspection) return this.#introspection;
-    const config = await this.get();
-    const uri = config.serverMetadata().introspection_endpoint;
-    if (uri === undefined || uri === null || uri === '') {
+    let config = await this.get();
+    if (this.#introspectionProblem(config) !== undefined) {
       this.#markStale(config);
-      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: NO_INTROSPECTION_ENDPOINT });
+      config = await this.#reread(config);
     }
-    if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
-      this.#markStale(config);
-      throw new AuthMisconfiguredError({ reason: 'invalid_options', description: 'The discovered introspection endpoint is not an https: URL' });
-    }
+    const problem = this.#introspectionProblem(config);
+    if (problem !== undefined) throw new AuthMisconfiguredError({ reason: 'invalid_options', description: problem });
     return config;
   }
 
+  #introspectionProblem(config: client.Configuration): string | undefined {
+    const uri = config.serverMetadata().introspection_endpoint;
+    if (uri === undefined || uri === null || uri === '') return NO_INTROSPECTION_ENDPOINT;
+    return isAllowedDiscoveredUrl(uri, this.c.issuer) ? undefined : 'The discovered introspection endpoint is not an https: URL';
+  }
+
   /**
-   * The configuration, discovering it when needed. A document marked stale is read again when the
-   * cooldown allows; until a read succeeds the last one keeps serving (a failed re-read changes
-   * nothing for what it still serves: the key set's stale keys, introspection, `auto`'s choice).
+   * The configuration, discovering it when needed (waiting for the first discovery). A document
+   * marked stale keeps serving at once while it is read again in the background, when the
+   * cooldown allows: a re-read that hangs or fails changes nothing for what it still serves (the
+   * key set's stale keys, introspection, `auto`'s choice).
    */
   get(): Promise<client.Configuration> {
     const current = this.#config;
-    if (current && !this.#stale) return Promise.resolve(current);
-    const keep = (p: Promise<client.Configuration>): Promise<client.Configuration> => (current ? p.catch(() => current) : p);
-    if (this.#inflight) return keep(this.#inflight);
-    const now = this.c.clock();
-    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) {
-      return current ? Promise.resolve(current) : Promise.reject(this.#unavailable(now));
+    if (current) {
+      if (this.#stale) void this.#reread(current);
+      return Promise.resolve(current);
     }
+    if (this.#inflight) return this.#inflight;
+    const now = this.c.clock();
+    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) return Promise.reject(this.#unavailable(now));
+    return this.#read(now);
+  }
+
+  /**
+   * Read a stale document again if the cooldown allows (or join the read under way): the new
+   * document, or `current` when no read is allowed or it failed. Never rejects.
+   */
+  #reread(current: client.Configuration): Promise<client.Configuration> {
+    if (this.#config !== current) return Promise.resolve(this.#config ?? current);
+    if (this.#inflight) return this.#inflight.catch(() => current);
+    const now = this.c.clock();
+    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) return Promise.resolve(current);
+    return this.#read(now).catch(() => current);
+  }
+
+  /** One discovery (the cooldown allowed it); its document replaces the current one. */
+  #read(now: number): Promise<client.Configuration> {
     this.#lastAttemptAt = now;
     this.#inflight = this.#discover().then(
       (config) => {
@@ -149,7 +171,15 @@ export class Discovery {
     ).finally(() => {
       this.#inflight = undefined;
     });
-    return keep(this.#inflight);
+    return this.#inflight;
+  }
+
+  /**
+   * Why the metadata could not be read again, while a stale document still serves (the key set
+   * names it when its keys are gone, rather than blaming the keys); else `undefined`.
+   */
+  rereadFailure(): AuthUnavailableError | undefined {
+    return this.#stale && this.#lastFailure !== undefined ? this.#unavailable(this.c.clock()) : undefined;
   }
 
   /** Abort requests under way; no further discovery. */
@@ -159,21 +189,26 @@ export class Discovery {
 
   /**
    * The JWKS URI: configured, or discovered (`jwks_uri`, which must be https:, or http: on a
-   * loopback host for an http: loopback issuer).
+   * loopback host for an http: loopback issuer). A stale document, or one without a usable
+   * `jwks_uri`, is read again first when the cooldown allows (this waits: the keys are being
+   * fetched anyway).
    */
   async jwksUri(): Promise<string> {
     if (this.c.jwksUri) return this.c.jwksUri;
-    const config = await this.get();
+    let config = await this.get();
+    if (this.#stale || this.#jwksProblem(config) !== undefined) {
+      this.#markStale(config);
+      config = await this.#reread(config);
+    }
+    const problem = this.#jwksProblem(config);
+    if (problem !== undefined) throw new AuthUnavailableError({ reason: 'discovery_failed', description: problem });
+    return config.serverMetadata().jwks_uri!;
+  }
+
+  #jwksProblem(config: client.Configuration): string | undefined {
     const uri = config.serverMetadata().jwks_uri;
-    if (!uri) {
-      this.#markStale(config);
-      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The authorization server metadata has no jwks_uri' });
-    }
-    if (!isAllowedDiscoveredUrl(uri, this.c.issuer)) {
-      this.#markStale(config);
-      throw new AuthUnavailableError({ reason: 'discovery_failed', description: 'The discovered jwks_uri is not an https: URL' });
-    }
-    return uri;
+    if (!uri) return 'The authorization server metadata has no jwks_uri';
+    return isAllowedDiscoveredUrl(uri, this.c.issuer) ? undefined : 'The discovered jwks_uri is not an https: URL';
   }
 
   /**

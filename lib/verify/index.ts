@@ -45,6 +45,7 @@ export class Verifier {
         emit,
         // A discovered jwks_uri that no longer serves keys: read the metadata again (keys may have moved).
         notAKeySet: () => this.discovery.keysMoved(),
+        discoveryFailure: () => this.discovery.rereadFailure(),
       });
       this.keys = keys;
       const verifyJwt = jwtVerifier(c, keys);

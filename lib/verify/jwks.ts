@@ -48,6 +48,8 @@ export interface KeySetSettings {
   emit: ((event: GuardEvent) => void) | undefined;
   /** Called when the URI answered with something other than a key set (an HTTP error, not JSON, no usable key). */
   notAKeySet?: () => void;
+  /** Why the metadata naming the URI could not be read again, if it could not (named when the keys are gone). */
+  discoveryFailure?: () => AuthUnavailableError | undefined;
 }
 
 /** A remote JWKS with cooldown, coalescing, stale serving and 503 semantics. */
@@ -205,8 +207,9 @@ export class RemoteKeySet {
   #unavailable(now: number): AuthUnavailableError {
     const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.s.cooldownMs));
     const failure = this.#lastFailure;
-    // A failed discovery (no JWKS URI) keeps its own reason and description.
-    const discovery = failure instanceof AuthUnavailableError ? failure : undefined;
+    // A failed discovery (no JWKS URI, or a re-read of stale metadata that failed: the keys may
+    // have moved) keeps its own reason and description.
+    const discovery = failure instanceof AuthUnavailableError ? failure : this.s.discoveryFailure?.();
     return new AuthUnavailableError({
       reason: discovery?.reason ?? 'jwks_unavailable',
       description: discovery?.description ?? 'The authorization server keys are unavailable',
