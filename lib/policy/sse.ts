@@ -11,19 +11,39 @@ const EMPTY = Buffer.alloc(0);
 
 /** Accumulates bytes and hands out complete events. */
 export class SseSplitter {
-  private buf: Buffer = EMPTY;
+  /**
+   * The held bytes are `store[0, len)`. Bytes are appended in place into spare capacity, which
+   * grows geometrically, so an event arriving in many small writes costs linear time (a
+   * concatenation per write would copy the held bytes again each time). A store that events were
+   * handed out from is never written again: what follows them is kept as a view with no spare
+   * capacity, so the next append moves it to a new store.
+   */
+  private store: Buffer = EMPTY;
+  private len = 0;
   private scanFrom = 0;
   private lineStart = 0;
 
   /** Bytes held that do not yet form a complete event. */
   get pendingBytes(): number {
-    return this.buf.length;
+    return this.len;
   }
 
   /** Add bytes; return every event completed by them (each including its terminating empty line). */
   push(chunk: Buffer): Buffer[] {
     if (chunk.length === 0) return [];
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.len === 0) {
+      this.store = chunk;
+      this.len = chunk.length;
+    } else {
+      const need = this.len + chunk.length;
+      if (need > this.store.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, this.store.length * 2));
+        this.store.copy(grown, 0, 0, this.len);
+        this.store = grown;
+      }
+      chunk.copy(this.store, this.len);
+      this.len = need;
+    }
     return this.scan(false);
   }
 
@@ -33,12 +53,12 @@ export class SseSplitter {
    * What is left after them is an incomplete event, for {@link drain}.
    */
   flush(): Buffer[] {
-    return this.buf.length === 0 ? [] : this.scan(true);
+    return this.len === 0 ? [] : this.scan(true);
   }
 
   private scan(final: boolean): Buffer[] {
     const out: Buffer[] = [];
-    const buf = this.buf;
+    const buf = this.store.subarray(0, this.len);
     let start = 0;
     let lineStart = this.lineStart;
     let j = this.scanFrom;
@@ -54,7 +74,11 @@ export class SseSplitter {
       lineStart = end;
       j = end;
     }
-    this.buf = start === 0 ? buf : buf.subarray(start);
+    if (start > 0) {
+      // Events were handed out of this store: keep the rest as a view (no spare capacity).
+      this.store = start === buf.length ? EMPTY : buf.subarray(start);
+      this.len = buf.length - start;
+    }
     this.scanFrom = j - start;
     this.lineStart = lineStart - start;
     return out;
@@ -62,8 +86,9 @@ export class SseSplitter {
 
   /** Take whatever is held (an incomplete last event) and reset. */
   drain(): Buffer {
-    const rest = this.buf;
-    this.buf = EMPTY;
+    const rest = this.store.subarray(0, this.len);
+    this.store = EMPTY;
+    this.len = 0;
     this.scanFrom = 0;
     this.lineStart = 0;
     return rest;

@@ -65,6 +65,44 @@ describe('SSE splitting', () => {
     expect(blocks.map((b) => b.toString())).toEqual(['data: {"t":"ü€😀"}\n\n', ': comment\n\n']);
   });
 
+  test('random chunkings give the same events, and events handed out are never overwritten', () => {
+    let seed = 42;
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    const events = Array.from({ length: 60 }, (_, i) => `id: ${i}\n${i % 3 === 0 ? 'data: ' + 'x'.repeat(rand(3000)) : 'data: {"i":' + i + '}'}${i % 2 ? '\r\n\r\n' : '\n\n'}`);
+    const stream = enc(events.join('') + 'data: tail');
+    for (let round = 0; round < 20; round++) {
+      const s = new SseSplitter();
+      const got: Buffer[] = [];
+      for (let at = 0; at < stream.length;) {
+        const n = 1 + rand(round % 2 ? 7 : 2000);
+        got.push(...s.push(Buffer.from(stream.subarray(at, at + n))));
+        at += n;
+      }
+      // Compared after the whole stream went through: a later push must not have changed them.
+      expect(got.map((b) => b.toString())).toEqual(events);
+      expect(s.drain().toString()).toBe('data: tail');
+    }
+  });
+
+  test('an event arriving in many small writes is assembled with linear copying (not one copy of all held bytes per write)', () => {
+    const event = enc(`data: ${'y'.repeat(1024 * 1024)}\n\n`);
+    const copy = Buffer.prototype.copy;
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.prototype.copy = function (this: Buffer, ...args: Parameters<Buffer['copy']>) { const n = copy.apply(this, args); copied += n; return n; };
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => { const b = concat(list, total); copied += b.length; return b; }) as typeof Buffer.concat;
+    try {
+      const s = new SseSplitter();
+      const got: Buffer[] = [];
+      for (let at = 0; at < event.length; at += 1024) got.push(...s.push(event.subarray(at, at + 1024)));
+      expect(got.map((b) => b.length)).toEqual([event.length]);
+    } finally {
+      Buffer.prototype.copy = copy;
+      Buffer.concat = concat;
+    }
+    expect(copied).toBeLessThanOrEqual(4 * event.length);
+  });
+
   test('eventData joins data lines; withEventData keeps the other fields', () => {
     const block = enc('event: message\nid: 7\ndata: {"a":\ndata:1}\n\n');
     expect(eventData(block)).toBe('{"a":\n1}');
