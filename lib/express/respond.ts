@@ -4,7 +4,8 @@
  * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
  * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`); `Retry-After` for
  * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a 503; added to what the app set);
- * `Cache-Control: no-store`; a JSON-RPC 2.0 error body echoing the request's id when known.
+ * `Cache-Control: no-store`; `Connection: close` when an unread body is larger than `maxBodyBytes`
+ * or chunked; a JSON-RPC 2.0 error body echoing the request's id when known.
  * Nothing of the token, and no stack trace, is ever written.
  */
 import type { Request, Response } from 'express';
@@ -46,6 +47,13 @@ function appendToken(res: Response, name: string, value: string): void {
   if (!text.split(',').some((v) => v.trim().toLowerCase() === value.toLowerCase())) res.setHeader(name, `${text}, ${value}`);
 }
 
+/** A request body declared larger than `maxBytes`, or sent chunked (its length unknown). */
+function unreadBodyTooLarge(req: Request, maxBytes: number): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && Number(length) > maxBytes;
+}
+
 /**
  * Build the responder of a guard. `baseScope` is the 401 challenge's `scope=`.
  * Unknown errors (bugs) become a 401 `invalid_token` without detail: fail closed, never a 500 with a stack.
@@ -81,6 +89,9 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
       res.setHeader('Retry-After', String(err.retryAfterSeconds));
       appendToken(res, 'Access-Control-Expose-Headers', 'Retry-After');
     }
+    // A body still unread that is larger than the guard would ever read (or of unknown length):
+    // close, so Node does not read and discard it on the client's behalf (RFC 9110 §9.6: either side may close).
+    if (!req.complete && unreadBodyTooLarge(req, c.maxBodyBytes)) res.setHeader('Connection', 'close');
     res.setHeader('Cache-Control', 'no-store');
     const data: Record<string, unknown> = { code: wireCode };
     if (err.bearerError) data.error = err.bearerError;
