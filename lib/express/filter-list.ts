@@ -283,7 +283,8 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     const { encoding, cb } = split(a, b);
     const buf = toBuffer(chunk, encoding);
     if (isHeld()) {
-      held.push(buf);
+      // Held past this call, whose callback comes at once: a copy (the caller may reuse its buffer).
+      held.push(buf === chunk || buf.buffer === (chunk as Uint8Array | undefined)?.buffer ? Buffer.from(buf) : buf);
       heldBytes += buf.length;
       if (heldBytes > MAX_HELD_BYTES) {
         report('too_large');

@@ -132,7 +132,8 @@ export class Discovery {
   get(): Promise<client.Configuration> {
     const current = this.#config;
     if (current) {
-      if (this.#stale) void this.#reread(current);
+      // One background re-read at a time (a promise per caller would pile up while one hangs).
+      if (this.#stale && this.#inflight === undefined) void this.#reread(current);
       return Promise.resolve(current);
     }
     if (this.#inflight) return this.#inflight;
