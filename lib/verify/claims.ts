@@ -4,7 +4,7 @@
  * Scopes come from `scope` (space-delimited string) or `scp` (array of strings, or a string, as
  * Entra ID sends); a claim of the wrong type is the token's fault (401), never a 500.
  * `clientId` is `client_id`, else `azp`, else `appid`, else `''`. `expiresAt` is `exp` (seconds).
- * A token bound to a key (`cnf`) is refused by both paths ({@link assertNotSenderConstrained}).
+ * Other kinds of token (refresh, ID, bound to a key) are refused by both paths ({@link assertBearerAccessToken}).
  */
 import { InvalidTokenError } from '../errors.js';
 import type { AuthInfo } from '../types.js';
@@ -30,14 +30,29 @@ export class CheckedClaims {
 }
 
 /**
- * Refuse a sender-constrained token (RFC 7800 `cnf`: DPoP's `jkt` (RFC 9449), mTLS's `x5t#S256`
- * (RFC 8705), or any other confirmation key): this guard cannot check the proof of possession, and
- * accepting it as a bearer token would let whoever holds a copy use it (RFC 9449 §7.2: a DPoP-bound
- * token received as a bearer token is rejected).
+ * Refuse what is not a bearer access token, by the marks other kinds of token carry (checked on
+ * the JWT payload and on the introspection answer alike; the audience check stops most of them
+ * first, these catch a server configured to give them this resource's audience):
+ * - a refresh token: `token_type` or `token_use` (Ory Hydra) naming one, Keycloak's `typ`
+ *   `Refresh` / `Offline`;
+ * - an ID token: OpenID Connect's `at_hash`, `c_hash`, `s_hash`, a `nonce` with no scope claim
+ *   at all (`scope`, `scp`, `roles`: an Entra ID token; Keycloak before 25 also put `nonce` in
+ *   access tokens, which carry `scope`), Keycloak's `typ` `ID`, a `token_use` (AWS Cognito) other
+ *   than `access`; another Keycloak kind (`typ` `Logout`);
+ * - a token bound to a key (RFC 7800 `cnf`: DPoP's `jkt`, RFC 9449; mTLS's `x5t#S256`, RFC 8705;
+ *   or `token_type` `DPoP`): this guard cannot check the proof of possession, and taking it for a
+ *   bearer token would let whoever holds a copy use it (RFC 9449 §7.2).
  * @throws {InvalidTokenError} `type_not_allowed`.
  */
-export function assertNotSenderConstrained(claims: Record<string, unknown>): void {
-  if (claims.cnf !== undefined && claims.cnf !== null) {
+export function assertBearerAccessToken(claims: Record<string, unknown>): void {
+  const { token_type: type, token_use: use, typ } = claims;
+  if ((typeof type === 'string' && /refresh/i.test(type)) || (typeof use === 'string' && !/^access(?:_token)?$/i.test(use))
+    || (typeof typ === 'string' && /^(?:refresh|offline|id|logout)$/i.test(typ))
+    || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined
+    || (claims.nonce !== undefined && claims.scope === undefined && claims.scp === undefined && claims.roles === undefined)) {
+    throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token is not an access token' });
+  }
+  if ((claims.cnf !== undefined && claims.cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop')) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
   }
 }

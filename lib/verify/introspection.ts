@@ -9,13 +9,14 @@
  *
  * An answer is accepted only when all of these hold:
  * - `active === true` (strictly; a non-boolean `active` is the server's fault, see below);
- * - `token_type`, Ory Hydra's `token_use` and Keycloak's `typ`, when sent, do not name a refresh
- *   token, and
- *   `token_type` is not `DPoP`; no `cnf` (a token bound to a key: sender-constrained tokens are
- *   refused, not taken for bearer tokens);
+ * - it is a bearer access token (`assertBearerAccessToken`): no refresh or ID token marks
+ *   (`token_type` or Hydra's `token_use` naming a refresh token, Keycloak's `typ` `Refresh`,
+ *   `Offline`, `ID`, `Logout`, `at_hash`/`c_hash`/`s_hash`, a `token_use` other than access), no
+ *   `cnf`, `token_type` not `DPoP`;
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
- *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
+ *   answer without `aud` is refused unless `introspection.requireAudience` is `false`, and then
+ *   must name `token_type` `Bearer`;
  * - `exp`, when sent, is later than `now − clockTolerance`;
  * - `nbf`, when sent, is no later than `now + clockTolerance`.
  * Any failure of these is the token's: 401 `invalid_token` (`token_inactive`, `type_not_allowed`,
@@ -49,7 +50,7 @@ import {
 } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import type { Config } from '../options.js';
-import { assertNotSenderConstrained, CheckedClaims, scopesOf } from './claims.js';
+import { assertBearerAccessToken, CheckedClaims, scopesOf } from './claims.js';
 import { NO_INTROSPECTION_ENDPOINT, type Discovery } from './discovery.js';
 import { describeFailure, FetchFailure } from './http.js';
 
@@ -220,22 +221,18 @@ export function introspectionVerifier(
 
   /** The checks of an active, well-formed answer. */
   function checkActive(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
-    // Ory Hydra (fosite) answers a refresh token with token_type "Bearer" and names its kind in
-    // token_use; Keycloak copies the token's typ ("Refresh", "Offline" for an offline refresh token).
-    for (const type of [answer.token_type, answer.token_use]) {
-      if (typeof type === 'string' && /refresh/i.test(type)) throw invalid('type_not_allowed', 'The token is not an access token');
-    }
-    if (typeof answer.typ === 'string' && /^(?:refresh|offline)$/i.test(answer.typ)) throw invalid('type_not_allowed', 'The token is not an access token');
-    // A DPoP-bound token (token_type "DPoP", RFC 9449 §6.2) or any token bound to a key (cnf).
-    if (typeof answer.token_type === 'string' && answer.token_type.toLowerCase() === 'dpop') {
-      throw invalid('type_not_allowed', 'The access token is bound to a key (DPoP): only bearer tokens are accepted');
-    }
-    assertNotSenderConstrained(answer);
+    // Refresh and ID tokens, tokens bound to a key (Hydra's token_use, Keycloak's typ, cnf, DPoP).
+    assertBearerAccessToken(answer);
     // A member sent as null counts as absent, for iss as for aud, exp, nbf and token_type.
     if (answer.iss !== undefined && answer.iss !== null && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
     const aud = answer.aud;
     if (aud === undefined || aud === null) {
       if (requireAudience) throw invalid('audience_mismatch', 'The access token names no audience');
+      // Without an audience, only an answer that names an access token: oidc-provider answers a
+      // refresh token (found by its token_type_hint fallback) with neither aud nor token_type.
+      if (typeof answer.token_type !== 'string' || answer.token_type.toLowerCase() !== 'bearer') {
+        throw invalid('type_not_allowed', 'An answer without aud must name token_type Bearer');
+      }
     } else {
       const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
       if (!list.some((a) => typeof a === 'string' && audiences.has(a))) {

@@ -18,7 +18,7 @@ import { InvalidTokenError, McpAuthError, type McpAuthErrorReason } from '../err
 import type { Config } from '../options.js';
 // The module's own reference: an application's fake timers (which patch the global) never stall a verification.
 import { setImmediate } from 'node:timers';
-import { assertNotSenderConstrained } from './claims.js';
+import { assertBearerAccessToken } from './claims.js';
 import type { RemoteKeySet, ResolvedKey } from './jwks.js';
 import { nativeKey, validateClaims, verifySignature } from './signature.js';
 
@@ -145,7 +145,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'key
       throw mapJoseError(err);
     }
     if (payload === undefined) throw mapJoseError(failure);
-    assertNotSenderConstrained(payload);
+    assertBearerAccessToken(payload);
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     const bad = badTimeClaim(payload);
     if (bad !== undefined) throw invalid('claim_invalid', `The ${bad} claim is not a finite number`);

@@ -1,0 +1,93 @@
+/**
+ * Entra ID v2 access tokens carry `aud` = the API app's client id (a GUID), so the README's Entra
+ * recipe lists that client id as an audience. An ID token issued to the same app registration has
+ * the same `aud`, `iss`, `typ: JWT` and keys; the guard refuses it by its marks (a `nonce` and no
+ * `scp` or `roles`), and the recipe adds `requiredScopes` besides.
+ *
+ * Shapes from the providers' documentation (Entra "ID token claims reference": header typ always
+ * "JWT", aud = the app's client id, nonce, no scp; "access token claims reference": v2 aud is always
+ * the API's client id). An ID token is an authentication assertion for a client (OIDC Core §2),
+ * never an OAuth access token (RFC 9068 §4, RFC 8725 §3.11).
+ */
+import request from 'supertest';
+import { SignJWT } from 'jose';
+import { buildApp, type TestApp } from '../helpers/app.js';
+import { makeKey, type TestKey } from '../helpers/keys.js';
+import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+const API_APP_ID = '11111111-1111-1111-1111-111111111111';
+const ENTRA_V2_ISSUER = `https://login.microsoftonline.com/${TENANT}/v2.0`;
+const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } };
+const TOOLS_LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+
+let as: LoopbackAS;
+let key: TestKey;
+const open: TestApp[] = [];
+const now = () => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  as = await startLoopbackAS();
+  key = await makeKey('RS256');
+  // Entra's JWKS: RSA keys without `alg`, with x5t / issuer members.
+  const { alg: _alg, ...noAlg } = key.publicJwk;
+  as.keys = [{ ...noAlg, x5t: 'bW9jay14NXQ', issuer: ENTRA_V2_ISSUER } as never];
+});
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.guard.close();
+});
+afterAll(() => as.close());
+
+function sign(payload: Record<string, unknown>, header: Record<string, unknown> = { typ: 'JWT' }): Promise<string> {
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid, ...header }).sign(key.privateKey);
+}
+
+/** README recipe for Entra ID, in options form (MCP_AUTH_* variables of the recipe, JWKS on loopback). */
+function entraApp(): TestApp {
+  const t = buildApp({
+    resource: RESOURCE,
+    issuer: ENTRA_V2_ISSUER,
+    jwksUri: as.jwksUri,
+    audience: [API_APP_ID],
+    toolScopes: { list_notes: ['notes.read'], add_note: ['notes.write'] },
+  });
+  open.push(t);
+  return t;
+}
+
+describe('Entra ID v2, README recipe', () => {
+  test('control: an Entra v2 delegated access token (aud = app id, scp string, azp) is accepted', async () => {
+    const t = entraApp();
+    const n = now();
+    const at = await sign({
+      aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600,
+      aio: 'AXQAi/8TAAAA', azp: 'aaaaaaaa-0000-0000-0000-000000000001', azpacr: '0', name: 'Alice',
+      oid: 'bbbbbbbb-0000-0000-0000-000000000001', preferred_username: 'alice@contoso.com',
+      rh: '0.AAAA', scp: 'notes.read notes.write', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
+      tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
+    });
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${at}`).send(INIT);
+    expect(res.status).toBe(200);
+    expect(t.calls()).toBe(1);
+  });
+
+  test('an Entra v2 ID token issued to the API app registration is refused (401 invalid_token), handler not run', async () => {
+    const t = entraApp();
+    const n = now();
+    const idToken = await sign({
+      aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600,
+      aio: 'AXQAi/8TAAAA', name: 'Alice', nonce: '123523', oid: 'bbbbbbbb-0000-0000-0000-000000000001',
+      preferred_username: 'alice@contoso.com', rh: '0.AAAA', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
+      tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
+    });
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${idToken}`).send(INIT);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(t.calls()).toBe(0);
+    const list = await request(t.app).post('/mcp').set('Authorization', `Bearer ${idToken}`).send(TOOLS_LIST);
+    expect(list.status).toBe(401);
+    await expect(t.guard.verify(idToken)).rejects.toMatchObject({ status: 401 });
+  });
+});
+

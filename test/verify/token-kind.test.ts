@@ -1,0 +1,77 @@
+/**
+ * Only bearer access tokens pass, by the marks other kinds of token carry, on the JWT path as on
+ * the introspection path (the audience check stops most of them first; these catch an
+ * authorization server configured to give them this resource's audience): OpenID Connect's
+ * `at_hash`/`c_hash`/`s_hash`, a `nonce` with no scope claim at all (an ID token), Keycloak's `typ`
+ * `ID`/`Refresh`/`Offline`/`Logout`, a `token_use` other than access (Cognito's `id`, Hydra's
+ * `refresh_token`). Controls: Keycloak before 25 put `nonce` in access tokens (with `scope`);
+ * Cognito access tokens say `token_use: access`; Keycloak access tokens `typ: Bearer`.
+ */
+import request from 'supertest';
+import { buildApp, type TestApp } from '../helpers/app.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { activeAnswer, opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
+
+const fx = loopbackJwtSuite(RESOURCE);
+const open: TestApp[] = [];
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.guard.close();
+});
+const now = () => Math.floor(Date.now() / 1000);
+const post = (t: TestApp, token: string) => request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
+
+const REFUSED: [string, Record<string, unknown>][] = [
+  ['at_hash (an OIDC ID token)', { at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }],
+  ['c_hash', { c_hash: 'LDktKdoQak3Pk0cnXxCltA' }],
+  ['s_hash', { s_hash: 'ub5ZbN5vWG1Fw7sXMJ5Kiw' }],
+  ['a nonce and no scope claim (an Entra ID token)', { nonce: 'n-0S6_WzA2Mj', scope: undefined }],
+  ['Keycloak typ ID', { typ: 'ID' }],
+  ['Keycloak typ Refresh', { typ: 'Refresh' }],
+  ['Keycloak typ Offline', { typ: 'Offline' }],
+  ['Keycloak typ Logout', { typ: 'Logout' }],
+  ['Cognito token_use id', { token_use: 'id' }],
+  ['token_use refresh_token', { token_use: 'refresh_token' }],
+];
+const ACCEPTED: [string, Record<string, unknown>][] = [
+  ['Keycloak < 25: nonce beside scope', { nonce: 'n-0S6_WzA2Mj', scope: 'openid mcp' }],
+  ['Entra: nonce beside scp', { nonce: 'n-0S6_WzA2Mj', scope: undefined, scp: 'notes.read' }],
+  ['Cognito access token: token_use access', { token_use: 'access' }],
+  ['Keycloak access token: typ Bearer', { typ: 'Bearer' }],
+];
+
+describe('JWT', () => {
+  test.each(REFUSED)('%s: 401 type_not_allowed, handler not run', async (_label, claims) => {
+    const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
+    open.push(t);
+    const token = await fx.token(claims);
+    const res = await post(t, token);
+    expect(res.status).toBe(401);
+    expect(t.calls()).toBe(0);
+    await expect(t.guard.verify(token)).rejects.toMatchObject({ status: 401, reason: 'type_not_allowed' });
+  });
+
+  test.each(ACCEPTED)('control: %s passes', async (_label, claims) => {
+    const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
+    open.push(t);
+    expect((await post(t, await fx.token(claims))).status).toBe(200);
+  });
+});
+
+describe('introspection', () => {
+  test.each(REFUSED)('%s: 401 type_not_allowed, handler not run', async (_label, extra) => {
+    fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), extra) });
+    const t = buildApp(opaqueOptions(fx.as));
+    open.push(t);
+    const token = opaqueToken();
+    expect((await post(t, token)).status).toBe(401);
+    expect(t.calls()).toBe(0);
+    await expect(t.guard.verify(token)).rejects.toMatchObject({ status: 401, reason: 'type_not_allowed' });
+  });
+
+  test.each(ACCEPTED)('control: %s passes', async (_label, extra) => {
+    fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), extra) });
+    const t = buildApp(opaqueOptions(fx.as));
+    open.push(t);
+    expect((await post(t, opaqueToken())).status).toBe(200);
+  });
+});
