@@ -35,10 +35,9 @@ export class CheckedClaims {
  * first, these catch a server configured to give them this resource's audience):
  * - a refresh token: `token_type` or `token_use` (Ory Hydra) naming one, Keycloak's `typ`
  *   `Refresh` / `Offline`;
- * - an ID token: OpenID Connect's `at_hash`, `c_hash`, `s_hash`, a `nonce` with no scope claim
- *   at all (`scope`, `scp`, `roles`: an Entra ID token; Keycloak before 25 also put `nonce` in
- *   access tokens, which carry `scope`), Keycloak's `typ` `ID`, a `token_use` (AWS Cognito) other
- *   than `access`; another Keycloak kind (`typ` `Logout`);
+ * - an ID token: OpenID Connect's `at_hash`, `c_hash`, `s_hash`, Keycloak's `typ` `ID`, a
+ *   `token_use` (AWS Cognito) other than `access`; another Keycloak kind (`typ` `Logout`). Not
+ *   `nonce`: Keycloak before 25 and authentik put it in access tokens too;
  * - a token bound to a key (RFC 7800 `cnf`: DPoP's `jkt`, RFC 9449; mTLS's `x5t#S256`, RFC 8705;
  *   or `token_type` `DPoP`): this guard cannot check the proof of possession, and taking it for a
  *   bearer token would let whoever holds a copy use it (RFC 9449 §7.2).
@@ -48,8 +47,7 @@ export function assertBearerAccessToken(claims: Record<string, unknown>): void {
   const { token_type: type, token_use: use, typ } = claims;
   if ((typeof type === 'string' && /refresh/i.test(type)) || (typeof use === 'string' && !/^access(?:_token)?$/i.test(use))
     || (typeof typ === 'string' && /^(?:refresh|offline|id|logout)$/i.test(typ))
-    || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined
-    || (claims.nonce !== undefined && claims.scope === undefined && claims.scp === undefined && claims.roles === undefined)) {
+    || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token is not an access token' });
   }
   if ((claims.cnf !== undefined && claims.cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop')) {

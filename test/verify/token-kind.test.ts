@@ -2,9 +2,10 @@
  * Only bearer access tokens pass, by the marks other kinds of token carry, on the JWT path as on
  * the introspection path (the audience check stops most of them first; these catch an
  * authorization server configured to give them this resource's audience): OpenID Connect's
- * `at_hash`/`c_hash`/`s_hash`, a `nonce` with no scope claim at all (an ID token), Keycloak's `typ`
+ * `at_hash`/`c_hash`/`s_hash`, Keycloak's `typ`
  * `ID`/`Refresh`/`Offline`/`Logout`, a `token_use` other than access (Cognito's `id`, Hydra's
- * `refresh_token`). Controls: Keycloak before 25 put `nonce` in access tokens (with `scope`);
+ * `refresh_token`). Controls: `nonce` is no mark (Keycloak before 25 and authentik put it in access
+ * tokens, authentik's without `scope`);
  * Cognito access tokens say `token_use: access`; Keycloak access tokens `typ: Bearer`.
  */
 import request from 'supertest';
@@ -24,7 +25,6 @@ const REFUSED: [string, Record<string, unknown>][] = [
   ['at_hash (an OIDC ID token)', { at_hash: 'HK6E_P6Dh8Y93mRNtsDB1Q' }],
   ['c_hash', { c_hash: 'LDktKdoQak3Pk0cnXxCltA' }],
   ['s_hash', { s_hash: 'ub5ZbN5vWG1Fw7sXMJ5Kiw' }],
-  ['a nonce and no scope claim (an Entra ID token)', { nonce: 'n-0S6_WzA2Mj', scope: undefined }],
   ['Keycloak typ ID', { typ: 'ID' }],
   ['Keycloak typ Refresh', { typ: 'Refresh' }],
   ['Keycloak typ Offline', { typ: 'Offline' }],
@@ -35,6 +35,7 @@ const REFUSED: [string, Record<string, unknown>][] = [
 const ACCEPTED: [string, Record<string, unknown>][] = [
   ['Keycloak < 25: nonce beside scope', { nonce: 'n-0S6_WzA2Mj', scope: 'openid mcp' }],
   ['Entra: nonce beside scp', { nonce: 'n-0S6_WzA2Mj', scope: undefined, scp: 'notes.read' }],
+  ['authentik: nonce and no scope claim (its access tokens are its ID token plus azp and uid)', { nonce: 'n-0S6_WzA2Mj', scope: undefined, azp: 'c', uid: 'u' }],
   ['Cognito access token: token_use access', { token_use: 'access' }],
   ['Keycloak access token: typ Bearer', { typ: 'Bearer' }],
 ];
