@@ -79,6 +79,10 @@ function tooLarge(max: number): InvalidRequestError {
 function readAll(req: Request, max: number): Promise<Buffer> {
   const raw = (req as unknown as { rawBody?: unknown }).rawBody;
   if (Buffer.isBuffer(raw)) return raw.length > max ? Promise.reject(tooLarge(max)) : Promise.resolve(raw);
+  // The client went away before (its stream closed already: no 'close' will come again).
+  if (req.destroyed && !req.complete) {
+    return Promise.reject(new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause: new Error('request aborted') }));
+  }
   return new Promise<Buffer>((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;

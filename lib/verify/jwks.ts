@@ -84,13 +84,17 @@ export class RemoteKeySet {
         this.s.emit?.({ type: 'stale_keys_served', jwksUri: this.#loadedFrom, ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
       }
     }
+    // A listener may have closed the set (events are synchronous).
+    const resolver = this.#resolver;
+    if (resolver === undefined) throw this.#unavailable(now);
+    const since = this.#loadedAt;
     try {
-      return await this.#resolve(this.#resolver!, header, token);
+      return await this.#resolve(resolver, header, token);
     } catch (err) {
       if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw this.#keyError(err);
     }
     // Unknown kid: refetch once per cooldown, then decide whose fault it is.
-    const keys = await this.#refetched(header, token);
+    const keys = await this.#refetched(header, token, since);
     if (keys.length > 0) return keys;
     throw new InvalidTokenError({ reason: 'key_not_found', description: 'No key of the authorization server matches the token' });
   }
@@ -101,19 +105,26 @@ export class RemoteKeySet {
    * none when no fetch was allowed or it brought nothing new to try. While the endpoint fails, 503
    * (as for an unknown `kid`: whose fault it is cannot be told).
    */
-  keysAfterSignatureFailure(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
-    return this.#refetched(header, token);
+  keysAfterSignatureFailure(header: JWSHeaderParameters, token: FlattenedJWSInput, since: number): Promise<ResolvedKey[]> {
+    return this.#refetched(header, token, since);
+  }
+
+  /** Which key set is loaded (changes with every set fetched): pass it back to {@link keysAfterSignatureFailure}. */
+  get generation(): number {
+    return this.#loadedAt;
   }
 
   /**
-   * Refetch if the cooldown allows (joining a fetch under way): the candidates of the set it
-   * brought, none when no new set came or none fits; {@link AuthUnavailableError} while the
-   * endpoint fails (then whose fault a token is cannot be told).
+   * The candidates of a set newer than generation `since` (the set a token was tried against):
+   * the one loaded meanwhile (another token's refetch may have landed), else the one a refetch
+   * brings if the cooldown allows (joining a fetch under way); none when no newer set exists or
+   * none fits. {@link AuthUnavailableError} while the endpoint fails or once the set is closed
+   * (then whose fault a token is cannot be told).
    */
-  async #refetched(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey[]> {
-    const before = this.#loadedAt;
-    await this.#refresh(this.s.clock(), true);
-    if (this.#loadedAt !== before && this.#resolver !== undefined) {
+  async #refetched(header: JWSHeaderParameters, token: FlattenedJWSInput, since: number): Promise<ResolvedKey[]> {
+    if (this.#loadedAt === since) await this.#refresh(this.s.clock(), true);
+    if (this.#closing.signal.aborted) throw this.#unavailable(this.s.clock());
+    if (this.#loadedAt !== since && this.#resolver !== undefined) {
       try {
         return await this.#resolve(this.#resolver, header, token);
       } catch (err) {

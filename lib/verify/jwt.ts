@@ -52,7 +52,7 @@ export interface JwtVerifierInternals {
 }
 
 /** Build the JWT verifier for a configuration and key set. */
-export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'keysAfterSignatureFailure'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
+export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'keysAfterSignatureFailure' | 'generation'>, internals: JwtVerifierInternals = {}): (token: string) => Promise<VerifiedJwt> {
   const algorithms = new Set(c.algorithms);
   const audience = [...c.audiences];
   const requiredClaims = c.strict ? ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'] : ['exp', 'iss', 'aud'];
@@ -134,12 +134,13 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'key
       }
     };
     try {
+      const generation = keys.generation;
       await tryKeys(await keys.getKeys(header, flattened));
       // A token without kid that no cached key verifies may be signed by a key rotated in since the
       // last fetch (a kid names a new key; without one, the old key of the type still "fits"): the
       // key set's refetch-once-per-cooldown rule decides, as for an unknown kid.
       if (payload === undefined && header.kid === undefined && failure instanceof joseErrors.JWSSignatureVerificationFailed) {
-        await tryKeys(await keys.keysAfterSignatureFailure(header, flattened));
+        await tryKeys(await keys.keysAfterSignatureFailure(header, flattened, generation));
       }
     } catch (err) {
       throw mapJoseError(err);
