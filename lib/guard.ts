@@ -57,6 +57,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   // challenge's scopes must pass every request's required-scope check and the * rule.
   const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
+  const doc = protectedResourceMetadata(config);
   const ctx: ProtectContext = {
     config,
     verifier,
@@ -66,8 +67,8 @@ export function mcpAuth(options: Options): McpAuthGuard {
     readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
     filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
     emit,
+    serveMetadata: metadataMiddleware(doc, config.resourceMetadataPaths),
   };
-  const doc = protectedResourceMetadata(config);
 
   return Object.freeze({
     config,

@@ -15,7 +15,12 @@ import type { ProtectedResourceMetadata } from '../metadata.js';
  * Express would route anywhere but to a metadata path.
  */
 function routedPath(req: Request): string {
-  return req.path === '/' && req.baseUrl !== '' ? req.baseUrl : req.baseUrl + req.path;
+  if (req.path !== '/' || req.baseUrl === '') return req.baseUrl + req.path;
+  // Express drops a mount path's trailing slash from req.baseUrl: a resource ending in `/` has a
+  // metadata path ending in `/`, read from the request's own path.
+  const q = req.originalUrl.indexOf('?');
+  const original = q === -1 ? req.originalUrl : req.originalUrl.slice(0, q);
+  return original.endsWith('/') ? `${req.baseUrl}/` : req.baseUrl;
 }
 
 /** Build the named middleware serving `doc` at `paths`. */

@@ -160,14 +160,16 @@ describe('app.use(auth.protect()) app-wide', () => {
     expect(calls).toBe(before + 1);
   });
 
-  test('mounted under a prefix, the full path is compared', async () => {
+  test('mounted under a prefix, the full path is compared, and the metadata request is answered with the document (never handed to a later handler without a token)', async () => {
     const outer = express();
     const inner = express.Router();
+    let reached = 0;
     inner.use(g.protect());
-    inner.get('/oauth-protected-resource/mcp', (_req, res) => { res.json({ reached: true }); });
+    inner.get('/oauth-protected-resource/mcp', (_req, res) => { reached++; res.json({ reached: true }); });
     outer.use('/.well-known', inner);
     const res = await request(outer).get('/.well-known/oauth-protected-resource/mcp');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ reached: true });
+    expect(res.body.resource).toBe(RESOURCE);
+    expect(reached).toBe(0);
   });
 });
