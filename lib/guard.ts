@@ -7,7 +7,7 @@ import { checkToken } from './bearer.js';
 import { makeEmitter } from './events.js';
 import { makeBodyReader } from './express/body.js';
 import { makeListFilter } from './express/filter-list.js';
-import { metadataMiddleware } from './express/metadata-router.js';
+import { metadataMiddleware, metadataResponder } from './express/metadata-router.js';
 import { protectMiddleware, type ProtectContext, type ProtectOptions } from './express/protect.js';
 import { makeResponder } from './express/respond.js';
 import { protectedResourceMetadata } from './metadata.js';
@@ -57,7 +57,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   // challenge's scopes must pass every request's required-scope check and the * rule.
   const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
-  const doc = protectedResourceMetadata(config);
+  const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const ctx: ProtectContext = {
     config,
     verifier,
@@ -67,13 +67,13 @@ export function mcpAuth(options: Options): McpAuthGuard {
     readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
     filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
     emit,
-    serveMetadata: metadataMiddleware(doc, config.resourceMetadataPaths),
+    sendMetadata,
   };
 
   return Object.freeze({
     config,
     protect: (opts?: ProtectOptions) => protectMiddleware(ctx, opts),
-    metadata: () => metadataMiddleware(doc, config.resourceMetadataPaths),
+    metadata: () => metadataMiddleware(sendMetadata, config.resourceMetadataPaths),
     verify: async (token: string) => verifier.verify(checkToken(token, config.maxTokenBytes)),
     ready: () => verifier.ready(),
     close: async () => verifier.close(),

@@ -79,8 +79,9 @@ function tooLarge(max: number): InvalidRequestError {
 function readAll(req: Request, max: number): Promise<Buffer> {
   const raw = (req as unknown as { rawBody?: unknown }).rawBody;
   if (Buffer.isBuffer(raw)) return raw.length > max ? Promise.reject(tooLarge(max)) : Promise.resolve(raw);
-  // The client went away before (its stream closed already: no 'close' will come again).
-  if (req.destroyed && !req.complete) {
+  // The client went away before (its stream closed already: no 'close' will come again, and
+  // Node dropped what was buffered, a body received in full included).
+  if (req.destroyed) {
     return Promise.reject(new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause: new Error('request aborted') }));
   }
   return new Promise<Buffer>((resolve, reject) => {
@@ -106,7 +107,7 @@ function readAll(req: Request, max: number): Promise<Buffer> {
     };
     const onEnd = (): void => { cleanup(); resolve(Buffer.concat(parts, size)); };
     const onError = (err: unknown): void => { cleanup(); reject(new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause: err })); };
-    const onClose = (): void => { if (!req.complete) onError(new Error('request aborted')); };
+    const onClose = (): void => { if (!req.readableEnded) onError(new Error('request aborted')); };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

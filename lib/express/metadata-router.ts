@@ -1,7 +1,8 @@
 /**
  * `metadata()`: serves the RFC 9728 document at `/.well-known/oauth-protected-resource<path>` and
  * at the root form. CORS-open (`*`), GET/HEAD/OPTIONS only (others: 405 with `Allow`),
- * `Cache-Control: public, max-age=3600`. Never behind the guard. The body is serialized once.
+ * `Cache-Control: public, max-age=3600`. Never behind the guard. The body is serialized once, and
+ * the same responder answers the metadata requests an app-wide `protect()` sees.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProtectedResourceMetadata } from '../metadata.js';
@@ -23,13 +24,11 @@ function routedPath(req: Request): string {
   return original.endsWith('/') ? `${req.baseUrl}/` : req.baseUrl;
 }
 
-/** Build the named middleware serving `doc` at `paths`. */
-export function metadataMiddleware(doc: ProtectedResourceMetadata, paths: readonly string[]): RequestHandler {
+/** Answer a request for the document (GET/HEAD with it, OPTIONS as a CORS preflight, else 405). */
+export function metadataResponder(doc: ProtectedResourceMetadata): (req: Request, res: Response) => void {
   const body = JSON.stringify(doc);
   const length = String(Buffer.byteLength(body));
-  const served = new Set(paths);
-  return function mcpAuthMetadata(req: Request, res: Response, next: NextFunction): void {
-    if (!served.has(routedPath(req))) return next();
+  return function sendMetadata(req: Request, res: Response): void {
     res.setHeader('Access-Control-Allow-Origin', '*');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS');
@@ -48,5 +47,14 @@ export function metadataMiddleware(doc: ProtectedResourceMetadata, paths: readon
     res.setHeader('Cache-Control', 'public, max-age=3600');
     res.setHeader('Content-Length', length);
     res.status(200).end(req.method === 'HEAD' ? undefined : body);
+  };
+}
+
+/** Build the named middleware serving `send`'s document at `paths`. */
+export function metadataMiddleware(send: (req: Request, res: Response) => void, paths: readonly string[]): RequestHandler {
+  const served = new Set(paths);
+  return function mcpAuthMetadata(req: Request, res: Response, next: NextFunction): void {
+    if (!served.has(routedPath(req))) return next();
+    send(req, res);
   };
 }

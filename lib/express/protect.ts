@@ -3,11 +3,11 @@
  * applies required, route and tool scopes, sets `req.auth`, and calls `next()` only when allowed.
  * Every failure goes to the one responder; the handler never runs after one.
  *
- * Mounted app-wide (`app.use(auth.protect())`) it answers GET, HEAD and OPTIONS of its RFC 9728
- * metadata paths itself with the document (any other method there is checked like every request),
- * and lets CORS preflights (`OPTIONS` with `Access-Control-Request-Method` and no body: a browser
- * never sends one with a body) through untouched. Inside a route it skips the rest of the route
- * for both. `requireScopes()` lets the same requests through.
+ * It answers GET, HEAD and OPTIONS of its RFC 9728 metadata paths itself with the document (any
+ * other method there is checked like every request). Mounted app-wide (`app.use(auth.protect())`)
+ * it lets CORS preflights (`OPTIONS` with `Access-Control-Request-Method` and no body: a browser
+ * never sends one with a body) through untouched; inside a route it skips the rest of the route
+ * for them. `requireScopes()` lets preflights through too.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { assertTokenGrammar, bearerCredential } from '../bearer.js';
@@ -39,8 +39,8 @@ export interface ProtectContext {
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
   emit?: GuardEventListener | undefined;
-  /** `metadata()`'s middleware: mounted app-wide, `protect()` answers the metadata paths itself. */
-  serveMetadata?: RequestHandler;
+  /** Answers a request for the RFC 9728 document (what `metadata()` serves): `protect()` answers the metadata paths itself. */
+  sendMetadata?: (req: Request, res: Response) => void;
 }
 
 /** Options of `guard.protect()`. */
@@ -183,15 +183,18 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     const metadataRequest = (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path);
     if (metadataRequest || isPreflight(req)) {
       passedThrough.add(req);
-      // Inside a route's own stack (app.all(path, protect(), handler), a catch-all app.get('/*splat',
-      // protect(), handler)), the rest of that route is protected: skip it, so its handler never
-      // runs without a token; later routes and middleware (a CORS handler, metadata()) still see
-      // the request. Mounted with app.use: a metadata request is answered here (the document
-      // metadata() serves), so no later handler whose route matches the path gets it without a
-      // token; a preflight is passed on.
-      if (req.route !== undefined) next('route');
-      else if (metadataRequest && ctx.serveMetadata) ctx.serveMetadata(req, res, next);
-      else next();
+      if (metadataRequest && ctx.sendMetadata) {
+        // Answered here, with the document metadata() serves, wherever protect() is mounted: no
+        // later handler whose route matches the path gets it without a token. (Whether protect()
+        // runs in a route's own stack cannot be told from req.route, which Express leaves set after
+        // an earlier route called next().)
+        ctx.sendMetadata(req, res);
+      } else {
+        // A preflight: inside a route's own stack (app.all(path, protect(), handler)), skip the rest
+        // of that route, so its handler never runs without a token (outside a route,
+        // next('route') is next()); later routes and middleware (a CORS handler) still see it.
+        next(req.route === undefined ? undefined : 'route');
+      }
       return;
     }
     let trace: DecisionTrace | undefined;

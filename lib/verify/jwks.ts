@@ -57,6 +57,8 @@ export class RemoteKeySet {
   #resolver: KeyResolver | undefined;
   #keyCount = 0;
   #loadedAt = -Infinity;
+  /** Counts the sets loaded (a clock reading cannot tell two loads of one millisecond apart). */
+  #generation = 0;
   /** The URI the current keys came from. */
   #loadedFrom = '';
   #lastAttemptAt = -Infinity;
@@ -87,7 +89,7 @@ export class RemoteKeySet {
     // A listener may have closed the set (events are synchronous).
     const resolver = this.#resolver;
     if (resolver === undefined) throw this.#unavailable(now);
-    const since = this.#loadedAt;
+    const since = this.#generation;
     try {
       return await this.#resolve(resolver, header, token);
     } catch (err) {
@@ -111,7 +113,7 @@ export class RemoteKeySet {
 
   /** Which key set is loaded (changes with every set fetched): pass it back to {@link keysAfterSignatureFailure}. */
   get generation(): number {
-    return this.#loadedAt;
+    return this.#generation;
   }
 
   /**
@@ -122,9 +124,9 @@ export class RemoteKeySet {
    * (then whose fault a token is cannot be told).
    */
   async #refetched(header: JWSHeaderParameters, token: FlattenedJWSInput, since: number): Promise<ResolvedKey[]> {
-    if (this.#loadedAt === since) await this.#refresh(this.s.clock(), true);
+    if (this.#generation === since) await this.#refresh(this.s.clock(), true);
     if (this.#closing.signal.aborted) throw this.#unavailable(this.s.clock());
-    if (this.#loadedAt !== since && this.#resolver !== undefined) {
+    if (this.#generation !== since && this.#resolver !== undefined) {
       try {
         return await this.#resolve(this.#resolver, header, token);
       } catch (err) {
@@ -205,6 +207,7 @@ export class RemoteKeySet {
       this.#resolver = resolver;
       this.#keyCount = usable.length;
       this.#loadedAt = this.s.clock();
+      this.#generation++;
       this.#loadedFrom = uri;
       this.#lastFailure = undefined;
       this.s.emit?.({ type: 'keys_refreshed', jwksUri: uri, keyCount: usable.length });

@@ -1,9 +1,8 @@
 /**
  * protect() inside a route's own stack whose path also matches a metadata path (a catch-all such as
  * `app.get('/*splat', auth.protect(), handler)`, `app.get('*', …)` in Express 4, a regexp route):
- * a tokenless GET of `/.well-known/oauth-protected-resource[/mcp]` skips the rest of that route
- * (`next('route')`), as a preflight does, so the protected handler never runs; a later metadata()
- * still answers. (The pass-through exists for app-wide mounting, so a later metadata() answers.)
+ * a tokenless GET of `/.well-known/oauth-protected-resource[/mcp]` is answered by protect() with
+ * the document itself, so the protected handler never runs.
  */
 import express from 'express';
 import express4 from 'express4';
