@@ -51,6 +51,6 @@ test('heap does not grow with the number of distinct (refused) opaque tokens int
   await flood(40_000);
   const after = await heap();
   const growth = after - before;
-  // ≈ 2 MB retained today (≈ 50 B per call); a bounded guard stays well under 1 MB.
+  // ≈ 2 MB was retained before the fix (≈ 50 B per call); a bounded guard stays well under 1 MB.
   expect(growth).toBeLessThan(1_000_000);
 }, 300_000); // ≈ 25–35 s here; a cold, loaded machine took over 120 s once
