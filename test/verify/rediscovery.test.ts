@@ -10,7 +10,10 @@
  * - `auto`: a JWKS failure does not take the introspection path (same document) down with it;
  * - a configured `jwksUri` failing never makes the guard re-read the metadata;
  * - `auto`: opaque (junk) tokens against a server whose metadata has no introspection_endpoint
- *   are 500 each, make at most one re-read per cooldown, and never turn valid JWTs into 500s.
+ *   are 500 each, make at most one re-read per cooldown, and never turn valid JWTs into 500s;
+ * - requests do not wait for the re-read: a hanging metadata endpoint delays nobody;
+ * - a re-read that names another issuer is refused, the old document keeps serving, and once the
+ *   keys are gone the 503 names the cause (as a cold start does), not the keys.
  * Real HTTP to loopback authorization servers, injected clock.
  */
 import { createServer, type Server } from 'node:http';
@@ -22,6 +25,7 @@ import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
 import { tokenBuilder } from '../helpers/tokens.js';
+import type { GuardEvent } from '../../lib/index.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
@@ -201,4 +205,83 @@ test('auto, metadata without introspection_endpoint: one junk opaque token does 
   for (let i = 0; i < 5; i++) expect((await post(`junk-later${i}`)).status).toBe(500);
   expect(as.counts.discovery - before).toBeLessThanOrEqual(2);
   expect((await post(await sign(key, { jti: 'after' }))).status).toBe(200);
+});
+
+// A stale document keeps serving at once while it is read again in the background: requests do not
+// wait for a hanging re-read (httpTimeoutSeconds 60, beyond the test's own timeout).
+/** Resolves once `cond()` holds (checked once per loop turn; no timers). */
+function until(cond: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const tick = () => (cond() ? resolve() : setImmediate(tick));
+    tick();
+  });
+}
+
+async function staleGuard(): Promise<{ t: TestApp; clock: ReturnType<typeof fakeClock>; sign: ReturnType<typeof tokenBuilder> }> {
+  const clock = fakeClock(1_800_000_000_000);
+  const events: GuardEvent[] = [];
+  const t = buildApp({
+    resource: RESOURCE, issuer: as.issuer, clock, introspection: { ...RS_CLIENT }, // auto, all discovered
+    jwksCacheMaxAgeSeconds: 60, httpTimeoutSeconds: 60, onEvent: (e) => events.push(e),
+  });
+  open.push(t);
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING)).status).toBe(200);
+  // One JWKS blip (HTTP 500 from a load balancer) during a background refresh marks the metadata stale.
+  as.faults.jwks = '500';
+  clock.advance(61_000);
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING)).status).toBe(200);
+  await until(() => events.some((e) => e.type === 'keys_refresh_failed'));
+  // Now the metadata endpoint stops answering (host down, packets dropped).
+  as.faults.discovery = 'hang';
+  return { t, clock, sign };
+}
+
+test('auto: a valid JWT is answered with the keys at hand, not after the hanging metadata re-read', async () => {
+  const { t, sign } = await staleGuard();
+  const before = as.counts.discovery;
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.discovery).toBeGreaterThan(before); // the re-read started (and hangs)
+});
+
+test('auto: an opaque token is introspected at the known endpoint, not after the hanging metadata re-read', async () => {
+  const { t } = await staleGuard();
+  const before = as.counts.discovery;
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
+  expect(res.status).toBe(200);
+  expect(as.counts.discovery).toBeGreaterThan(before); // the re-read started (and hangs)
+});
+
+// A re-read naming another issuer is refused; the old document keeps serving, and the cause is named
+// once the keys are gone.
+const MISMATCH = 'The authorization server metadata names a different issuer than the configured one';
+test('control: a cold guard facing metadata that names another issuer says so', async () => {
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock: fakeClock(1_800_000_000_000) });
+  open.push(t);
+  as.metadata = { issuer: `${as.issuer}/other` };
+  as.faults.jwks = '404';
+  await expect(t.guard.ready()).rejects.toMatchObject({ description: MISMATCH });
+});
+
+test('a warm guard whose re-read names another issuer tells the same cause once it cannot serve', async () => {
+  const clock = fakeClock(1_800_000_000_000);
+  const t = buildApp({ resource: RESOURCE, issuer: as.issuer, clock, jwksCacheMaxAgeSeconds: 60, jwksMaxStaleSeconds: 60 });
+  open.push(t);
+  const sign = tokenBuilder({ issuer: as.issuer, audience: RESOURCE, nowSeconds: clock.seconds });
+  expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING)).status).toBe(200);
+
+  // The same authorization server state as in the control: another issuer, the old JWKS gone.
+  as.metadata = { issuer: `${as.issuer}/other` };
+  as.faults.jwks = '404';
+  for (let i = 0; i < 5; i++) {
+    clock.advance(31_000);
+    await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  }
+  expect(as.counts.discovery).toBeGreaterThanOrEqual(2); // the metadata was read again (and refused)
+  const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${await sign(key)}`).send(PING);
+  expect(res.status).toBe(503);
+  const err = await t.guard.ready().then(() => undefined, (e: unknown) => e as { reason?: string; description?: string });
+  expect(err).toMatchObject({ reason: 'discovery_failed', description: MISMATCH }); // was: jwks_unavailable, "The authorization server keys are unavailable"
 });
