@@ -2,11 +2,11 @@
  * Only bearer access tokens pass, by the marks other kinds of token carry, on the JWT path as on
  * the introspection path (the audience check stops most of them first; these catch an
  * authorization server configured to give them this resource's audience): OpenID Connect's
- * `at_hash`/`c_hash`/`s_hash`, Keycloak's `typ`
- * `ID`/`Refresh`/`Offline`/`Logout`, a `token_use` other than access (Cognito's `id`, Hydra's
- * `refresh_token`). Controls: `nonce` is no mark (Keycloak before 25 and authentik put it in access
- * tokens, authentik's without `scope`); and tokens bound to a key (`cnf`, `token_type: DPoP`).
- * Cognito access tokens say `token_use: access`; Keycloak access tokens `typ: Bearer`.
+ * `at_hash`/`c_hash`/`s_hash`; Keycloak's `typ` `ID`/`Refresh`/`Offline`/`Logout`; a `token_use`
+ * other than access (Cognito's `id`, Hydra's `refresh_token`); and tokens bound to a key (`cnf`,
+ * `token_type: DPoP`, below). Controls: `nonce` is no mark (Keycloak before 25 and authentik put it
+ * in access tokens, authentik's without `scope`); Cognito access tokens say `token_use: access`;
+ * Keycloak access tokens `typ: Bearer`.
  */
 import request from 'supertest';
 import { buildApp, type TestApp } from '../helpers/app.js';
