@@ -12,17 +12,13 @@ import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 
 const fx = loopbackJwtSuite(RESOURCE);
-const open: TestApp[] = [];
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
 const now = () => Math.floor(Date.now() / 1000);
 const post = (t: TestApp, token: string) => request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
 
 test('authentik JWT access token (code flow with a nonce, no scope claim) is accepted', async () => {
   const clientId = 'Fz8t3kAvL0fW2mXy9q1b';
   const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, audience: clientId } as never);
-  open.push(t);
+  fx.track(t);
   const n = now();
   // IDToken.to_dict() + azp + uid: iss, sub, aud, exp, iat, auth_time, acr, amr, nonce, sid, claims of the scope mappings.
   const token = await fx.token(
@@ -50,7 +46,7 @@ test('Keycloak <= 22 introspection answer without aud and token_type (typ Bearer
     },
   });
   const t = buildApp(opaqueOptions(fx.as, { introspection: { requireAudience: false } as never }));
-  open.push(t);
+  fx.track(t);
   const token = opaqueToken();
   const res = await post(t, token);
   expect(res.status).toBe(200);
@@ -61,7 +57,7 @@ test('Django OAuth Toolkit introspection answer (no aud, no token_type) passes w
   const n = now();
   fx.as.introspect = () => ({ body: { active: true, scope: 'read write mcp', exp: n + 300, client_id: 'dot-client', username: 'alice' } });
   const t = buildApp(opaqueOptions(fx.as, { introspection: { requireAudience: false } as never }));
-  open.push(t);
+  fx.track(t);
   const res = await post(t, opaqueToken());
   expect(res.status).toBe(200);
   expect(t.calls()).toBe(1);

@@ -13,8 +13,7 @@
 import request from 'supertest';
 import { SignJWT } from 'jose';
 import { buildApp, type TestApp } from '../helpers/app.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -23,25 +22,17 @@ const ENTRA_V2_ISSUER = `https://login.microsoftonline.com/${TENANT}/v2.0`;
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } };
 const TOOLS_LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
 
-let as: LoopbackAS;
-let key: TestKey;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 const now = () => Math.floor(Date.now() / 1000);
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
+beforeAll(() => {
   // Entra's JWKS: RSA keys without `alg`, with x5t / issuer members.
-  const { alg: _alg, ...noAlg } = key.publicJwk;
-  as.keys = [{ ...noAlg, x5t: 'bW9jay14NXQ', issuer: ENTRA_V2_ISSUER } as never];
+  const { alg: _alg, ...noAlg } = fx.key.publicJwk;
+  fx.as.keys = [{ ...noAlg, x5t: 'bW9jay14NXQ', issuer: ENTRA_V2_ISSUER } as never];
 });
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
-afterAll(() => as.close());
 
 function sign(payload: Record<string, unknown>, header: Record<string, unknown> = { typ: 'JWT' }): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid, ...header }).sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: fx.key.kid, ...header }).sign(fx.key.privateKey);
 }
 
 /** README recipe for Entra ID, in options form (MCP_AUTH_* variables of the recipe, JWKS on loopback). */
@@ -49,12 +40,12 @@ function entraApp(): TestApp {
   const t = buildApp({
     resource: RESOURCE,
     issuer: ENTRA_V2_ISSUER,
-    jwksUri: as.jwksUri,
+    jwksUri: fx.as.jwksUri,
     audience: [API_APP_ID],
     requiredScopes: ['mcp.access'],
     toolScopes: { list_notes: ['notes.read'], add_note: ['notes.write'] },
   });
-  open.push(t);
+  fx.track(t);
   return t;
 }
 

@@ -16,35 +16,22 @@
 import request from 'supertest';
 import { SignJWT } from 'jose';
 import { buildApp, type TestApp } from '../helpers/app.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } } };
 
-let as: LoopbackAS;
-let key: TestKey;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 const now = () => Math.floor(Date.now() / 1000);
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
-});
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
-afterAll(() => as.close());
-
 function sign(payload: Record<string, unknown>, header: Record<string, unknown> = { typ: 'JWT' }): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: key.kid, ...header }).sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: fx.key.kid, ...header }).sign(fx.key.privateKey);
 }
 
 describe('Keycloak, README recipe with an Audience mapper that also adds to the ID token', () => {
   function keycloakApp(issuer: string): TestApp {
-    const t = buildApp({ resource: RESOURCE, issuer, jwksUri: as.jwksUri });
-    open.push(t);
+    const t = buildApp({ resource: RESOURCE, issuer, jwksUri: fx.as.jwksUri });
+    fx.track(t);
     return t;
   }
   const kcIssuer = 'https://keycloak.example.com/realms/acme';

@@ -13,22 +13,13 @@
  *   `aud` (a RefreshToken keeps `resource`); access tokens always get `token_type`.
  */
 import request from 'supertest';
-import { buildApp, type TestApp } from '../helpers/app.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
+import { buildApp } from '../helpers/app.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 
-let as: LoopbackAS;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 const now = () => Math.floor(Date.now() / 1000);
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-});
-beforeEach(() => as.resetCounts());
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
-afterAll(() => as.close());
+beforeEach(() => fx.as.resetCounts());
 
 /** oidc-provider 9's introspection answer, as built in lib/actions/introspection.js. */
 function oidcProviderAnswer(kind: 'AccessToken' | 'RefreshToken'): Record<string, unknown> {
@@ -40,7 +31,7 @@ function oidcProviderAnswer(kind: 'AccessToken' | 'RefreshToken'): Record<string
     exp: n + (kind === 'RefreshToken' ? 14 * 86400 : 600),
     iat: n - 5,
     sid: 'sess-1',
-    iss: as.issuer,
+    iss: fx.as.issuer,
     scope: 'openid offline_access notes:read',
     token_type: kind === 'RefreshToken' ? undefined : 'Bearer',
   };
@@ -49,29 +40,29 @@ function oidcProviderAnswer(kind: 'AccessToken' | 'RefreshToken'): Record<string
 }
 
 test('control: an oidc-provider opaque access token without aud passes with requireAudience: false', async () => {
-  as.introspect = () => ({ body: oidcProviderAnswer('AccessToken') });
-  const t = buildApp(opaqueOptions(as, { introspection: { requireAudience: false } as never }));
-  open.push(t);
+  fx.as.introspect = () => ({ body: oidcProviderAnswer('AccessToken') });
+  const t = buildApp(opaqueOptions(fx.as, { introspection: { requireAudience: false } as never }));
+  fx.track(t);
   const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
   expect(res.status).toBe(200);
 });
 
 test('an oidc-provider refresh token (answer without aud or token_type) is refused with aud required (the default): 401 invalid_token, handler not run', async () => {
-  as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
-  const t = buildApp(opaqueOptions(as));
-  open.push(t);
+  fx.as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
+  const t = buildApp(opaqueOptions(fx.as));
+  fx.track(t);
   const token = opaqueToken();
   const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
-  expect(as.introspectionRequests[0]?.body.get('token_type_hint')).toBe('access_token');
+  expect(fx.as.introspectionRequests[0]?.body.get('token_type_hint')).toBe('access_token');
   expect(res.status).toBe(401);
   expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
   expect(t.calls()).toBe(0);
 });
 
 test('with requireAudience: false the same answer passes: what the README says "any active token" means', async () => {
-  as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
-  const t = buildApp(opaqueOptions(as, { introspection: { requireAudience: false } as never }));
-  open.push(t);
+  fx.as.introspect = () => ({ body: oidcProviderAnswer('RefreshToken') });
+  const t = buildApp(opaqueOptions(fx.as, { introspection: { requireAudience: false } as never }));
+  fx.track(t);
   const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING);
   expect(res.status).toBe(200);
 });

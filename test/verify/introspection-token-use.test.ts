@@ -10,26 +10,17 @@
  * DESIGN.md: "a `token_type` naming a refresh token is refused"; the guard read only `token_type`.
  */
 import request from 'supertest';
-import { buildApp, type TestApp } from '../helpers/app.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { buildApp } from '../helpers/app.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { activeAnswer, opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 
-let as: LoopbackAS;
-const open: TestApp[] = [];
+const fx = loopbackJwtSuite(RESOURCE);
 const now = () => Math.floor(Date.now() / 1000);
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-});
-beforeEach(() => as.resetCounts());
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
-afterAll(() => as.close());
+beforeEach(() => fx.as.resetCounts());
 
 /** The shape of Hydra's answer (oauth2/handler.go IntrospectHandler) for a refresh token. */
 function hydraAnswer(n: number, tokenUse: string): Record<string, unknown> {
-  return activeAnswer(as, n, {
+  return activeAnswer(fx.as, n, {
     aud: [RESOURCE],
     token_type: 'Bearer',
     token_use: tokenUse,
@@ -42,23 +33,23 @@ function hydraAnswer(n: number, tokenUse: string): Record<string, unknown> {
 describe('Hydra-style token_use', () => {
   test('token_use=refresh_token with token_type=Bearer and the right aud: 401 type_not_allowed, handler not run, refusal cached', async () => {
     const token = opaqueToken();
-    as.introspect = () => ({ body: hydraAnswer(now(), 'refresh_token') });
-    const t = buildApp(opaqueOptions(as));
-    open.push(t);
+    fx.as.introspect = () => ({ body: hydraAnswer(now(), 'refresh_token') });
+    const t = buildApp(opaqueOptions(fx.as));
+    fx.track(t);
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
     expect(res.status).toBe(401);
     expect(res.body.error.data.code).toBe('UNAUTHORIZED');
     expect(res.body.error.data.error).toBe('invalid_token');
     expect(t.calls()).toBe(0);
     await expect(t.guard.verify(token)).rejects.toMatchObject({ code: 'UNAUTHORIZED', reason: 'type_not_allowed' });
-    expect(as.counts.introspection).toBe(1);
+    expect(fx.as.counts.introspection).toBe(1);
   });
 
   test('control: token_use=access_token still passes (the fix must not over-refuse)', async () => {
     const token = opaqueToken();
-    as.introspect = () => ({ body: hydraAnswer(now(), 'access_token') });
-    const t = buildApp(opaqueOptions(as));
-    open.push(t);
+    fx.as.introspect = () => ({ body: hydraAnswer(now(), 'access_token') });
+    const t = buildApp(opaqueOptions(fx.as));
+    fx.track(t);
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
     expect(res.status).toBe(200);
     expect(t.calls()).toBe(1);
@@ -68,9 +59,9 @@ describe('Hydra-style token_use', () => {
 describe('Keycloak-style typ', () => {
   test.each(['Refresh', 'Offline'])('typ=%s (a refresh token) with token_type Bearer and the right aud: 401 type_not_allowed, handler not run', async (typ) => {
     const token = opaqueToken();
-    as.introspect = () => ({ body: activeAnswer(as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ }) });
-    const t = buildApp(opaqueOptions(as));
-    open.push(t);
+    fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ }) });
+    const t = buildApp(opaqueOptions(fx.as));
+    fx.track(t);
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
     expect(res.status).toBe(401);
     expect(t.calls()).toBe(0);
@@ -78,9 +69,9 @@ describe('Keycloak-style typ', () => {
   });
 
   test('control: typ=Bearer passes', async () => {
-    as.introspect = () => ({ body: activeAnswer(as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ: 'Bearer' }) });
-    const t = buildApp(opaqueOptions(as));
-    open.push(t);
+    fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), { aud: [RESOURCE], token_type: 'Bearer', typ: 'Bearer' }) });
+    const t = buildApp(opaqueOptions(fx.as));
+    fx.track(t);
     expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${opaqueToken()}`).send(PING)).status).toBe(200);
   });
 });

@@ -14,10 +14,6 @@ import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { activeAnswer, opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 
 const fx = loopbackJwtSuite(RESOURCE);
-const open: TestApp[] = [];
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.guard.close();
-});
 const now = () => Math.floor(Date.now() / 1000);
 const post = (t: TestApp, token: string) => request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING);
 
@@ -43,7 +39,7 @@ const ACCEPTED: [string, Record<string, unknown>][] = [
 describe('JWT', () => {
   test.each(REFUSED)('%s: 401 type_not_allowed, handler not run', async (_label, claims) => {
     const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
-    open.push(t);
+    fx.track(t);
     const token = await fx.token(claims);
     const res = await post(t, token);
     expect(res.status).toBe(401);
@@ -53,7 +49,7 @@ describe('JWT', () => {
 
   test.each(ACCEPTED)('control: %s passes', async (_label, claims) => {
     const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
-    open.push(t);
+    fx.track(t);
     expect((await post(t, await fx.token(claims))).status).toBe(200);
   });
 });
@@ -62,7 +58,7 @@ describe('introspection', () => {
   test.each(REFUSED)('%s: 401 type_not_allowed, handler not run', async (_label, extra) => {
     fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), extra) });
     const t = buildApp(opaqueOptions(fx.as));
-    open.push(t);
+    fx.track(t);
     const token = opaqueToken();
     expect((await post(t, token)).status).toBe(401);
     expect(t.calls()).toBe(0);
@@ -72,7 +68,7 @@ describe('introspection', () => {
   test.each(ACCEPTED)('control: %s passes', async (_label, extra) => {
     fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), extra) });
     const t = buildApp(opaqueOptions(fx.as));
-    open.push(t);
+    fx.track(t);
     expect((await post(t, opaqueToken())).status).toBe(200);
   });
 });
@@ -88,7 +84,7 @@ describe('bound to a key, JWT', () => {
     ['a confirmation key (cnf.jwk)', { cnf: { jwk: { kty: 'EC', crv: 'P-256', x: 'a', y: 'b' } } }],
   ])('a token bound to a key, %s: 401 type_not_allowed, handler not run', async (_label, claims) => {
     const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
-    open.push(t);
+    fx.track(t);
     const token = await fx.token(claims);
     const res = await post(t, token);
     expect(res.status).toBe(401);
@@ -99,7 +95,7 @@ describe('bound to a key, JWT', () => {
 
   test('control: cnf null counts as absent, and a token without cnf passes', async () => {
     const t = buildApp({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri });
-    open.push(t);
+    fx.track(t);
     expect((await post(t, await fx.token({ cnf: null }))).status).toBe(200);
     expect((await post(t, await fx.token())).status).toBe(200);
     expect(t.calls()).toBe(2);
@@ -115,7 +111,7 @@ describe('bound to a key, introspection', () => {
   ])('an answer for a token bound to a key, %s: 401 type_not_allowed, handler not run', async (_label, extra) => {
     fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), extra) });
     const t = buildApp(opaqueOptions(fx.as));
-    open.push(t);
+    fx.track(t);
     const token = opaqueToken();
     const res = await post(t, token);
     expect(res.status).toBe(401);
@@ -127,7 +123,7 @@ describe('bound to a key, introspection', () => {
   test('control: token_type Bearer without cnf passes', async () => {
     fx.as.introspect = () => ({ body: activeAnswer(fx.as, now(), { token_type: 'Bearer', cnf: null }) });
     const t = buildApp(opaqueOptions(fx.as));
-    open.push(t);
+    fx.track(t);
     expect((await post(t, opaqueToken())).status).toBe(200);
   });
 });
