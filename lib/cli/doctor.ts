@@ -360,11 +360,13 @@ async function checkIntrospection(c: Config, discovery: Discovery, out: DoctorCh
     // The guard's own path: a configured URL needs no metadata; a discovered one must be https:.
     configuration = await discovery.introspection();
   } catch (err) {
-    out.push(err instanceof AuthMisconfiguredError && err.description === NO_INTROSPECTION_ENDPOINT
-      ? { id: 'introspection', status: 'fail', message: 'the authorization server metadata has no introspection_endpoint', fix: 'set MCP_AUTH_INTROSPECTION_URL' }
-      : err instanceof AuthMisconfiguredError
-        ? { id: 'introspection', status: 'fail', message: 'the discovered introspection_endpoint is not https: (or http: on a loopback host, for an http: loopback issuer): the guard refuses it and answers every opaque token 500', fix: 'serve introspection over https:, or set MCP_AUTH_INTROSPECTION_URL' }
-        : { id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
+    if (!(err instanceof AuthMisconfiguredError)) {
+      out.push({ id: 'introspection', status: 'fail', message: 'no introspection endpoint: the authorization server metadata is unavailable', fix: 'fix the metadata checks above, or set MCP_AUTH_INTROSPECTION_URL' });
+    } else if (err.description === NO_INTROSPECTION_ENDPOINT) {
+      out.push({ id: 'introspection', status: 'fail', message: 'the authorization server metadata has no introspection_endpoint', fix: 'set MCP_AUTH_INTROSPECTION_URL' });
+    } else {
+      out.push({ id: 'introspection', status: 'fail', message: 'the discovered introspection_endpoint is not https: (or http: on a loopback host, for an http: loopback issuer): the guard refuses it and answers every opaque token 500', fix: 'serve introspection over https:, or set MCP_AUTH_INTROSPECTION_URL' });
+    }
     return;
   }
   const url = configuration.serverMetadata().introspection_endpoint!;

@@ -68,6 +68,23 @@ export function hasBody(req: Request): boolean {
   return length !== undefined && length !== '0';
 }
 
+/**
+ * Whether the request's body may be larger than `maxBytes`: a `Content-Length` over it, or
+ * `Transfer-Encoding` (its length unknown).
+ */
+export function bodyMayExceed(req: Request, maxBytes: number): boolean {
+  return req.headers['transfer-encoding'] !== undefined || declaredOver(req, maxBytes);
+}
+
+/** A `Content-Length` over `maxBytes`. */
+function declaredOver(req: Request, maxBytes: number): boolean {
+  return Number(req.headers['content-length']) > maxBytes;
+}
+
+function unreadable(cause: unknown): InvalidRequestError {
+  return new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause });
+}
+
 function unsupported(description: string): InvalidRequestError {
   return new InvalidRequestError({ reason: 'unsupported_media_type', description }, 415);
 }
@@ -82,7 +99,7 @@ function readAll(req: Request, max: number): Promise<Buffer> {
   // The client went away before (its stream closed already: no 'close' will come again, and
   // Node dropped what was buffered, a body received in full included).
   if (req.destroyed) {
-    return Promise.reject(new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause: new Error('request aborted') }));
+    return Promise.reject(unreadable(new Error('request aborted')));
   }
   return new Promise<Buffer>((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -106,7 +123,7 @@ function readAll(req: Request, max: number): Promise<Buffer> {
       parts.push(b);
     };
     const onEnd = (): void => { cleanup(); resolve(Buffer.concat(parts, size)); };
-    const onError = (err: unknown): void => { cleanup(); reject(new InvalidRequestError({ reason: 'invalid_body', description: 'The request body could not be read', cause: err })); };
+    const onError = (err: unknown): void => { cleanup(); reject(unreadable(err)); };
     const onClose = (): void => { if (!req.readableEnded) onError(new Error('request aborted')); };
     req.on('data', onData);
     req.on('end', onEnd);
@@ -149,8 +166,7 @@ export function makeBodyReader(maxBodyBytes: number): BodyReader {
     }
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') throw unsupported('Compressed request bodies are not accepted');
-    const declared = Number(req.headers['content-length']);
-    if (declared > maxBodyBytes) throw tooLarge(maxBodyBytes);
+    if (declaredOver(req, maxBodyBytes)) throw tooLarge(maxBodyBytes);
     return readAll(req, maxBodyBytes).then((bytes) => {
       if (!('rawBody' in req)) Object.defineProperty(req, 'rawBody', { value: bytes, writable: true, configurable: true, enumerable: false });
       // body-parser 1.x (Express 4) skips a request marked parsed instead of waiting on a consumed stream.

@@ -284,7 +284,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     const buf = toBuffer(chunk, encoding);
     if (isHeld()) {
       // Held past this call, whose callback comes at once: a copy (the caller may reuse its buffer).
-      held.push(buf === chunk || buf.buffer === (chunk as Uint8Array | undefined)?.buffer ? Buffer.from(buf) : buf);
+      held.push(chunk instanceof Uint8Array ? Buffer.from(buf) : buf);
       heldBytes += buf.length;
       if (heldBytes > MAX_HELD_BYTES) {
         report('too_large');

@@ -40,7 +40,7 @@ export interface ProtectContext {
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
   emit?: GuardEventListener | undefined;
   /** Answers a request for the RFC 9728 document (what `metadata()` serves): `protect()` answers the metadata paths itself. */
-  sendMetadata?: (req: Request, res: Response) => void;
+  sendMetadata: (req: Request, res: Response) => void;
 }
 
 /** Options of `guard.protect()`. */
@@ -61,7 +61,7 @@ export interface ProtectOptions {
  * rather than stored on `req`: no per-request property on the request object.
  */
 const owners = new WeakMap<AuthInfo, ProtectContext>();
-/** Requests `protect()` let through unchecked (metadata, preflights), for `requireScopes()`. */
+/** CORS preflights `protect()` let through unchecked, for `requireScopes()`. */
 const passedThrough = new WeakSet<Request>();
 const TRACE = Symbol('mcp-oauth-guard.trace');
 
@@ -72,9 +72,9 @@ function isPreflight(req: Request): boolean {
 
 /**
  * The one place that emits a decision event (`allow` when `err` is undefined, else `deny`).
- * Called only when a listener is set; a request without a trace (never seen by protect()) gets one now.
+ * Called only when a listener is set.
  */
-function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefined, err: unknown, trace = traceOf(req) ?? startTrace()): void {
+function emitDecision(ctx: ProtectContext, req: Request, info: AuthInfo | undefined, err: unknown, trace: DecisionTrace): void {
   ctx.emit!(decisionEvent(trace, ctx.config.tokenFormat, info, err, req.body));
 }
 
@@ -141,7 +141,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const emit = ctx.emit;
   /** The responder, preceded by the deny event when a listener is set. */
   const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
-    emitDecision(ctx, req, info, err);
+    emitDecision(ctx, req, info, err, traceOf(req)!);
     respond(req, res, err);
   };
 
@@ -157,7 +157,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       fail(req, res, err, info);
       return;
     }
-    if (emit !== undefined) emitDecision(ctx, req, info, undefined);
+    if (emit !== undefined) emitDecision(ctx, req, info, undefined, traceOf(req)!);
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
@@ -180,21 +180,20 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    const metadataRequest = (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path);
-    if (metadataRequest || isPreflight(req)) {
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) {
+      // Answered here, with the document metadata() serves, wherever protect() is mounted: no
+      // later handler whose route matches the path gets it without a token. (Whether protect()
+      // runs in a route's own stack cannot be told from req.route, which Express leaves set after
+      // an earlier route called next().)
+      ctx.sendMetadata(req, res);
+      return;
+    }
+    if (isPreflight(req)) {
       passedThrough.add(req);
-      if (metadataRequest && ctx.sendMetadata) {
-        // Answered here, with the document metadata() serves, wherever protect() is mounted: no
-        // later handler whose route matches the path gets it without a token. (Whether protect()
-        // runs in a route's own stack cannot be told from req.route, which Express leaves set after
-        // an earlier route called next().)
-        ctx.sendMetadata(req, res);
-      } else {
-        // A preflight: inside a route's own stack (app.all(path, protect(), handler)), skip the rest
-        // of that route, so its handler never runs without a token (outside a route,
-        // next('route') is next()); later routes and middleware (a CORS handler) still see it.
-        next(req.route === undefined ? undefined : 'route');
-      }
+      // Inside a route's own stack (app.all(path, protect(), handler)), skip the rest of that
+      // route, so its handler never runs without a token (outside a route, next('route') is
+      // next()); later routes and middleware (a CORS handler) still see it.
+      next(req.route === undefined ? undefined : 'route');
       return;
     }
     let trace: DecisionTrace | undefined;
@@ -230,7 +229,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
 /**
  * Standalone middleware for after `protect()`: 403 `insufficient_scope` unless `req.auth` holds
  * every one of `scopes` (the 403's `scope=` names them, `requiredScopes`, and the known scopes the
- * token holds). Requests `protect()` let through unchecked (metadata, CORS preflights) pass. Used
+ * token holds). CORS preflights `protect()` let through unchecked pass. Used
  * without `protect()` before it, it passes an `AuthMisconfiguredError` to `next(err)` (the
  * application's error handler answers 500; the handler never runs).
  *

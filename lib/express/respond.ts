@@ -10,6 +10,7 @@
  */
 import type { Request, Response } from 'express';
 import { bearerChallenge } from '../challenge.js';
+import { bodyMayExceed } from './body.js';
 import { asMcpAuthError, AuthUnavailableError, InsufficientScopeError, JSONRPC_CODES, MissingTokenError, wireCodeOf, type WireCode } from '../errors.js';
 import type { Config } from '../options.js';
 
@@ -45,13 +46,6 @@ function appendToken(res: Response, name: string, value: string): void {
   }
   const text = Array.isArray(current) ? current.join(', ') : String(current);
   if (!text.split(',').some((v) => v.trim().toLowerCase() === value.toLowerCase())) res.setHeader(name, `${text}, ${value}`);
-}
-
-/** A request body declared larger than `maxBytes`, or sent chunked (its length unknown). */
-function unreadBodyTooLarge(req: Request, maxBytes: number): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const length = req.headers['content-length'];
-  return length !== undefined && Number(length) > maxBytes;
 }
 
 /**
@@ -91,7 +85,7 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
     }
     // A body still unread that is larger than the guard would ever read (or of unknown length):
     // close, so Node does not read and discard it on the client's behalf (RFC 9110 §9.6: either side may close).
-    if (!req.complete && unreadBodyTooLarge(req, c.maxBodyBytes)) res.setHeader('Connection', 'close');
+    if (!req.complete && bodyMayExceed(req, c.maxBodyBytes)) res.setHeader('Connection', 'close');
     res.setHeader('Cache-Control', 'no-store');
     const data: Record<string, unknown> = { code: wireCode };
     if (err.bearerError) data.error = err.bearerError;

@@ -20,8 +20,6 @@ export class SseSplitter {
    */
   private store: Buffer = EMPTY;
   private len = 0;
-  /** Whether `store` is memory of this splitter's own (else the caller's chunk, which it may reuse). */
-  private owned = true;
   private scanFrom = 0;
   private lineStart = 0;
 
@@ -33,28 +31,24 @@ export class SseSplitter {
   /** Add bytes; return every event completed by them (each including its terminating empty line). */
   push(chunk: Buffer): Buffer[] {
     if (chunk.length === 0) return [];
-    if (this.len === 0) {
-      // Scanned in place; what is left of it is copied below.
+    // Nothing held: the chunk is scanned in place, and what is left of it copied below.
+    const borrowed = this.len === 0;
+    if (borrowed) {
       this.store = chunk;
       this.len = chunk.length;
-      this.owned = false;
     } else {
       const need = this.len + chunk.length;
-      if (need > this.store.length || !this.owned) {
+      if (need > this.store.length) {
         const grown = Buffer.allocUnsafe(Math.max(need, this.store.length * 2));
         this.store.copy(grown, 0, 0, this.len);
         this.store = grown;
-        this.owned = true;
       }
       chunk.copy(this.store, this.len);
       this.len = need;
     }
     const events = this.scan(false);
     // Held past this call: the caller may reuse its chunk once its write is acknowledged.
-    if (!this.owned && this.len > 0) {
-      this.store = Buffer.from(this.store.subarray(0, this.len));
-      this.owned = true;
-    }
+    if (borrowed && this.len > 0) this.store = Buffer.from(this.store.subarray(0, this.len));
     return events;
   }
 

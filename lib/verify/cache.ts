@@ -26,16 +26,28 @@ export interface CacheSettings {
   clock: () => number;
 }
 
-/** A positive entry: the result, and when it was stored (ms, the injected clock). */
-interface Entry {
-  info: AuthInfo;
+/** An entry: the result (positive `AuthInfo` or negative error), and when it was stored (ms, the injected clock). */
+interface Entry<T> {
+  value: T;
   storedAt: number;
+}
+
+/**
+ * The entry under `key`, unless it was stored later than `now` (the clock stepped back, as an NTP
+ * correction does): `lru-cache` would count its age from the future and keep it past its
+ * lifetime (for positive entries, `cacheMaxAgeSeconds`, the revocation window). Such an entry is dropped.
+ */
+function fresh<T>(cache: LRUCache<string, Entry<T>> | undefined, key: string, now: number): Entry<T> | undefined {
+  const hit = cache?.get(key);
+  if (hit === undefined || now >= hit.storedAt) return hit;
+  cache!.delete(key);
+  return undefined;
 }
 
 /** Positive and negative verification results, with in-flight coalescing. */
 export class VerificationCache {
-  readonly #positive: LRUCache<string, Entry> | undefined;
-  readonly #negative: LRUCache<string, { err: McpAuthError; storedAt: number }> | undefined;
+  readonly #positive: LRUCache<string, Entry<AuthInfo>> | undefined;
+  readonly #negative: LRUCache<string, Entry<McpAuthError>> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
   #closed = false;
@@ -54,32 +66,22 @@ export class VerificationCache {
     return oneShotHash !== undefined ? oneShotHash('sha256', token, 'base64url') : nodeCrypto.createHash('sha256').update(token).digest('base64url');
   }
 
-  /**
-   * A still-valid positive entry. One stored later than now (the clock stepped back, as an NTP
-   * correction does) is stale too: `lru-cache` would count its age from the future and keep it
-   * past `cacheMaxAgeSeconds`, the revocation window.
-   */
+  /** A still-valid positive entry ({@link fresh}, and not expired by the injected clock). */
   get(key: string): AuthInfo | undefined {
-    const hit = this.#positive?.get(key);
-    if (hit === undefined) return undefined;
     const now = this.#s.clock();
-    const exp = hit.info.expiresAt;
-    if (now < hit.storedAt || (exp !== undefined && exp * 1000 <= now)) {
+    const hit = fresh(this.#positive, key, now);
+    if (hit === undefined) return undefined;
+    const exp = hit.value.expiresAt;
+    if (exp !== undefined && exp * 1000 <= now) {
       this.#positive!.delete(key);
       return undefined;
     }
-    return hit.info;
+    return hit.value;
   }
 
-  /** A cached negative answer; one stored later than now (the clock stepped back) is stale, as in {@link get}. */
+  /** A cached negative answer ({@link fresh}). */
   getNegative(key: string): McpAuthError | undefined {
-    const hit = this.#negative?.get(key);
-    if (hit === undefined) return undefined;
-    if (this.#s.clock() < hit.storedAt) {
-      this.#negative!.delete(key);
-      return undefined;
-    }
-    return hit.err;
+    return fresh(this.#negative, key, this.#s.clock())?.value;
   }
 
   /** Store a verified result for at most `min(exp − now, maxAge)`; nothing when that is not positive and finite. */
@@ -90,7 +92,7 @@ export class VerificationCache {
     if (expSeconds !== undefined) ttlMs = Math.min(ttlMs, expSeconds * 1000 - nowMs);
     ttlMs = Math.floor(ttlMs);
     if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
-    this.#positive.set(key, { info, storedAt: nowMs }, { ttl: ttlMs });
+    this.#positive.set(key, { value: info, storedAt: nowMs }, { ttl: ttlMs });
   }
 
   /** Store a negative answer for `negativeSeconds`; nothing when that rounds below 1 ms (never "forever"). */
@@ -98,7 +100,7 @@ export class VerificationCache {
     if (!this.#negative || this.#closed) return;
     const ttlMs = Math.floor(this.#s.negativeSeconds * 1000);
     if (!Number.isFinite(ttlMs) || ttlMs < 1) return;
-    this.#negative.set(key, { err, storedAt: this.#s.clock() }, { ttl: ttlMs });
+    this.#negative.set(key, { value: err, storedAt: this.#s.clock() }, { ttl: ttlMs });
   }
 
   /** Run `fn` once for concurrent callers with the same key. */

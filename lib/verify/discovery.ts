@@ -34,16 +34,22 @@ import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
 /** The description of the 500 for an authorization server without a known introspection endpoint. */
 export const NO_INTROSPECTION_ENDPOINT = 'No introspection endpoint is known: set introspection.url';
 
+/** Why a discovered document cannot serve the JWKS URI or introspection (`undefined`: it can). */
+interface Problems {
+  jwks: string | undefined;
+  introspection: string | undefined;
+}
+
 /** The metadata names another issuer than the configured one (compared string for string). */
 class IssuerMismatch extends Error {}
 
 /** The discovered (or configured) server and our client at it. */
 export class Discovery {
   #config: client.Configuration | undefined;
-  /** Whether `#config` came from discovery (then it can be read again). */
-  #discovered = false;
   /** The discovered document failed what was asked of it: read it again when the cooldown allows. */
   #stale = false;
+  /** What each document read cannot serve ({@link #problemsOf}). */
+  readonly #problems = new WeakMap<client.Configuration, Problems>();
   /** With `introspection.url`: the configuration introspection uses, without discovery. */
   readonly #introspection: client.Configuration | undefined;
   #inflight: Promise<client.Configuration> | undefined;
@@ -107,20 +113,9 @@ export class Discovery {
    */
   async introspection(): Promise<client.Configuration> {
     if (this.#introspection) return this.#introspection;
-    let config = await this.get();
-    if (this.#introspectionProblem(config) !== undefined) {
-      this.#markStale(config);
-      config = await this.#reread(config);
-    }
-    const problem = this.#introspectionProblem(config);
-    if (problem !== undefined) throw new AuthMisconfiguredError({ reason: 'invalid_options', description: problem });
+    const { config, problems } = await this.#usable('introspection', false);
+    if (problems.introspection !== undefined) throw new AuthMisconfiguredError({ reason: 'invalid_options', description: problems.introspection });
     return config;
-  }
-
-  #introspectionProblem(config: client.Configuration): string | undefined {
-    const uri = config.serverMetadata().introspection_endpoint;
-    if (uri === undefined || uri === null || uri === '') return NO_INTROSPECTION_ENDPOINT;
-    return isAllowedDiscoveredUrl(uri, this.c.issuer) ? undefined : 'The discovered introspection endpoint is not an https: URL';
   }
 
   /**
@@ -138,7 +133,7 @@ export class Discovery {
     }
     if (this.#inflight) return this.#inflight;
     const now = this.c.clock();
-    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) return Promise.reject(this.#unavailable(now));
+    if (this.#cooldownLeftMs(now) > 0) return Promise.reject(this.#unavailable(now));
     return this.#read(now);
   }
 
@@ -150,7 +145,7 @@ export class Discovery {
     if (this.#config !== current) return Promise.resolve(this.#config ?? current);
     if (this.#inflight) return this.#inflight.catch(() => current);
     const now = this.c.clock();
-    if (cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000) > 0) return Promise.resolve(current);
+    if (this.#cooldownLeftMs(now) > 0) return Promise.resolve(current);
     return this.#read(now).catch(() => current);
   }
 
@@ -160,7 +155,6 @@ export class Discovery {
     this.#inflight = this.#discover().then(
       (config) => {
         this.#config = config;
-        this.#discovered = true;
         this.#stale = false;
         this.#lastFailure = undefined;
         return config;
@@ -196,20 +190,39 @@ export class Discovery {
    */
   async jwksUri(): Promise<string> {
     if (this.c.jwksUri) return this.c.jwksUri;
-    let config = await this.get();
-    if (this.#stale || this.#jwksProblem(config) !== undefined) {
-      this.#markStale(config);
-      config = await this.#reread(config);
-    }
-    const problem = this.#jwksProblem(config);
-    if (problem !== undefined) throw new AuthUnavailableError({ reason: 'discovery_failed', description: problem });
+    // A stale document's jwks_uri is suspect (the keys may have moved): read it again first.
+    const { config, problems } = await this.#usable('jwks', this.#stale);
+    if (problems.jwks !== undefined) throw new AuthUnavailableError({ reason: 'discovery_failed', description: problems.jwks });
     return config.serverMetadata().jwks_uri!;
   }
 
-  #jwksProblem(config: client.Configuration): string | undefined {
-    const uri = config.serverMetadata().jwks_uri;
-    if (!uri) return 'The authorization server metadata has no jwks_uri';
-    return isAllowedDiscoveredUrl(uri, this.c.issuer) ? undefined : 'The discovered jwks_uri is not an https: URL';
+  /**
+   * The current document for `what`: when it cannot serve it (or `reread`), marked stale and read
+   * again first if the cooldown allows; with what is still wrong with the document it ends up with.
+   */
+  async #usable(what: keyof Problems, reread: boolean): Promise<{ config: client.Configuration; problems: Problems }> {
+    let config = await this.get();
+    if (reread || this.#problemsOf(config)[what] !== undefined) {
+      this.#markStale(config);
+      config = await this.#reread(config);
+    }
+    return { config, problems: this.#problemsOf(config) };
+  }
+
+  /** What a discovered document cannot serve, worked out once per document (its URLs never change). */
+  #problemsOf(config: client.Configuration): Problems {
+    let problems = this.#problems.get(config);
+    if (problems === undefined) {
+      const { jwks_uri: jwks, introspection_endpoint: intro } = config.serverMetadata();
+      problems = {
+        jwks: !jwks ? 'The authorization server metadata has no jwks_uri'
+          : isAllowedDiscoveredUrl(jwks, this.c.issuer) ? undefined : 'The discovered jwks_uri is not an https: URL',
+        introspection: intro === undefined || intro === null || intro === '' ? NO_INTROSPECTION_ENDPOINT
+          : isAllowedDiscoveredUrl(intro, this.c.issuer) ? undefined : 'The discovered introspection endpoint is not an https: URL',
+      };
+      this.#problems.set(config, problems);
+    }
+    return problems;
   }
 
   /**
@@ -227,7 +240,8 @@ export class Discovery {
    * serving it meanwhile. Configured endpoints are never read again.
    */
   #markStale(config: client.Configuration): void {
-    if (this.#discovered && this.#config === config) this.#stale = true;
+    // (A configured document is never marked: jwksUri() and introspection() return before.)
+    if (this.#config === config) this.#stale = true;
   }
 
   #finish(config: client.Configuration): client.Configuration {
@@ -267,8 +281,13 @@ export class Discovery {
     return this.#finish(config);
   }
 
+  /** What is left of the cooldown started by the last discovery. */
+  #cooldownLeftMs(now: number): number {
+    return cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000);
+  }
+
   #unavailable(now: number): AuthUnavailableError {
-    const waitMs = Math.max(1000, cooldownLeftMs(now, this.#lastAttemptAt, this.c.jwksCooldownSeconds * 1000));
+    const waitMs = Math.max(1000, this.#cooldownLeftMs(now));
     const code = (this.#lastFailure as { code?: unknown } | null | undefined)?.code;
     return new AuthUnavailableError({
       reason: 'discovery_failed',

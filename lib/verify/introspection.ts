@@ -211,7 +211,8 @@ export function introspectionVerifier(
       return checkActive(answer, nowSeconds);
     } catch (err) {
       // The answer's claims go with the refusal (decision events name its issuer and client).
-      if (err instanceof InvalidTokenError && err.cause === undefined) {
+      // (checkActive's refusals carry no cause of their own.)
+      if (err instanceof InvalidTokenError) {
         throw new InvalidTokenError({ reason: err.reason, description: err.description, cause: new CheckedClaims(answer) });
       }
       throw err;

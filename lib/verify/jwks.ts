@@ -296,7 +296,7 @@ export function isUsableKey(k: unknown, algorithms: readonly string[]): boolean 
     const details = key.asymmetricKeyDetails;
     const e = details?.publicExponent ?? 0n;
     const n = Buffer.from(String(jwk.n), 'base64url');
-    return (details?.modulusLength ?? 0) >= 2048 && e >= 3n && e % 2n === 1n && n.length > 0 && (n[n.length - 1]! & 1) === 1;
+    return (details?.modulusLength ?? 0) >= 2048 && e >= 3n && e % 2n === 1n && (n[n.length - 1]! & 1) === 1;
   } catch {
     return false;
   }
