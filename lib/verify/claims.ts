@@ -30,6 +30,13 @@ export class CheckedClaims {
 }
 
 /**
+ * The `token_type` values of a bearer access token (case-insensitive): `Bearer` (RFC 6750, the
+ * IANA registry; what RFC 7662 §2.2 answers carry), `access_token` / `access` (seen in the wild),
+ * RFC 8693's `urn:ietf:params:oauth:token-type:access_token`. Absent or `null`: no claim either way.
+ */
+const BEARER_TOKEN_TYPE = /^(?:bearer|access(?:_token)?|urn:ietf:params:oauth:token-type:access_token)$/i;
+
+/**
  * Refuse what is not a bearer access token, by the marks other kinds of token carry (checked on
  * the JWT payload and on the introspection answer alike; the audience check stops most of them
  * first, these catch a server configured to give them this resource's audience):
@@ -40,7 +47,10 @@ export class CheckedClaims {
  *   `nonce`: Keycloak before 25 and authentik put it in access tokens too;
  * - a token bound to a key (RFC 7800 `cnf`: DPoP's `jkt`, RFC 9449; mTLS's `x5t#S256`, RFC 8705;
  *   or `token_type` `DPoP`): this guard cannot check the proof of possession, and taking it for a
- *   bearer token would let whoever holds a copy use it (RFC 9449 §7.2).
+ *   bearer token would let whoever holds a copy use it (RFC 9449 §7.2);
+ * - any other `token_type` than a bearer access token's ({@link BEARER_TOKEN_TYPE}): `N_A` (RFC 8693
+ *   §2.2.1: "not an access token"), `PoP`, `mac`, an RFC 8693 URI of another kind, … (an allow
+ *   list: a type nobody here knows is refused, not taken for a bearer token).
  * @throws {InvalidTokenError} `type_not_allowed`.
  */
 export function assertBearerAccessToken(claims: Record<string, unknown>): void {
@@ -52,6 +62,9 @@ export function assertBearerAccessToken(claims: Record<string, unknown>): void {
   }
   if ((claims.cnf !== undefined && claims.cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop')) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
+  }
+  if (typeof type === 'string' && !BEARER_TOKEN_TYPE.test(type)) {
+    throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token_type is not a bearer access token\'s' });
   }
 }
 

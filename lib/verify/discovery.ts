@@ -31,6 +31,9 @@ import { isAllowedDiscoveredUrl } from '../options.js';
 import { cooldownLeftMs } from './cooldown.js';
 import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
 
+/** `application/jwt`, `application/token-introspection+jwt`, any `…+jwt` media type. */
+const JWT_MEDIA_TYPE = /^\s*application\/(?:[^;\s]*\+)?jwt\s*(?:;|$)/i;
+
 /** The description of the 500 for an authorization server without a known introspection endpoint. */
 export const NO_INTROSPECTION_ENDPOINT = 'No introspection endpoint is known: set introspection.url';
 
@@ -82,6 +85,12 @@ export class Discovery {
       const { signal, release } = linkedSignal(init.signal, closing);
       try {
         const response = await boundedFetch(url, { ...init, signal }, timeoutMs);
+        // A JWT answer (RFC 9701 introspection, signed metadata) is never asked for (Accept:
+        // application/json), and openid-client would take its claims without checking its signature.
+        if (JWT_MEDIA_TYPE.test(response.headers.get('content-type') ?? '')) {
+          await response.body?.cancel().catch(() => {});
+          throw new FetchFailure('not_json', 'a JWT answer, which was not requested');
+        }
         // A body that stalls is a timeout (or a network failure), as for the headers: never a bare
         // AbortError, which would send discovery on to the OpenID Connect address for a second timeout.
         const body = await readBody(response, maxBytes, signal);
@@ -227,11 +236,14 @@ export class Discovery {
 
   /**
    * The discovered `jwks_uri` answered with something other than a key set (an HTTP error, not
-   * JSON, no usable key: the keys may have moved): read the metadata again when the cooldown
-   * allows. Nothing for a configured `jwksUri`.
+   * JSON, no usable key), or the discovered introspection endpoint with something other than an
+   * introspection answer (an HTTP error but a refusal of our credentials, not JSON): it may have
+   * moved, so read the metadata again when the cooldown allows. Nothing for a configured
+   * `jwksUri` or `introspection.url`.
    */
-  keysMoved(): void {
-    if (this.c.jwksUri === undefined && this.#config !== undefined) this.#markStale(this.#config);
+  moved(what: keyof Problems): void {
+    const configured = what === 'jwks' ? this.c.jwksUri !== undefined : this.#introspection !== undefined;
+    if (!configured && this.#config !== undefined) this.#markStale(this.#config);
   }
 
   /**

@@ -44,7 +44,7 @@ export class Verifier {
         clock: c.clock,
         emit,
         // A discovered jwks_uri that no longer serves keys: read the metadata again (keys may have moved).
-        notAKeySet: () => this.discovery.keysMoved(),
+        notAKeySet: () => this.discovery.moved('jwks'),
         discoveryFailure: () => this.discovery.rereadFailure(),
       });
       this.keys = keys;

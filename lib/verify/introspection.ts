@@ -12,7 +12,7 @@
  * - it is a bearer access token (`assertBearerAccessToken`): no refresh or ID token marks
  *   (`token_type` or Hydra's `token_use` naming a refresh token, Keycloak's `typ` `Refresh`,
  *   `Offline`, `ID`, `Logout`, `at_hash`/`c_hash`/`s_hash`, a `token_use` other than access), no
- *   `cnf`, `token_type` not `DPoP`;
+ *   `cnf`, and a `token_type` (when sent) of a bearer access token;
  * - `iss`, when sent, equals the configured issuer exactly;
  * - `aud` (string or array) contains one of the accepted audiences (default: the resource); an
  *   answer without `aud` is refused unless `introspection.requireAudience` is `false`;
@@ -27,7 +27,7 @@
  *   finite number; `iss`, `token_type` not a string; `aud` not a string or array of strings;
  *   `scope`/`scp` malformed) → {@link AuthUnavailableError} (503, reason
  *   `introspection_unavailable`) with `Retry-After` taken from the server's own header when it sent
- *   one, and an `introspection_failed` event;
+ *   a valid one, and an `introspection_failed` event;
  * - the endpoint rejecting *our* credentials (401, 403, or an `invalid_client` error) →
  *   {@link AuthMisconfiguredError} (500, reason `introspection_rejected_credentials`) and a
  *   `misconfigured` event; no introspection endpoint known, or unusable client credentials →
@@ -35,9 +35,11 @@
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
- * Deliberately not checked: `iat`, `sub`, `client_id` (passed into `AuthInfo` as they are), signed
- * (JWT) introspection answers beyond what
- * `openid-client` validates. Caching is the caller's (`verify/cache.ts`).
+ * A discovered endpoint that answers with an HTTP error (but a refusal of our credentials) or not
+ * JSON may have moved: the metadata is read again once the cooldown allows (`Discovery.moved`).
+ * A JWT answer (RFC 9701) is never requested and is refused (503) by the fetch, never trusted
+ * unverified. Deliberately not checked: `iat`, `sub`, `client_id` (passed into `AuthInfo` as they
+ * are). Caching is the caller's (`verify/cache.ts`).
  */
 import * as client from 'openid-client';
 import {
@@ -75,12 +77,22 @@ function invalid(reason: McpAuthErrorReason, description: string): InvalidTokenE
   return new InvalidTokenError({ reason, description });
 }
 
-/** Seconds from a `Retry-After` header (delta-seconds or HTTP-date), or undefined. */
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+/** The three forms of HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, RFC 850, asctime (which names no zone: GMT). */
+const IMF_OR_RFC850 = new RegExp(`^(?:${DAY}, \\d{2} ${MONTH} \\d{4}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2}) ${TIME} GMT$`);
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`);
+
+/**
+ * Seconds from a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds, or an HTTP-date in one of
+ * its three forms), or undefined for anything else ("1.5", "-5", free text: as if none was sent).
+ */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
   if (value === null || value === undefined) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v);
-  const date = Date.parse(v);
+  const date = IMF_OR_RFC850.test(v) ? Date.parse(v) : ASCTIME.test(v) ? Date.parse(`${v} GMT`) : Number.NaN;
   if (Number.isNaN(date)) return undefined;
   return Math.max(1, Math.ceil((date - nowMs) / 1000));
 }
@@ -256,7 +268,11 @@ export function introspectionVerifier(
     try {
       answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
     } catch (err) {
-      throw mapFailure(err, url, c.clock(), emit);
+      const failure = mapFailure(err, url, c.clock(), emit);
+      // The endpoint answered, but not as an introspection endpoint (an HTTP error other than a
+      // refusal of our credentials, or not JSON): it may have moved; the metadata may say where.
+      if (failure instanceof AuthUnavailableError && (responseOf(err) !== undefined || outageReason(err, undefined) === 'not_json')) discovery.moved('introspection');
+      throw failure;
     }
     try {
       return check(answer, c.clock() / 1000);

@@ -26,7 +26,7 @@ test('get() calls during a hanging re-read: one metadata request, and no heap gr
   const d = new Discovery(resolveOptions({ resource: 'http://127.0.0.1:9/mcp', issuer: as.issuer, clock, httpTimeoutSeconds: 60 }));
   try {
     await d.get();
-    d.keysMoved(); // e.g. one JWKS answer of HTTP 500
+    d.moved('jwks'); // e.g. one JWKS answer of HTTP 500
     clock.advance(31_000);
     as.faults.discovery = 'hang';
     as.resetCounts();
