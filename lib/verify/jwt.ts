@@ -20,7 +20,7 @@ import type { Config } from '../options.js';
 import { setImmediate } from 'node:timers';
 import { assertBearerAccessToken } from './claims.js';
 import type { RemoteKeySet, ResolvedKey } from './jwks.js';
-import { nativeKey, validateClaims, verifySignature } from './signature.js';
+import { isCanonicalSignature, nativeKey, validateClaims, verifySignature } from './signature.js';
 
 /** The verified parts of a JWT. */
 export interface VerifiedJwt {
@@ -81,6 +81,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'key
       currentDate: new Date(c.clock()),
       requiredClaims,
     };
+    if (!isCanonicalSignature(alg, key, jws.signature)) throw new joseErrors.JWSSignatureVerificationFailed();
     const nk = native ? nativeKey(alg, key) : undefined;
     if (nk === undefined) return (await jwtVerify(token, key, options)).payload;
     await nextTurn();

@@ -110,6 +110,28 @@ export function verifySignature(nk: NativeKey, signingInput: string, signature: 
   if (!ok) throw new joseErrors.JWSSignatureVerificationFailed();
 }
 
+/** Signature octets of the fixed-size algorithms (RFC 7518 §3.4: 2 × the curve's size; RFC 8037 §3.1). */
+const FIXED_SIGNATURE_BYTES: ReadonlyMap<string, number> = new Map([['ES256', 64], ['ES384', 96], ['ES512', 132], ['EdDSA', 64], ['Ed25519', 64]]);
+
+/**
+ * Whether `signature` (the third segment) is the one spelling of a signature of the right size for
+ * `alg` and `key`: exactly k octets (RSA: the modulus length, RFC 8017 §8.1.2 and §8.2.2 step 1;
+ * OpenSSL's PSS check takes a shorter one as the same number), in canonical base64url (no unused
+ * bits set, RFC 4648 §3.5). Otherwise one token could arrive as several strings, each a cache entry
+ * of its own and a way around any list of refused tokens. Refused before either signature path runs.
+ */
+export function isCanonicalSignature(alg: string, key: unknown, signature: string): boolean {
+  let bytes = FIXED_SIGNATURE_BYTES.get(alg);
+  if (bytes === undefined) {
+    const bits = key instanceof KeyObject ? key.asymmetricKeyDetails?.modulusLength
+      : (key as { algorithm?: { modulusLength?: unknown } } | null)?.algorithm?.modulusLength;
+    if (typeof bits !== 'number') return true; // not an RSA key: the signature paths decide
+    bytes = Math.ceil(bits / 8);
+  }
+  if (signature.length !== Math.ceil((bytes * 4) / 3) || NOT_B64URL.test(signature)) return false;
+  return Buffer.from(signature, 'base64url').toString('base64url') === signature;
+}
+
 const NONE_HEADER = base64url.encode('{"alg":"none"}');
 
 /**
