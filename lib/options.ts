@@ -22,7 +22,7 @@ export interface Options {
   jwksUri?: string;
   /** Accepted audience(s), compared exactly. Default: `[resource]`. */
   audience?: string | readonly string[];
-  /** JWS algorithms accepted. Default: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA. `none` and HS* are refused. */
+  /** JWS algorithms accepted. Default: RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, Ed25519 (RFC 9864). `none` and HS* are refused. */
   algorithms?: readonly string[];
   /** Leeway for `exp`/`nbf`/`iat`, in seconds. Default 5. */
   clockTolerance?: number;
@@ -138,9 +138,9 @@ export interface Config {
 /** 1973-03-03 in milliseconds: a reading below it is taken for seconds (they stay below it until the year 5138), or a broken clock. */
 const MIN_CLOCK_MS = 1e11;
 
-/** Default algorithm allowlist: asymmetric only. */
+/** Default algorithm allowlist: asymmetric only (`Ed25519` is RFC 9864's name for what `EdDSA` means with an Ed25519 key). */
 export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ]);
 
 const KNOWN_KEYS: readonly string[] = [

@@ -246,7 +246,8 @@ export function algFitsKey(alg: string, kty: string, crv: unknown): boolean {
     case 'ES256': return kty === 'EC' && crv === 'P-256';
     case 'ES384': return kty === 'EC' && crv === 'P-384';
     case 'ES512': return kty === 'EC' && crv === 'P-521';
-    case 'EdDSA': return kty === 'OKP' && crv === 'Ed25519';
+    case 'EdDSA':
+    case 'Ed25519': return kty === 'OKP' && crv === 'Ed25519';
     default: return kty === 'RSA' && /^(RS|PS)(256|384|512)$/.test(alg);
   }
 }
