@@ -231,6 +231,12 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
     problems.push(`${name} must be written as https://… (or http://… on a loopback host)`);
     return undefined;
   }
+  // URL parsing drops tabs and newlines, trims spaces and reads "\" as "/", but the string itself is
+  // what gets compared (issuer) and published (metadata): refuse what parsing would have changed.
+  if (/[^\x21-\x7e]|\\/.test(value)) {
+    problems.push(`${name} must not contain spaces, control or non-ASCII characters, or a backslash (percent-encode them; punycode for a host)`);
+    return undefined;
+  }
   // Credentials are refused, also a user:password@ that URL parsing took for a port and a path
   // (a "/", "#", "?" or quote in the password): any "@" after a ":" past the "//". An "@" in a
   // path without one (…/jwk/securetoken@system…, …/@scope/mcp) is fine.
@@ -481,6 +487,11 @@ export function resolveOptions(input: Options): Config {
     clock: input.clock ?? Date.now,
   };
 
+  if (config.jwksCacheMaxAgeSeconds + config.jwksMaxStaleSeconds < config.jwksCooldownSeconds) {
+    // Keys dropped after maxAge + maxStale could not be fetched again before the cooldown ends: a
+    // healthy JWKS endpoint would get 503 for every new token until then.
+    problems.push(`jwksCacheMaxAgeSeconds + jwksMaxStaleSeconds (${config.jwksCacheMaxAgeSeconds} + ${config.jwksMaxStaleSeconds} s) must be at least jwksCooldownSeconds (${config.jwksCooldownSeconds} s)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const meta = resourceMetadataUrlFor(config.resourceUrl);
   config.resourceMetadataUrl = meta.url;
