@@ -17,6 +17,7 @@ export type McpAuthErrorCode =
   | 'FORBIDDEN'
   | 'AUTH_UNAVAILABLE'
   | 'AUTH_MISCONFIGURED'
+  | 'SESSION_NOT_FOUND'
   | 'CONFIG_INVALID';
 
 /** Wire codes that reach a response (`CONFIG_INVALID` is answered as `AUTH_MISCONFIGURED`). */
@@ -55,6 +56,8 @@ export type McpAuthErrorReason =
   // 403
   | 'insufficient_scope'
   | 'tool_not_allowed'
+  // 404
+  | 'session_not_owned'
   // 503 / 500
   | 'discovery_failed'
   | 'jwks_unavailable'
@@ -70,6 +73,7 @@ export const JSONRPC_CODES: Readonly<Record<WireCode, number>> =
     INVALID_REQUEST: -32004,
     AUTH_UNAVAILABLE: -32005,
     AUTH_MISCONFIGURED: -32006,
+    SESSION_NOT_FOUND: -32007,
   });
 
 interface ErrorInit {
@@ -163,6 +167,17 @@ export class AuthUnavailableError extends McpAuthError {
 export class AuthMisconfiguredError extends McpAuthError {
   constructor(init: ErrorInit) {
     super('AUTH_MISCONFIGURED', 500, undefined, init, 'The resource server is misconfigured');
+  }
+}
+
+/**
+ * The request names an `Mcp-Session-Id` bound to another identity (`lib/policy/sessions.ts`): 404,
+ * as the MCP transport answers an unknown session (the client starts a new one), no challenge (the
+ * token is fine). Nothing tells the sender that the session exists.
+ */
+export class SessionNotFoundError extends McpAuthError {
+  constructor(init: Partial<ErrorInit> = {}) {
+    super('SESSION_NOT_FOUND', 404, undefined, { reason: 'session_not_owned', ...init }, 'Session not found');
   }
 }
 

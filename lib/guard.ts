@@ -12,6 +12,7 @@ import { protectMiddleware, type ProtectContext, type ProtectOptions } from './e
 import { makeResponder } from './express/respond.js';
 import { protectedResourceMetadata } from './metadata.js';
 import { resolveOptions, type Config, type Options } from './options.js';
+import { SessionBindings } from './policy/sessions.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
 import { Verifier } from './verify/index.js';
@@ -58,12 +59,14 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
+  const sessions = config.bindSessions ? new SessionBindings(config.cacheMaxEntries) : undefined;
   const ctx: ProtectContext = {
     config,
     verifier,
     respond: makeResponder(config, baseScope),
     policy,
     knownScopes,
+    sessions,
     readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
     filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
     emit,
@@ -76,6 +79,9 @@ export function mcpAuth(options: Options): McpAuthGuard {
     metadata: () => metadataMiddleware(sendMetadata, config.resourceMetadataPaths),
     verify: async (token: string) => verifier.verify(checkToken(token, config.maxTokenBytes)),
     ready: () => verifier.ready(),
-    close: async () => verifier.close(),
+    close: async () => {
+      verifier.close();
+      sessions?.clear();
+    },
   });
 }

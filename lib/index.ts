@@ -18,6 +18,7 @@ export {
   InsufficientScopeError,
   AuthUnavailableError,
   AuthMisconfiguredError,
+  SessionNotFoundError,
   ConfigError,
   JSONRPC_CODES,
   isMcpAuthError,

@@ -36,6 +36,11 @@ export interface Options {
   resourceScopes?: ScopeMap;
   /** Filter `tools/list` (and prompt/resource lists under a policy) to what the token may use. Default true when a policy is set. */
   filterLists?: boolean;
+  /**
+   * Bind each `Mcp-Session-Id` to the identity (issuer, subject, client) that first uses it, and
+   * answer another identity presenting it with 404 (`lib/policy/sessions.ts`). Default true.
+   */
+  bindSessions?: boolean;
   /** `scopes_supported` of the protected resource metadata. Default: the union of scopes the policy uses. */
   scopesSupported?: readonly string[];
   /** `scope=` of the 401 challenge: `'base'` (required scopes and the `*` tool rule) or `'all'` (`scopesSupported`). Default `'base'`. */
@@ -110,6 +115,7 @@ export interface Config {
   readonly promptScopes: ScopeMap | undefined;
   readonly resourceScopes: ScopeMap | undefined;
   readonly filterLists: boolean;
+  readonly bindSessions: boolean;
   readonly scopesSupported: readonly string[];
   readonly challengeScope: 'base' | 'all';
   readonly tokenFormat: 'jwt' | 'opaque' | 'auto';
@@ -145,7 +151,7 @@ export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
 
 const KNOWN_KEYS: readonly string[] = [
   'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
-  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'scopesSupported', 'challengeScope',
+  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopesSupported', 'challengeScope',
   'tokenFormat', 'introspection', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
   'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
@@ -465,6 +471,7 @@ export function resolveOptions(input: Options): Config {
     promptScopes,
     resourceScopes,
     filterLists: checkBoolean(input.filterLists, 'filterLists', hasPolicy, problems),
+    bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
     scopesSupported,
     challengeScope: checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems),
     tokenFormat,

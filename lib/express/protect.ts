@@ -1,6 +1,7 @@
 /**
  * `protect()`: the Express edge of the guard. Turns `req` into bearer input, verifies the token,
- * applies required, route and tool scopes, sets `req.auth`, and calls `next()` only when allowed.
+ * checks that an `Mcp-Session-Id` is the token's identity's (`bindSessions`), applies required,
+ * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed.
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * It answers GET, HEAD and OPTIONS of its RFC 9728 metadata paths itself with the document (any
@@ -11,10 +12,11 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { assertTokenGrammar, bearerCredential } from '../bearer.js';
-import { AuthMisconfiguredError, InsufficientScopeError } from '../errors.js';
+import { AuthMisconfiguredError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
 import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, stepUpScopes } from '../policy/scopes.js';
+import type { SessionBindings } from '../policy/sessions.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
@@ -35,6 +37,8 @@ export interface ProtectContext {
    * with an `InvalidRequestError`.
    */
   readBody?: (req: Request) => Promise<void> | undefined;
+  /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to. */
+  sessions: SessionBindings | undefined;
   /** With list filtering: wrap the response of an allowed request that makes list calls. */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
@@ -122,7 +126,7 @@ function tokenInBody(req: Request): boolean {
 
 /** Build the named middleware of `guard.protect(opts)`. */
 export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}): RequestHandler {
-  const { config: c, verifier, respond, knownScopes } = ctx;
+  const { config: c, verifier, respond, knownScopes, sessions } = ctx;
   if (opts === null || typeof opts !== 'object') throw new TypeError('protect(opts): opts must be an object');
   for (const key of Object.keys(opts)) {
     if (key !== 'scopes' && key !== 'toolPolicy' && (opts as Record<string, unknown>)[key] !== undefined) throw new TypeError(`protect(): unknown option "${key}"`);
@@ -164,7 +168,15 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     next();
   }
 
+  /** The token is good: its session, then (the body read when the policy needs it) its scopes. */
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
+    if (sessions !== undefined) {
+      const session = req.headers['mcp-session-id'];
+      if (typeof session === 'string' && !sessions.admits(session, info)) {
+        fail(req, res, new SessionNotFoundError(), info);
+        return;
+      }
+    }
     let pending: Promise<void> | undefined;
     try {
       pending = policy && ctx.readBody ? ctx.readBody(req) : undefined;

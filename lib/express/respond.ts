@@ -20,6 +20,7 @@ const MESSAGES: Readonly<Record<WireCode, string>> = {
   INVALID_REQUEST: 'Invalid request',
   AUTH_UNAVAILABLE: 'Authorization server unavailable',
   AUTH_MISCONFIGURED: 'Authorization misconfigured',
+  SESSION_NOT_FOUND: 'Session not found',
 };
 
 /** Writes an error response for a request. */
