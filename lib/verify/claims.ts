@@ -55,6 +55,12 @@ const BEARER_TOKEN_TYPE = /^(?:bearer|access(?:_token)?|urn:ietf:params:oauth:to
  */
 export function assertBearerAccessToken(claims: Record<string, unknown>): void {
   const { token_type: type, token_use: use, typ } = claims;
+  for (const v of [type, use, typ]) {
+    // A kind named by something else than a string (["refresh_token"], {}, 1) is no bearer access token's.
+    if (v !== undefined && v !== null && typeof v !== 'string') {
+      throw new InvalidTokenError({ reason: 'claim_invalid', description: 'The token type claims are malformed' });
+    }
+  }
   if ((typeof type === 'string' && /refresh/i.test(type)) || (typeof use === 'string' && !/^access(?:_token)?$/i.test(use))
     || (typeof typ === 'string' && /^(?:refresh|offline|id|logout)$/i.test(typ))
     || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined) {

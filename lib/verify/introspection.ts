@@ -80,8 +80,11 @@ function invalid(reason: McpAuthErrorReason, description: string): InvalidTokenE
 const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
 const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
 const TIME = '\\d{2}:\\d{2}:\\d{2}';
-/** The three forms of HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, RFC 850, asctime (which names no zone: GMT). */
-const IMF_OR_RFC850 = new RegExp(`^(?:${DAY}, \\d{2} ${MONTH} \\d{4}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2}) ${TIME} GMT$`);
+/**
+ * The three forms of HTTP-date (RFC 9110 §5.6.7): IMF-fixdate (its day also in one digit, as Java's
+ * `RFC_1123_DATE_TIME` writes it), RFC 850, asctime (which names no zone: GMT).
+ */
+const IMF_OR_RFC850 = new RegExp(`^(?:${DAY}, \\d{1,2} ${MONTH} \\d{4}|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2}) ${TIME} GMT$`);
 const ASCTIME = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`);
 
 /**

@@ -68,10 +68,11 @@ test.each(['1.5', '-5', 'soon 2'])('invalid Retry-After %p is ignored (default 5
   expect(res.headers['retry-after']).toBe('5');
 });
 
-test('parseRetryAfter: delay-seconds and the three HTTP-date forms; anything else is none', () => {
+test('parseRetryAfter: delay-seconds and the three HTTP-date forms (a one-digit day too); anything else is none', () => {
   const now = Date.parse('1994-11-06T08:49:00Z');
   expect(parseRetryAfter(' 7 ', now)).toBe(7);
   expect(parseRetryAfter('Sun, 06 Nov 1994 08:49:37 GMT', now)).toBe(37);
+  expect(parseRetryAfter('Sun, 6 Nov 1994 08:49:37 GMT', now)).toBe(37); // Java's RFC_1123_DATE_TIME
   expect(parseRetryAfter('Sunday, 06-Nov-94 08:49:37 GMT', now)).toBe(37);
   expect(parseRetryAfter('Sun Nov  6 08:49:37 1994', now)).toBe(37);
   for (const bad of ['1.5', '-5', 'soon 2', '+3', 'Sun, 06 Nov 1994 08:49:37 PST', '']) expect(parseRetryAfter(bad, now)).toBeUndefined();
