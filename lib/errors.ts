@@ -56,6 +56,7 @@ export type McpAuthErrorReason =
   // 403
   | 'insufficient_scope'
   | 'tool_not_allowed'
+  | 'task_not_owned'
   // 404
   | 'session_not_owned'
   // 503 / 500

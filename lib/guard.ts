@@ -12,7 +12,7 @@ import { protectMiddleware, type ProtectContext, type ProtectOptions } from './e
 import { makeResponder } from './express/respond.js';
 import { protectedResourceMetadata } from './metadata.js';
 import { resolveOptions, type Config, type Options } from './options.js';
-import { SessionBindings } from './policy/sessions.js';
+import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
 import { Verifier } from './verify/index.js';
@@ -59,7 +59,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
-  const sessions = config.bindSessions ? new SessionBindings(config.cacheMaxEntries) : undefined;
+  const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;
   const ctx: ProtectContext = {
     config,
     verifier,
@@ -68,7 +68,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     knownScopes,
     sessions,
     readBody: policy ? makeBodyReader(config.maxBodyBytes) : undefined,
-    filterLists: policy && config.filterLists ? makeListFilter(policy, emit) : undefined,
+    filterLists: policy ? makeListFilter(policy, emit) : undefined,
     emit,
     sendMetadata,
   };

@@ -17,11 +17,12 @@
  */
 import type { Request, Response } from 'express';
 import type { GuardEvent, ListUnfilteredReason } from '../events.js';
-import { filterPayload, settle, type KeepEntry, type ListCalls, type ListMethod } from '../policy/lists.js';
+import { filterPayload, settle, type FilterOutcome, type KeepEntry, type ListCalls, type WatchedMethod } from '../policy/lists.js';
 import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import { isJsonEssence, mediaType } from './body.js';
+import { headerOf, type Headers } from './head.js';
 
 /** Largest answer held for filtering (JSON body, or one unfinished SSE event), in bytes. */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
@@ -31,23 +32,9 @@ export type ListFilter = (req: Request, res: Response, auth: AuthInfo) => void;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-type Headers = Record<string, unknown> | unknown[] | undefined;
 type Callback = (err?: Error | null) => void;
 /** `json` and `sse-held` hold the whole answer (its length is declared, so it must be rewritten whole); `sse` streams. */
 type Mode = 'undecided' | 'json' | 'sse-held' | 'sse' | 'pass';
-
-/** A header from `writeHead`'s headers argument (object, flat array or array of pairs). */
-function fromHeaders(headers: Headers, name: string): string | undefined {
-  if (!headers) return undefined;
-  if (Array.isArray(headers)) {
-    const pairs = Array.isArray(headers[0]) ? (headers as unknown[][]) : [];
-    if (pairs.length === 0) for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
-    for (const [k, v] of pairs) if (typeof k === 'string' && k.toLowerCase() === name) return String(v);
-    return undefined;
-  }
-  for (const k of Object.keys(headers)) if (k.toLowerCase() === name && headers[k] !== undefined) return String(headers[k]);
-  return undefined;
-}
 
 /** `writeHead` headers without some names (as an object; arrays keep their form). */
 function withoutHeaders(headers: Headers, names: readonly string[]): Headers {
@@ -98,13 +85,15 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
     // The filter reads the answer as the handler wrote it: ask a compressor mounted after protect()
     // (`compression`) for none, or any client could get the list unfiltered by asking for gzip.
     req.headers['accept-encoding'] = 'identity';
-    const scopes = auth.scopes;
-    wrap(res, calls, (method, entry) => policy.allows(method, entry, scopes), emit);
+    wrap(res, calls, (method, entry) => policy.allows(method, entry, auth), (outcome) => {
+      if (outcome.tasks.length > 0) policy.tasksCreated(outcome.tasks, auth);
+    }, emit);
   };
 }
 
-function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: GuardEvent) => void) | undefined): void {
-  const methods: ListMethod[] = [...new Set([...calls.values()].flatMap((c) => c.methods))];
+/** `seen`: called with the outcome of every payload filtered (the tasks it created). */
+function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined): void {
+  const methods: WatchedMethod[] = [...new Set([...calls.values()].flatMap((c) => c.methods))];
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const call = {
     writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
@@ -138,10 +127,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
   }
 
   function header(name: string, headers: Headers): string | undefined {
-    const v = fromHeaders(headers, name);
-    if (v !== undefined) return v;
-    const h = res.getHeader(name);
-    return h === undefined ? undefined : Array.isArray(h) ? h.join(', ') : String(h);
+    return headerOf(res, headers, name);
   }
 
   function decide(status: number, headers: Headers): void {
@@ -196,6 +182,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
       return block;
     }
     const outcome = filterPayload(parsed, calls, keep);
+    seen(outcome);
     settle(calls, outcome.answered);
     if (outcome.unexpected.length > 0) report('unexpected_shape');
     return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload), first) : block;
@@ -230,6 +217,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, emit: ((event: G
     } else if (body.length > 0) {
       try {
         const outcome = filterPayload(JSON.parse(utf8.decode(body)) as unknown, calls, keep);
+        seen(outcome);
         if (outcome.unexpected.length > 0) report('unexpected_shape');
         if (outcome.changed) out = Buffer.from(JSON.stringify(outcome.payload), 'utf8');
       } catch {

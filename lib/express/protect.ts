@@ -16,11 +16,12 @@ import { AuthMisconfiguredError, InsufficientScopeError, SessionNotFoundError } 
 import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, stepUpScopes } from '../policy/scopes.js';
-import type { SessionBindings } from '../policy/sessions.js';
+import type { Bindings } from '../policy/bindings.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
+import { mayOpenSession, watchSessionIssue } from './sessions.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -37,8 +38,8 @@ export interface ProtectContext {
    * with an `InvalidRequestError`.
    */
   readBody?: (req: Request) => Promise<void> | undefined;
-  /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to. */
-  sessions: SessionBindings | undefined;
+  /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to (bound when issued). */
+  sessions: Bindings | undefined;
   /** With list filtering: wrap the response of an allowed request that makes list calls. */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
@@ -165,6 +166,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
+    if (sessions !== undefined && req.headers['mcp-session-id'] === undefined && mayOpenSession(req.body)) {
+      watchSessionIssue(res, (id) => sessions.bind(id, info));
+    }
     next();
   }
 
@@ -172,7 +176,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
     if (sessions !== undefined) {
       const session = req.headers['mcp-session-id'];
-      if (typeof session === 'string' && !sessions.admits(session, info)) {
+      if (typeof session === 'string' && !sessions.owns(session, info)) {
         fail(req, res, new SessionNotFoundError(), info);
         return;
       }

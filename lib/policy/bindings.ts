@@ -1,48 +1,64 @@
 /**
- * Sessions bound to the identity that uses them (MCP security best practices, "Session
- * Hijacking": servers must not take a session for authentication and should bind session ids to
- * the user). A Streamable HTTP session id (`Mcp-Session-Id`) belongs to the first identity that
- * sends it: the client that got it from its `initialize` answer sends it with its very next
- * request. Another identity presenting it is refused as if the session did not exist.
+ * Ids bound to the identity that owns them: a Streamable HTTP session (`Mcp-Session-Id`) and an MCP
+ * task (`taskId`) belong to who the token that made them speaks for.
  *
- * The identity is the token's issuer, subject and client: a new token of the same client and user
- * (a refresh) keeps the session; another user, or another client of the same user, does not.
- * Bounded (least recently used first); an id forgotten that way is bound again by its next user,
- * as after a restart.
+ * - Sessions (MCP security best practices, "Session Hijacking": servers must not take a session
+ *   for authentication and should bind session ids to the user) are bound when the `initialize`
+ *   answer issuing them is seen; tasks (MCP 2025-11-25: bound to the authorization context that
+ *   created them) when the `tools/call` answer creating them is seen. Then only their owner may use
+ *   them ({@link Bindings.owns}): an id the guard never saw issued (never issued at all, issued by
+ *   another process, before a restart, or forgotten) is nobody's.
+ * - The identity is the issuer, the subject and the client (`client_id`, `azp`, `appid`, Okta's
+ *   `cid`): a new token of the same client and user (a refresh) is the same identity; another user,
+ *   or another client of the same user, is not. A token without a string `sub` (RFC 7662 makes it
+ *   optional; non-strict JWTs may lack it) cannot tell its user from the client's others: it is its
+ *   own identity (a digest of the token), so a refresh means a new session.
+ *
+ * Bounded (least recently used first). Ids longer than {@link MAX_BOUND_ID_LENGTH} are never bound.
  */
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { AuthInfo } from '../types.js';
 
-/** Longest session id bound (the MCP transport's ids are short: the SDK's are UUIDs). Longer ones are refused. */
-export const MAX_SESSION_ID_LENGTH = 1024;
+/** Longest id bound (the SDK's session and task ids are UUIDs); a longer one is never bound, so never owned. */
+export const MAX_BOUND_ID_LENGTH = 1024;
 
-/** Who a token speaks for: issuer, subject, client. */
+/** Identities worked out, per cached `AuthInfo` (one object serves every request with its token). */
+const identities = new WeakMap<AuthInfo, string>();
+
+/** Who a token speaks for: issuer, subject, client (JSON: no field runs into another); see the header. */
 function identityOf(info: AuthInfo): string {
-  const extra = info.extra as { iss?: unknown; sub?: unknown } | undefined;
-  return JSON.stringify([String(extra?.iss ?? ''), String(extra?.sub ?? ''), info.clientId]);
+  let identity = identities.get(info);
+  if (identity === undefined) {
+    identity = workOutIdentity(info);
+    identities.set(info, identity);
+  }
+  return identity;
 }
 
-/** Session id → the identity it is bound to. */
-export class SessionBindings {
+function workOutIdentity(info: AuthInfo): string {
+  const extra = (info.extra ?? {}) as { iss?: unknown; sub?: unknown; cid?: unknown };
+  const client = info.clientId !== '' ? info.clientId : typeof extra.cid === 'string' ? extra.cid : '';
+  if (typeof extra.sub !== 'string' || extra.sub === '') return JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]);
+  return JSON.stringify([String(extra.iss ?? ''), extra.sub, client]);
+}
+
+/** Id → the identity it is bound to. */
+export class Bindings {
   readonly #owners: LRUCache<string, string>;
 
   constructor(maxEntries: number) {
     this.#owners = new LRUCache({ max: maxEntries });
   }
 
-  /**
-   * Whether `info` may use the session `id`: bound to its identity (binding it when unknown), and
-   * not longer than {@link MAX_SESSION_ID_LENGTH}.
-   */
-  admits(id: string, info: AuthInfo): boolean {
-    if (id.length > MAX_SESSION_ID_LENGTH) return false;
-    const identity = identityOf(info);
-    const owner = this.#owners.get(id);
-    if (owner === undefined) {
-      this.#owners.set(id, identity);
-      return true;
-    }
-    return owner === identity;
+  /** Bind `id` to `info`'s identity, unless it is bound already (when it is issued or created). */
+  bind(id: string, info: AuthInfo): void {
+    if (id.length <= MAX_BOUND_ID_LENGTH && !this.#owners.has(id)) this.#owners.set(id, identityOf(info));
+  }
+
+  /** Whether `id` is bound to `info`'s identity (when it is used). */
+  owns(id: string, info: AuthInfo): boolean {
+    return this.#owners.get(id) === identityOf(info);
   }
 
   /** Forget every binding (the guard closed). */

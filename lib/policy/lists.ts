@@ -1,17 +1,23 @@
 /**
- * `tools/list`, `prompts/list` and `resources/list` filtering on parsed JSON-RPC payloads
- * (framework-free): which list calls a request makes, and the answers to them with the entries a
- * token may not use removed. Everything else in a payload is left as it is.
+ * `tools/list`, `prompts/list`, `resources/list` and `tasks/list` filtering on parsed JSON-RPC
+ * payloads (framework-free): which list calls a request makes, and the answers to them with the
+ * entries a token may not use removed; and the tasks that task-augmented `tools/call` answers
+ * create (MCP 2025-11-25 `CreateTaskResult`: `result.task.taskId`), which are read, never changed.
+ * Everything else in a payload is left as it is.
  */
 
 /** The list methods a policy can filter. */
-export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list';
+export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'tasks/list';
+
+/** The calls whose answers are looked at: list calls, and `tools/call` with `params.task` (it creates a task). */
+export type WatchedMethod = ListMethod | 'tools/call';
 
 /** The array in a list result that holds the entries. */
-export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources'>> = Object.freeze({
+export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources' | 'tasks'>> = Object.freeze({
   'tools/list': 'tools',
   'prompts/list': 'prompts',
   'resources/list': 'resources',
+  'tasks/list': 'tasks',
 });
 
 /**
@@ -19,7 +25,7 @@ export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resou
  * asked with that id, and how many answers with that id are still due (every request of the body
  * that uses it, list call or not: a batch may repeat an id, and each answer must be looked at).
  */
-export type ListCalls = Map<string, { methods: ListMethod[]; pending: number }>;
+export type ListCalls = Map<string, { methods: WatchedMethod[]; pending: number }>;
 
 /** Decides whether one entry of a list (a tool, prompt or resource object) stays. */
 export type KeepEntry = (method: ListMethod, entry: unknown) => boolean;
@@ -41,9 +47,15 @@ export function idKey(id: unknown): string | undefined {
   return undefined;
 }
 
+/** A `tools/call` that asks for a task (`params.task` is an object). */
+function createsTask(m: Record<string, unknown>): boolean {
+  const params = own(m, 'params');
+  return isObject(params) && isObject(own(params, 'task'));
+}
+
 /**
- * The list calls (requests with an id) of a parsed body, single message or batch, restricted to
- * `methods`; `undefined` when there is none.
+ * The watched calls (requests with an id) of a parsed body, single message or batch, restricted to
+ * `methods` (`tools/call` only when it creates a task); `undefined` when there is none.
  */
 export function findListCalls(body: unknown, methods: ReadonlySet<string>): ListCalls | undefined {
   if (methods.size === 0) return undefined;
@@ -52,13 +64,13 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
   for (const m of messages) {
     if (!isObject(m)) continue;
     const method = own(m, 'method');
-    if (typeof method !== 'string' || !methods.has(method)) continue;
+    if (typeof method !== 'string' || !methods.has(method) || (method === 'tools/call' && !createsTask(m))) continue;
     const key = idKey(own(m, 'id'));
     if (key === undefined) continue;
     calls ??= new Map();
     const call = calls.get(key);
-    if (!call) calls.set(key, { methods: [method as ListMethod], pending: 0 });
-    else if (!call.methods.includes(method as ListMethod)) call.methods.push(method as ListMethod);
+    if (!call) calls.set(key, { methods: [method as WatchedMethod], pending: 0 });
+    else if (!call.methods.includes(method as WatchedMethod)) call.methods.push(method as WatchedMethod);
   }
   if (calls) {
     // Every request sharing a list call's id gets an answer with that id: all are due.
@@ -88,8 +100,10 @@ export interface FilterOutcome {
   changed: boolean;
   /** Id keys of the list calls this payload answered (result or error). */
   answered: string[];
-  /** List methods whose answer had an unexpected shape (left unchanged). */
-  unexpected: ListMethod[];
+  /** Methods whose answer had an unexpected shape (left unchanged). */
+  unexpected: WatchedMethod[];
+  /** Task ids created by the task-augmented `tools/call` calls this payload answered. */
+  tasks: string[];
 }
 
 function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: FilterOutcome): unknown {
@@ -111,6 +125,14 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
   let next: Record<string, unknown> | undefined;
   let matched = false;
   for (const method of methods) {
+    if (method === 'tools/call') {
+      // A task's creation (CreateTaskResult), or a plain result (the server ran it at once).
+      matched = true;
+      const task = own(result, 'task');
+      const taskId = isObject(task) ? own(task, 'taskId') : undefined;
+      if (typeof taskId === 'string') out.tasks.push(taskId);
+      continue;
+    }
     const listKey = LIST_KEYS[method];
     const entries = own(result, listKey);
     if (entries === undefined) continue;
@@ -137,7 +159,7 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
  * answers are returned untouched; the input is never mutated.
  */
 export function filterPayload(payload: unknown, calls: ListCalls, keep: KeepEntry): FilterOutcome {
-  const out: FilterOutcome = { payload, changed: false, answered: [], unexpected: [] };
+  const out: FilterOutcome = { payload, changed: false, answered: [], unexpected: [], tasks: [] };
   if (Array.isArray(payload)) {
     const mapped = payload.map((m) => filterMessage(m, calls, keep, out));
     if (out.changed) out.payload = mapped;

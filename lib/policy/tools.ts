@@ -9,6 +9,12 @@
  * - `completion/complete` → `promptScopes` by `params.ref.name` (`ref/prompt`) or `resourceScopes`
  *   by `params.ref.uri` (`ref/resource`), so a token cannot complete arguments of what it cannot use.
  *
+ * - with `toolScopes`, MCP tasks (2025-11-25) are bound to the identity whose task-augmented
+ *   `tools/call` created them (`policy/bindings.ts`, learnt from the answer): `tasks/get`,
+ *   `tasks/result`, `tasks/cancel` → 403 (`task_not_owned`) for a task id not bound to the token's
+ *   identity (another user's, or one the guard never saw created), and `tasks/list` answers list
+ *   only the token's own tasks (also with `filterLists: false`: this is not a convenience filter).
+ *
  * A map that is not configured is not enforced (default deny applies per configured map). Every other
  * method (`initialize`, `ping`, the `…/list` calls, notifications such as `notifications/initialized`,
  * responses) needs only the base scopes (`requiredScopes` and the route's scopes); the list answers
@@ -18,6 +24,7 @@
 import { InsufficientScopeError, InvalidRequestError } from '../errors.js';
 import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
+import { Bindings } from './bindings.js';
 import { findListCalls, own, type ListCalls, type ListMethod } from './lists.js';
 import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
 import { holdsAll, stepUpScopes } from './scopes.js';
@@ -33,10 +40,12 @@ export interface Policy {
    * Returns the name of the first tool called, if any (for events).
    */
   check(body: unknown, auth: AuthInfo, base?: readonly string[]): string | undefined;
-  /** The list calls of a body whose answers this policy filters, or `undefined`. */
+  /** The calls of a body whose answers this policy filters or reads (lists, task creations), or `undefined`. */
   listCalls(body: unknown): ListCalls | undefined;
-  /** True when a token holding `scopes` may use `entry` of a `method` answer (a tool, prompt or resource). */
-  allows(method: ListMethod, entry: unknown, scopes: readonly string[]): boolean;
+  /** True when `auth` may use `entry` of a `method` answer (a tool, prompt, resource, or task). */
+  allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean;
+  /** Tasks created by answers to `auth`'s requests: bound to its identity. */
+  tasksCreated(taskIds: readonly string[], auth: AuthInfo): void;
 }
 
 type Kind = 'tool' | 'prompt' | 'resource';
@@ -62,11 +71,18 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     prompt: c.promptScopes && compileNameRules(c.promptScopes),
     resource: c.resourceScopes && compilePrefixRules(c.resourceScopes),
   };
+  const tasks = resolvers.tool ? new Bindings(c.cacheMaxEntries) : undefined;
   const listMethods = new Set<string>();
-  if (resolvers.tool) listMethods.add('tools/list');
-  if (resolvers.prompt) listMethods.add('prompts/list');
-  if (resolvers.resource) listMethods.add('resources/list');
-  const listKind: Readonly<Record<ListMethod, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
+  if (c.filterLists) {
+    if (resolvers.tool) listMethods.add('tools/list');
+    if (resolvers.prompt) listMethods.add('prompts/list');
+    if (resolvers.resource) listMethods.add('resources/list');
+  }
+  if (tasks) {
+    listMethods.add('tasks/list');
+    listMethods.add('tools/call');
+  }
+  const listKind: Readonly<Record<Exclude<ListMethod, 'tasks/list'>, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
   const entryField: Readonly<Record<Kind, 'name' | 'uri'>> = { tool: 'name', prompt: 'name', resource: 'uri' };
 
   /** The target of one message: which map, which name; `undefined` when the method is not checked. */
@@ -101,10 +117,18 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     let firstTool: string | undefined;
     let unmapped: { kind: Kind; name: string } | undefined;
     let lacking: { kind: Kind; name: string } | undefined;
+    let notOwned = false;
     for (const msg of messages) {
       if (!isObject(msg)) continue;
       const method = own(msg, 'method');
       if (typeof method !== 'string') continue;
+      if (tasks && (method === 'tasks/get' || method === 'tasks/result' || method === 'tasks/cancel')) {
+        const params = own(msg, 'params');
+        const taskId = isObject(params) ? own(params, 'taskId') : undefined;
+        if (typeof taskId !== 'string') throw invalidCall(method, 'params.taskId');
+        if (!tasks.owns(taskId, auth)) notOwned = true;
+        continue;
+      }
       const t = target(msg, method);
       if (!t) continue;
       if (t.kind === 'tool') firstTool ??= t.name;
@@ -124,6 +148,9 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
         description: `No ${unmapped.kind} policy rule allows this call`,
       });
     }
+    if (notOwned) {
+      throw new InsufficientScopeError({ reason: 'task_not_owned', scope: [], description: 'The task is not one this token\'s identity created' });
+    }
     const all = [...needed];
     if (!holdsAll(auth.scopes, all)) {
       throw new InsufficientScopeError({
@@ -135,7 +162,11 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     return firstTool;
   }
 
-  function allows(method: ListMethod, entry: unknown, scopes: readonly string[]): boolean {
+  function allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean {
+    if (method === 'tasks/list') {
+      const taskId = isObject(entry) ? own(entry, 'taskId') : undefined;
+      return tasks === undefined || (typeof taskId === 'string' && tasks.owns(taskId, auth));
+    }
     const kind = listKind[method];
     const resolve = resolvers[kind];
     if (!resolve) return true;
@@ -143,13 +174,18 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     const name = own(entry, entryField[kind]);
     if (typeof name !== 'string') return false;
     const needed = resolve(name);
-    return needed !== undefined && holdsAll(scopes, needed);
+    return needed !== undefined && holdsAll(auth.scopes, needed);
+  }
+
+  function tasksCreated(taskIds: readonly string[], auth: AuthInfo): void {
+    for (const id of taskIds) tasks?.bind(id, auth);
   }
 
   return Object.freeze({
     check,
     listCalls: (body: unknown) => findListCalls(body, listMethods),
     allows,
+    tasksCreated,
   });
 }
 

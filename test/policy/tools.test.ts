@@ -133,13 +133,13 @@ describe('compilePolicy', () => {
 
   test('allows(): list entries need a rule and all its scopes', () => {
     const q = p();
-    expect(q.allows('tools/list', { name: 'delete_note' }, ['notes:write'])).toBe(true);
-    expect(q.allows('tools/list', { name: 'delete_note' }, ['notes:read'])).toBe(false);
-    expect(q.allows('tools/list', { name: 'other' }, ['notes:read', 'notes:write'])).toBe(false);
-    expect(q.allows('tools/list', { title: 'no name' }, ['notes:read'])).toBe(false);
-    expect(q.allows('tools/list', 'note_a', ['notes:read'])).toBe(false);
+    expect(q.allows('tools/list', { name: 'delete_note' }, auth('notes:write'))).toBe(true);
+    expect(q.allows('tools/list', { name: 'delete_note' }, auth('notes:read'))).toBe(false);
+    expect(q.allows('tools/list', { name: 'other' }, auth('notes:read', 'notes:write'))).toBe(false);
+    expect(q.allows('tools/list', { title: 'no name' }, auth('notes:read'))).toBe(false);
+    expect(q.allows('tools/list', 'note_a', auth('notes:read'))).toBe(false);
     // prompts are not governed by this policy
-    expect(q.allows('prompts/list', { name: 'x' }, [])).toBe(true);
+    expect(q.allows('prompts/list', { name: 'x' }, auth())).toBe(true);
   });
 
   test('listCalls(): only list methods of configured maps, requests with an id', () => {

@@ -1,0 +1,25 @@
+/** The headers argument of `res.writeHead`, read without Express. */
+
+/** `writeHead`'s headers argument: an object, a flat array, or an array of pairs. */
+export type Headers = Record<string, unknown> | unknown[] | undefined;
+
+/** A header from `writeHead`'s headers argument (`name` lower-case). */
+export function fromHeaders(headers: Headers, name: string): string | undefined {
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    const pairs = Array.isArray(headers[0]) ? (headers as unknown[][]) : [];
+    if (pairs.length === 0) for (let i = 0; i + 1 < headers.length; i += 2) pairs.push([headers[i], headers[i + 1]]);
+    for (const [k, v] of pairs) if (typeof k === 'string' && k.toLowerCase() === name) return String(v);
+    return undefined;
+  }
+  for (const k of Object.keys(headers)) if (k.toLowerCase() === name && headers[k] !== undefined) return String(headers[k]);
+  return undefined;
+}
+
+/** A header of a response about to be written: from `writeHead`'s argument, else as set on `res`. */
+export function headerOf(res: { getHeader(name: string): unknown }, headers: Headers, name: string): string | undefined {
+  const v = fromHeaders(headers, name);
+  if (v !== undefined) return v;
+  const h = res.getHeader(name);
+  return h === undefined ? undefined : Array.isArray(h) ? h.join(', ') : String(h);
+}
