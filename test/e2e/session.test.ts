@@ -7,7 +7,9 @@
  * And a session belongs to the identity that uses it (MCP security best practices, "Session
  * Hijacking": bind session ids to the user): another user's (or another client's) valid token
  * presenting it gets 404, as for a session that does not exist, on POST, GET and DELETE alike; a
- * refreshed token of the same user and client keeps it. `bindSessions: false` turns that off.
+ * refreshed token of the same user and client keeps it. The binding is made when the `initialize`
+ * answer issues the id: an id the guard did not see issued (made up, or opened through another
+ * guard) is nobody's, so presenting an id first wins nothing. `bindSessions: false` turns that off.
  */
 import { randomUUID } from 'node:crypto';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -22,6 +24,8 @@ const ACCEPT = 'application/json, text/event-stream';
 const fx = loopbackJwtSuite(RESOURCE);
 let app: express.Express;
 let unbound: express.Express;
+/** A second guard with its own bindings, in front of the same sessions (`transports`). */
+let second: express.Express;
 let transportCalls = 0;
 const transports = new Map<string, StreamableHTTPServerTransport>();
 
@@ -48,6 +52,7 @@ function mcpApp(bindSessions: boolean): express.Express {
 beforeAll(() => {
   app = mcpApp(true);
   unbound = mcpApp(false);
+  second = mcpApp(true);
 });
 afterAll(async () => {
   for (const t of transports.values()) await t.close();
@@ -127,6 +132,19 @@ describe('sessions are bound to the identity that uses them', () => {
     expect((await rpc(session, alice, list)).status).toBe(200);
     const refreshed = await fx.token({ sub: 'alice', client_id: 'client-a', jti: 'refreshed' });
     expect((await rpc(session, refreshed, list)).status).toBe(200);
+  });
+
+  test("an id the guard did not see issued is nobody's: made up before it is issued, or opened through another guard", async () => {
+    const mallory = await fx.token({ sub: 'mallory', client_id: 'client-m' });
+    const alice = await fx.token({ sub: 'alice', client_id: 'client-a' });
+    const before = transportCalls;
+    expect((await rpc('made-up-id', mallory, list)).status).toBe(404);
+    expect(transportCalls).toBe(before);
+    // Alice opens a session through the first guard: hers there, nobody's through the second one.
+    const session = await openSession(alice);
+    expect((await rpc(session, alice, list, second)).status).toBe(404);
+    expect((await rpc(session, mallory, list, second)).status).toBe(404);
+    expect((await rpc(session, alice, list)).status).toBe(200);
   });
 
   test('bindSessions: false leaves sessions to the application', async () => {
