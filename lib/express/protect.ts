@@ -150,7 +150,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     respond(req, res, err);
   };
 
-  function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
+  /** `session`: the request's `Mcp-Session-Id` (read when sessions are bound), already found the token's. */
+  function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo, session: unknown): void {
     try {
       if (policy) {
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
@@ -166,7 +167,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
-    if (sessions !== undefined && req.headers['mcp-session-id'] === undefined && mayOpenSession(req.body)) {
+    if (sessions !== undefined && session === undefined && mayOpenSession(req.body)) {
       watchSessionIssue(res, (id) => sessions.bind(id, info));
     }
     next();
@@ -174,12 +175,10 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
 
   /** The token is good: its session, then (the body read when the policy needs it) its scopes. */
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
-    if (sessions !== undefined) {
-      const session = req.headers['mcp-session-id'];
-      if (typeof session === 'string' && !sessions.owns(session, info)) {
-        fail(req, res, new SessionNotFoundError(), info);
-        return;
-      }
+    const session = sessions === undefined ? undefined : req.headers['mcp-session-id'];
+    if (session !== undefined && (typeof session !== 'string' || !sessions!.owns(session, info))) {
+      fail(req, res, new SessionNotFoundError(), info);
+      return;
     }
     let pending: Promise<void> | undefined;
     try {
@@ -189,9 +188,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       return;
     }
     if (pending) {
-      pending.then(() => allowed(req, res, next, info), (err: unknown) => fail(req, res, err, info));
+      pending.then(() => allowed(req, res, next, info, session), (err: unknown) => fail(req, res, err, info));
     } else {
-      allowed(req, res, next, info);
+      allowed(req, res, next, info, session);
     }
   }
 
