@@ -108,6 +108,13 @@ test('without a token: 401 whose challenge points at the metadata the server ser
   expect(metadata).toMatchObject({ resource: url.href, authorization_servers: [as.issuer] });
 });
 
+test('stateless: GET and DELETE of the endpoint are 405 with Allow: POST (Streamable HTTP)', async () => {
+  for (const method of ['GET', 'DELETE']) {
+    const res = await fetch(url, { method, headers: { Accept: 'text/event-stream' } });
+    expect({ method, status: res.status, allow: res.headers.get('allow') }).toEqual({ method, status: 405, allow: 'POST' });
+  }
+});
+
 test('a notes:read token sees and calls list_notes only; add_note is refused with 403', async () => {
   const client = await connect('notes:read');
   try {
