@@ -172,7 +172,8 @@ export class AuthMisconfiguredError extends McpAuthError {
 }
 
 /**
- * The request names an `Mcp-Session-Id` bound to another identity (`lib/policy/sessions.ts`): 404,
+ * The request names an `Mcp-Session-Id` that is not its token's identity's (bound to another, or
+ * never seen issued: `lib/policy/bindings.ts`): 404,
  * as the MCP transport answers an unknown session (the client starts a new one), no challenge (the
  * token is fine). Nothing tells the sender that the session exists.
  */

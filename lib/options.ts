@@ -37,8 +37,9 @@ export interface Options {
   /** Filter `tools/list` (and prompt/resource lists under a policy) to what the token may use. Default true when a policy is set. */
   filterLists?: boolean;
   /**
-   * Bind each `Mcp-Session-Id` to the identity (issuer, subject, client) that first uses it, and
-   * answer another identity presenting it with 404 (`lib/policy/sessions.ts`). Default true.
+   * Bind each `Mcp-Session-Id` to the identity (issuer, subject, client) whose `initialize` answer
+   * issued it; another identity presenting it, or an id not seen issued, gets 404
+   * (`lib/express/sessions.ts`, `lib/policy/bindings.ts`). Default true.
    */
   bindSessions?: boolean;
   /** `scopes_supported` of the protected resource metadata. Default: the union of scopes the policy uses. */

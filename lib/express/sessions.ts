@@ -8,17 +8,20 @@
 import type { Response } from 'express';
 import { headerOf, type Headers } from './head.js';
 
-function isInitialize(message: unknown): boolean {
-  return message !== null && typeof message === 'object' && (message as { method?: unknown }).method === 'initialize';
+/** A JSON-RPC message (an object with a string `method`, or an answer: `result`/`error`). */
+function isMessage(m: unknown): m is Record<string, unknown> {
+  return m !== null && typeof m === 'object' && !Array.isArray(m)
+    && (typeof (m as { method?: unknown }).method === 'string' || 'result' in m || 'error' in m);
 }
 
 /**
- * Whether a request without a session id may open one: its parsed body holds an `initialize`
- * request, or its body was not parsed (no parser before `protect()`, no tool policy): then it may.
+ * Whether a request without a session id may open one: unless its body is positively JSON-RPC
+ * without an `initialize` (a message, or a non-empty batch of them), it may: a body not parsed yet,
+ * or left as `{}` / a Buffer / a string by a parser for another type, may still be one.
  */
 export function mayOpenSession(body: unknown): boolean {
-  if (body === undefined || body === null || typeof body !== 'object') return true;
-  return Array.isArray(body) ? body.some(isInitialize) : isInitialize(body);
+  if (Array.isArray(body)) return body.length === 0 || !body.every(isMessage) || body.some((m) => m.method === 'initialize');
+  return !isMessage(body) || body.method === 'initialize';
 }
 
 /** Call `issued(id)` with the session id of the response, if its status is 2xx and it carries one. */

@@ -12,8 +12,10 @@
  * - with `toolScopes`, MCP tasks (2025-11-25) are bound to the identity whose task-augmented
  *   `tools/call` created them (`policy/bindings.ts`, learnt from the answer): `tasks/get`,
  *   `tasks/result`, `tasks/cancel` → 403 (`task_not_owned`) for a task id not bound to the token's
- *   identity (another user's, or one the guard never saw created), and `tasks/list` answers list
- *   only the token's own tasks (also with `filterLists: false`: this is not a convenience filter).
+ *   identity (another user's, or one the guard never saw created), and so is any message whose
+ *   `params._meta["io.modelcontextprotocol/related-task"]` names such a task; `tasks/list` answers
+ *   list only the token's own tasks (also with `filterLists: false`: this is not a convenience
+ *   filter), without a `nextCursor` when another identity's tasks were removed (a cursor may name one).
  *
  * A map that is not configured is not enforced (default deny applies per configured map). Every other
  * method (`initialize`, `ping`, the `…/list` calls, notifications such as `notifications/initialized`,
@@ -49,6 +51,9 @@ export interface Policy {
 }
 
 type Kind = 'tool' | 'prompt' | 'resource';
+
+/** The `_meta` key by which a message names the task it belongs to (MCP 2025-11-25). */
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -122,12 +127,23 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
       if (!isObject(msg)) continue;
       const method = own(msg, 'method');
       if (typeof method !== 'string') continue;
-      if (tasks && (method === 'tasks/get' || method === 'tasks/result' || method === 'tasks/cancel')) {
+      if (tasks) {
         const params = own(msg, 'params');
-        const taskId = isObject(params) ? own(params, 'taskId') : undefined;
-        if (typeof taskId !== 'string') throw invalidCall(method, 'params.taskId');
-        if (!tasks.owns(taskId, auth)) notOwned = true;
-        continue;
+        // Any message may name a task it belongs to (the SDK then acts on that task: its status,
+        // its queued messages): it must be one of this identity's.
+        const meta = isObject(params) ? own(params, '_meta') : undefined;
+        const related = isObject(meta) ? own(meta, RELATED_TASK) : undefined;
+        if (related !== undefined) {
+          const relatedId = isObject(related) ? own(related, 'taskId') : undefined;
+          if (typeof relatedId !== 'string') throw invalidCall(method, `params._meta["${RELATED_TASK}"].taskId`);
+          if (!tasks.owns(relatedId, auth)) notOwned = true;
+        }
+        if (method === 'tasks/get' || method === 'tasks/result' || method === 'tasks/cancel') {
+          const taskId = isObject(params) ? own(params, 'taskId') : undefined;
+          if (typeof taskId !== 'string') throw invalidCall(method, 'params.taskId');
+          if (!tasks.owns(taskId, auth)) notOwned = true;
+          continue;
+        }
       }
       const t = target(msg, method);
       if (!t) continue;
