@@ -160,6 +160,11 @@ const KNOWN_KEYS: readonly string[] = [
 ];
 const INTROSPECTION_KEYS: readonly string[] = ['url', 'clientId', 'clientSecret', 'authMethod', 'requireAudience', 'timeoutSeconds'];
 
+/** No lone UTF-16 surrogate (`String.prototype.isWellFormed`, not in every type library yet). */
+function isWellFormedText(v: string): boolean {
+  return !/\p{Surrogate}/u.test(v);
+}
+
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
   const al = a.toLowerCase();
@@ -426,6 +431,11 @@ export function resolveOptions(input: Options): Config {
       const url = intro.url === undefined ? undefined : checkUrl(intro.url, 'introspection.url', problems);
       if (typeof intro.clientId !== 'string' || intro.clientId === '') problems.push('introspection.clientId is required');
       if (typeof intro.clientSecret !== 'string' || intro.clientSecret === '') problems.push('introspection.clientSecret is required (client_secret_basic and client_secret_post both send it)');
+      // A lone UTF-16 surrogate cannot be encoded for HTTP Basic: every introspection call would fail (503) for ever.
+      for (const name of ['clientId', 'clientSecret'] as const) {
+        const v = intro[name];
+        if (typeof v === 'string' && !isWellFormedText(v)) problems.push(`introspection.${name} is not well-formed text (a lone UTF-16 surrogate)`);
+      }
       const settings = {
         url: url?.href,
         clientId: intro.clientId,

@@ -3,7 +3,8 @@
  * published (`authorization_servers`, `resource_documentation`) as the string given, while URL
  * parsing would quietly trim spaces, drop tabs and newlines and read `\` as `/`. Such a string (an
  * issuer read from a file or a secret mount with its trailing newline) is a `ConfigError` naming the
- * option, not a guard that refuses every valid token at run time.
+ * option, not a guard that refuses every valid token at run time. So are introspection credentials
+ * HTTP Basic could never encode (a lone UTF-16 surrogate), not a 503 on every call.
  */
 import { ConfigError, mcpAuth } from '../lib/index.js';
 
@@ -36,4 +37,10 @@ test.each(['jwksUri', 'resourceDocumentation'] as const)('%s with a trailing new
 
 test('percent-encoded and punycode forms are accepted', () => {
   expect(() => mcpAuth({ resource: RESOURCE, issuer: 'https://xn--bcher-kva.example/realms/a%20b', resourceDocumentation: 'https://docs.example.com/%E2%9C%93' })).not.toThrow();
+});
+
+test.each(['clientId', 'clientSecret'] as const)('introspection.%s with a lone UTF-16 surrogate: ConfigError naming it (HTTP Basic could never encode it)', (name) => {
+  const introspection = { url: 'https://auth.example.com/introspect', clientId: 'rs', clientSecret: 's3cret', [name]: 'ab\uD800c' };
+  expect(problemsOf(() => mcpAuth({ resource: RESOURCE, issuer: 'https://auth.example.com', tokenFormat: 'opaque', introspection })).some((p) => p.startsWith(`introspection.${name} `))).toBe(true);
+  expect(() => mcpAuth({ resource: RESOURCE, issuer: 'https://auth.example.com', tokenFormat: 'opaque', introspection: { ...introspection, [name]: 'ok-😀-ü' } })).not.toThrow();
 });
