@@ -14,7 +14,10 @@
  *   optional; non-strict JWTs may lack it) cannot tell its user from the client's others: it is its
  *   own identity (a digest of the token), so a refresh means a new session.
  *
- * Bounded (least recently used first). Ids longer than {@link MAX_BOUND_ID_LENGTH} are never bound.
+ * Bounded: at most `maxEntries` ids (least recently used first), and at most a tenth of that per
+ * identity, whose own oldest id goes first: one identity opening sessions or creating tasks by the
+ * thousand pushes out its own bindings, not everyone else's (it would take ten identities at full
+ * quota to reach the global bound). Ids longer than {@link MAX_BOUND_ID_LENGTH} are never bound.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -46,14 +49,32 @@ function workOutIdentity(info: AuthInfo): string {
 /** Id → the identity it is bound to. */
 export class Bindings {
   readonly #owners: LRUCache<string, string>;
+  /** Each identity's ids, oldest first. */
+  readonly #byIdentity = new Map<string, Set<string>>();
+  readonly #perIdentity: number;
 
   constructor(maxEntries: number) {
-    this.#owners = new LRUCache({ max: maxEntries });
+    this.#perIdentity = Math.max(1, Math.ceil(maxEntries / 10));
+    this.#owners = new LRUCache({
+      max: maxEntries,
+      // However an id goes (evicted, pushed out by its identity's quota, cleared): out of its identity's set.
+      dispose: (identity, id) => {
+        const ids = this.#byIdentity.get(identity);
+        if (ids?.delete(id) && ids.size === 0) this.#byIdentity.delete(identity);
+      },
+    });
   }
 
   /** Bind `id` to `info`'s identity, unless it is bound already (when it is issued or created). */
   bind(id: string, info: AuthInfo): void {
-    if (id.length <= MAX_BOUND_ID_LENGTH && !this.#owners.has(id)) this.#owners.set(id, identityOf(info));
+    if (id.length > MAX_BOUND_ID_LENGTH || this.#owners.has(id)) return;
+    const identity = identityOf(info);
+    const ids = this.#byIdentity.get(identity) ?? new Set<string>();
+    // (Its dispose may drop the identity's emptied set from the map: set again below.)
+    if (ids.size >= this.#perIdentity) this.#owners.delete(ids.values().next().value!);
+    ids.add(id);
+    this.#byIdentity.set(identity, ids);
+    this.#owners.set(id, identity);
   }
 
   /** Whether `id` is bound to `info`'s identity (when it is used). */

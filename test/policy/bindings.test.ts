@@ -2,7 +2,8 @@
  * `Bindings`: an id (a session's, a task's) belongs to the identity it was bound to when issued;
  * only that identity owns it; an id never bound is nobody's. The identity is issuer, subject and
  * client (Okta's `cid` when there is no other client claim); a token without a string `sub` is its
- * own identity. Bounded, least recently used first; ids over the bound are never bound.
+ * own identity. Bounded, least recently used first, and a tenth of the bound per identity (its own
+ * oldest first: one identity cannot push out the others'); ids over the bound are never bound.
  */
 import { Bindings, MAX_BOUND_ID_LENGTH } from '../../lib/policy/bindings.js';
 import type { AuthInfo } from '../../lib/types.js';
@@ -46,14 +47,30 @@ test('a token without a string sub is its own identity (users of one client cann
 });
 
 test('bounded: the least recently used id is forgotten first (then nobody\'s)', () => {
-  const b = new Bindings(2);
+  const b = new Bindings(20); // 2 per identity
+  const who = (n: number) => info('https://as', `user-${n}`, 'c');
+  for (let n = 0; n < 20; n++) b.bind(`s${n}`, who(n));
+  expect(b.owns('s0', who(0))).toBe(true); // s0 used again: s1 is now the oldest
+  b.bind('s20', who(20)); // evicts s1
+  expect(b.owns('s1', who(1))).toBe(false);
+  expect(b.owns('s0', who(0))).toBe(true);
+  expect(b.owns('s20', who(20))).toBe(true);
+});
+
+test('a tenth of the bound per identity: one identity binding many ids pushes out its own oldest, not the others\'', () => {
+  const b = new Bindings(20); // 2 per identity
   const alice = info('https://as', 'alice', 'c');
-  b.bind('s1', alice);
-  b.bind('s2', alice);
-  expect(b.owns('s1', alice)).toBe(true); // s1 used again: s2 is now the oldest
-  b.bind('s3', alice); // evicts s2
-  expect(b.owns('s2', alice)).toBe(false);
-  expect(b.owns('s1', alice)).toBe(true);
+  const bob = info('https://as', 'bob', 'c');
+  b.bind('a1', alice);
+  for (let n = 0; n < 100; n++) b.bind(`b${n}`, bob);
+  expect(b.owns('a1', alice)).toBe(true);
+  expect([...Array(100).keys()].filter((n) => b.owns(`b${n}`, bob))).toEqual([98, 99]);
+  // A quota of 1 (a bound under 20) still holds each identity's newest.
+  const one = new Bindings(8);
+  one.bind('a', alice);
+  one.bind('b1', bob);
+  one.bind('b2', bob);
+  expect([one.owns('a', alice), one.owns('b1', bob), one.owns('b2', bob)]).toEqual([true, false, true]);
 });
 
 test(`an id longer than ${MAX_BOUND_ID_LENGTH} characters is never bound`, () => {
