@@ -27,7 +27,8 @@ export type TokenKind = 'jwt' | 'opaque' | 'none';
  * - `keys_refreshed` / `keys_refresh_failed` / `stale_keys_served`: the JWKS life cycle.
  * - `introspection_failed`: the introspection endpoint could not be used (outage, bad answer).
  * - `misconfigured`: the authorization server refused this guard's own credentials.
- * - `list_unfiltered`: a `tools/list` (or prompt/resource list) answer could not be filtered.
+ * - `list_unfiltered`: a `tools/list` (or prompt/resource/task list) answer could not be filtered,
+ *   or a task-creating `tools/call` answer could not be read (its task is not bound).
  */
 export type GuardEvent =
   | { type: 'allow'; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }

@@ -82,6 +82,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     close: async () => {
       verifier.close();
       sessions?.clear();
+      policy?.close();
     },
   });
 }

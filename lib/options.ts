@@ -232,6 +232,14 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
     problems.push(`${name} must be a non-empty URL string`);
     return undefined;
   }
+  // URL parsing quietly drops tabs and newlines, trims spaces, reads "\" as "/" and encodes
+  // non-ASCII, but the string itself is what gets compared (issuer) and published (metadata): such
+  // characters are refused (other normalisations, such as case or a default port, are `resource`'s
+  // normal-form check's business).
+  if (/[^\x21-\x7e]|\\/.test(value)) {
+    problems.push(`${name} must not contain spaces, control or non-ASCII characters, or a backslash (percent-encode them; punycode for a host)`);
+    return undefined;
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -241,12 +249,6 @@ function checkUrl(value: unknown, name: string, problems: string[], opts: { frag
   }
   if (!/^https?:\/\//.test(value)) {
     problems.push(`${name} must be written as https://… (or http://… on a loopback host)`);
-    return undefined;
-  }
-  // URL parsing drops tabs and newlines, trims spaces and reads "\" as "/", but the string itself is
-  // what gets compared (issuer) and published (metadata): refuse what parsing would have changed.
-  if (/[^\x21-\x7e]|\\/.test(value)) {
-    problems.push(`${name} must not contain spaces, control or non-ASCII characters, or a backslash (percent-encode them; punycode for a host)`);
     return undefined;
   }
   // Credentials are refused, also a user:password@ that URL parsing took for a port and a path

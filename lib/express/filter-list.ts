@@ -1,7 +1,9 @@
 /**
  * List filtering at the HTTP layer: for an allowed request whose body makes `tools/list` (or, under
- * `promptScopes` / `resourceScopes`, `prompts/list` / `resources/list`) calls, the response is
- * rewritten so that the answers list only what the token may use. Works with whatever MCP server
+ * `promptScopes` / `resourceScopes`, `prompts/list` / `resources/list`; under `toolScopes`,
+ * `tasks/list`) calls, the response is rewritten so that the answers list only what the token may
+ * use; answers to task-creating `tools/call` calls are read (not changed) for the tasks they
+ * create (`Policy.tasksCreated`). Works with whatever MCP server
  * answers, by wrapping `res.writeHead`, `res.write`, `res.end` and `res.flushHeaders`:
  *
  * - `application/json` (or `…+json`) 2xx answers are held until `end()`, filtered, and sent with a
@@ -126,23 +128,19 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
     if (res.flushHeaders === flushHeaders) res.flushHeaders = orig.flushHeaders;
   }
 
-  function header(name: string, headers: Headers): string | undefined {
-    return headerOf(res, headers, name);
-  }
-
   function decide(status: number, headers: Headers): void {
-    const type = mediaType(header('content-type', headers))?.essence;
+    const type = mediaType(headerOf(res, headers, 'content-type'))?.essence;
     const json = isJsonEssence(type);
     const stream = type === 'text/event-stream';
     if (status < 200 || status >= 300 || status === 204 || (!json && !stream)) {
       mode = 'pass';
-    } else if ((header('content-encoding', headers) ?? 'identity').trim().toLowerCase() !== 'identity') {
+    } else if ((headerOf(res, headers, 'content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity') {
       report('encoded');
       mode = 'pass';
     } else {
       // An SSE answer with a Content-Length (`@hono/node-server`, under the SDK's transport, sets one
       // when the stream is already complete) is held whole like a JSON one.
-      mode = json ? 'json' : header('content-length', headers) !== undefined ? 'sse-held' : 'sse';
+      mode = json ? 'json' : headerOf(res, headers, 'content-length') !== undefined ? 'sse-held' : 'sse';
     }
     if (mode === 'pass') restore();
   }
@@ -229,7 +227,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       const headers = head ? (head[headArg] as Headers) : undefined;
       // A Content-Length the answer had is corrected; an answer without one stays chunked (as Node
       // would send it), so trailers the handler adds still go out.
-      const chunked = header('transfer-encoding', headers) !== undefined || header('content-length', headers) === undefined;
+      const chunked = headerOf(res, headers, 'transfer-encoding') !== undefined || headerOf(res, headers, 'content-length') === undefined;
       res.removeHeader('ETag');
       if (chunked) res.removeHeader('Content-Length');
       if (head) {

@@ -40,7 +40,7 @@ export interface ProtectContext {
   readBody?: (req: Request) => Promise<void> | undefined;
   /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to (bound when issued). */
   sessions: Bindings | undefined;
-  /** With list filtering: wrap the response of an allowed request that makes list calls. */
+  /** With a policy: wrap the response of an allowed request whose answers it filters or reads (lists, task creations). */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
   emit?: GuardEventListener | undefined;

@@ -15,9 +15,11 @@
  *   own identity (a digest of the token), so a refresh means a new session.
  *
  * Bounded: at most `maxEntries` ids (least recently used first), and at most a tenth of that per
- * identity, whose own oldest id goes first: one identity opening sessions or creating tasks by the
- * thousand pushes out its own bindings, not everyone else's (it would take ten identities at full
- * quota to reach the global bound). Ids longer than {@link MAX_BOUND_ID_LENGTH} are never bound.
+ * principal (a user, whatever its clients: the issuer and `sub`; without a `sub`, the client,
+ * whatever its tokens), whose own oldest id goes first: one user or client opening sessions or
+ * creating tasks by the thousand pushes out its own bindings, not everyone else's (it would take ten
+ * users or clients at full quota to reach the global bound). Ids longer than
+ * {@link MAX_BOUND_ID_LENGTH} are never bound.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -26,64 +28,86 @@ import type { AuthInfo } from '../types.js';
 /** Longest id bound (the SDK's session and task ids are UUIDs); a longer one is never bound, so never owned. */
 export const MAX_BOUND_ID_LENGTH = 1024;
 
-/** Identities worked out, per cached `AuthInfo` (one object serves every request with its token). */
-const identities = new WeakMap<AuthInfo, string>();
+/** Who a token speaks for, and the principal whose quota its bindings count against. */
+interface Owner {
+  /** Issuer, subject, client (or the token itself without a string `sub`): who may use an id. */
+  identity: string;
+  /** Issuer and subject, else issuer and client: one user's clients, or one client's sub-less tokens, share a quota. */
+  principal: string;
+}
 
-/** Who a token speaks for: issuer, subject, client (JSON: no field runs into another); see the header. */
-function identityOf(info: AuthInfo): string {
-  let identity = identities.get(info);
-  if (identity === undefined) {
-    identity = workOutIdentity(info);
-    identities.set(info, identity);
+/** Owners worked out, per cached `AuthInfo` (one object serves every request with its token). */
+const owners = new WeakMap<AuthInfo, Owner>();
+
+/** Who a token speaks for (JSON: no field runs into another); see the header. */
+function ownerOf(info: AuthInfo): Owner {
+  let owner = owners.get(info);
+  if (owner === undefined) {
+    owner = workOutOwner(info);
+    owners.set(info, owner);
   }
-  return identity;
+  return owner;
 }
 
-function workOutIdentity(info: AuthInfo): string {
+function workOutOwner(info: AuthInfo): Owner {
   const extra = (info.extra ?? {}) as { iss?: unknown; sub?: unknown; cid?: unknown };
+  const iss = String(extra.iss ?? '');
   const client = info.clientId !== '' ? info.clientId : typeof extra.cid === 'string' ? extra.cid : '';
-  if (typeof extra.sub !== 'string' || extra.sub === '') return JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]);
-  return JSON.stringify([String(extra.iss ?? ''), extra.sub, client]);
+  if (typeof extra.sub !== 'string' || extra.sub === '') {
+    return {
+      identity: JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]),
+      principal: JSON.stringify([iss, 'client', client]),
+    };
+  }
+  return { identity: JSON.stringify([iss, extra.sub, client]), principal: JSON.stringify([iss, 'sub', extra.sub]) };
 }
 
-/** Id → the identity it is bound to. */
+/** Id → the owner it is bound to. */
 export class Bindings {
-  readonly #owners: LRUCache<string, string>;
-  /** Each identity's ids, oldest first. */
-  readonly #byIdentity = new Map<string, Set<string>>();
-  readonly #perIdentity: number;
+  /** Made at the first binding (`lru-cache` allocates its bound up front; a stateless server never binds). */
+  #owners: LRUCache<string, Owner> | undefined;
+  /** Each principal's ids, oldest first. */
+  readonly #byPrincipal = new Map<string, Set<string>>();
+  readonly #maxEntries: number;
+  readonly #perPrincipal: number;
 
   constructor(maxEntries: number) {
-    this.#perIdentity = Math.max(1, Math.ceil(maxEntries / 10));
-    this.#owners = new LRUCache({
-      max: maxEntries,
-      // However an id goes (evicted, pushed out by its identity's quota, cleared): out of its identity's set.
-      dispose: (identity, id) => {
-        const ids = this.#byIdentity.get(identity);
-        if (ids?.delete(id) && ids.size === 0) this.#byIdentity.delete(identity);
+    this.#maxEntries = maxEntries;
+    this.#perPrincipal = Math.max(1, Math.ceil(maxEntries / 10));
+  }
+
+  #store(): LRUCache<string, Owner> {
+    return (this.#owners ??= new LRUCache<string, Owner>({
+      max: this.#maxEntries,
+      // However an id goes (evicted, pushed out by its principal's quota, cleared): out of its principal's set.
+      dispose: (owner, id) => {
+        const ids = this.#byPrincipal.get(owner.principal);
+        if (ids?.delete(id) && ids.size === 0) this.#byPrincipal.delete(owner.principal);
       },
-    });
+    }));
   }
 
   /** Bind `id` to `info`'s identity, unless it is bound already (when it is issued or created). */
   bind(id: string, info: AuthInfo): void {
-    if (id.length > MAX_BOUND_ID_LENGTH || this.#owners.has(id)) return;
-    const identity = identityOf(info);
-    const ids = this.#byIdentity.get(identity) ?? new Set<string>();
-    // (Its dispose may drop the identity's emptied set from the map: set again below.)
-    if (ids.size >= this.#perIdentity) this.#owners.delete(ids.values().next().value!);
+    const store = this.#store();
+    if (id.length > MAX_BOUND_ID_LENGTH || store.has(id)) return;
+    const owner = ownerOf(info);
+    const ids = this.#byPrincipal.get(owner.principal) ?? new Set<string>();
+    // (Its dispose may drop the principal's emptied set from the map: set again below.)
+    if (ids.size >= this.#perPrincipal) store.delete(ids.values().next().value!);
     ids.add(id);
-    this.#byIdentity.set(identity, ids);
-    this.#owners.set(id, identity);
+    this.#byPrincipal.set(owner.principal, ids);
+    store.set(id, owner);
   }
 
   /** Whether `id` is bound to `info`'s identity (when it is used). */
   owns(id: string, info: AuthInfo): boolean {
-    return this.#owners.get(id) === identityOf(info);
+    const owner = this.#owners?.get(id);
+    return owner !== undefined && owner.identity === ownerOf(info).identity;
   }
 
   /** Forget every binding (the guard closed). */
   clear(): void {
-    this.#owners.clear();
+    this.#owners?.clear();
   }
 }

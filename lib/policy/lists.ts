@@ -27,7 +27,7 @@ export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resou
  */
 export type ListCalls = Map<string, { methods: WatchedMethod[]; pending: number }>;
 
-/** Decides whether one entry of a list (a tool, prompt or resource object) stays. */
+/** Decides whether one entry of a list (a tool, prompt, resource or task object) stays. */
 export type KeepEntry = (method: ListMethod, entry: unknown) => boolean;
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -48,6 +48,8 @@ export interface Policy {
   allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean;
   /** Tasks created by answers to `auth`'s requests: bound to its identity. */
   tasksCreated(taskIds: readonly string[], auth: AuthInfo): void;
+  /** Forget every task binding (the guard closed). */
+  close(): void;
 }
 
 type Kind = 'tool' | 'prompt' | 'resource';
@@ -181,7 +183,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
   function allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean {
     if (method === 'tasks/list') {
       const taskId = isObject(entry) ? own(entry, 'taskId') : undefined;
-      return tasks === undefined || (typeof taskId === 'string' && tasks.owns(taskId, auth));
+      // (Watched only when tasks are bound.)
+      return typeof taskId === 'string' && tasks!.owns(taskId, auth);
     }
     const kind = listKind[method];
     const resolve = resolvers[kind];
@@ -194,7 +197,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
   }
 
   function tasksCreated(taskIds: readonly string[], auth: AuthInfo): void {
-    for (const id of taskIds) tasks?.bind(id, auth);
+    // (Read only when tasks are bound.)
+    for (const id of taskIds) tasks!.bind(id, auth);
   }
 
   return Object.freeze({
@@ -202,6 +206,7 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     listCalls: (body: unknown) => findListCalls(body, listMethods),
     allows,
     tasksCreated,
+    close: () => tasks?.clear(),
   });
 }
 

@@ -2,8 +2,9 @@
  * `Bindings`: an id (a session's, a task's) belongs to the identity it was bound to when issued;
  * only that identity owns it; an id never bound is nobody's. The identity is issuer, subject and
  * client (Okta's `cid` when there is no other client claim); a token without a string `sub` is its
- * own identity. Bounded, least recently used first, and a tenth of the bound per identity (its own
- * oldest first: one identity cannot push out the others'); ids over the bound are never bound.
+ * own identity. Bounded, least recently used first, and a tenth of the bound per principal (a user
+ * whatever its clients, a client whatever its sub-less tokens; its own oldest first: one cannot
+ * push out the others'); ids over the bound are never bound.
  */
 import { Bindings, MAX_BOUND_ID_LENGTH } from '../../lib/policy/bindings.js';
 import type { AuthInfo } from '../../lib/types.js';
@@ -57,7 +58,7 @@ test('bounded: the least recently used id is forgotten first (then nobody\'s)', 
   expect(b.owns('s20', who(20))).toBe(true);
 });
 
-test('a tenth of the bound per identity: one identity binding many ids pushes out its own oldest, not the others\'', () => {
+test('a tenth of the bound per principal: one identity binding many ids pushes out its own oldest, not the others\'', () => {
   const b = new Bindings(20); // 2 per identity
   const alice = info('https://as', 'alice', 'c');
   const bob = info('https://as', 'bob', 'c');
@@ -80,4 +81,25 @@ test(`an id longer than ${MAX_BOUND_ID_LENGTH} characters is never bound`, () =>
   b.bind('y'.repeat(MAX_BOUND_ID_LENGTH + 1), alice);
   expect(b.owns('x'.repeat(MAX_BOUND_ID_LENGTH), alice)).toBe(true);
   expect(b.owns('y'.repeat(MAX_BOUND_ID_LENGTH + 1), alice)).toBe(false);
+});
+
+/** A user `sub` (or none) of client `clientId` with token `token`. */
+const who = (sub: unknown, clientId: string, token: string): AuthInfo =>
+  ({ token, clientId, scopes: [], expiresAt: 0, extra: { iss: 'https://as', sub } }) as AuthInfo;
+
+test('tokens without sub, all of one client, cannot push out another user\'s binding', () => {
+  const b = new Bindings(20); // a quota of 2 per principal
+  const alice = who('alice', 'app', 'alice-token');
+  b.bind('alice-task', alice);
+  // One service client, ten access tokens without sub (one token endpoint call each), 2 tasks each.
+  for (let t = 0; t < 10; t++) for (let n = 0; n < 2; n++) b.bind(`svc-${t}-${n}`, who(undefined, 'svc', `svc-token-${t}`));
+  expect(b.owns('alice-task', alice)).toBe(true);
+});
+
+test('one user registering ten clients cannot push out another user\'s binding', () => {
+  const b = new Bindings(20);
+  const alice = who('alice', 'app', 'alice-token');
+  b.bind('alice-task', alice);
+  for (let c = 0; c < 10; c++) for (let n = 0; n < 2; n++) b.bind(`m-${c}-${n}`, who('mallory', `dcr-client-${c}`, `m-token-${c}`));
+  expect(b.owns('alice-task', alice)).toBe(true);
 });
