@@ -1,111 +1,128 @@
 /**
  * MCP tasks (2025-11-25) under a tool policy, with the real SDK (stateless, one `InMemoryTaskStore`
- * shared by every request, as a deployment shares its store): a task belongs to the identity
- * (issuer, subject, client) whose task-augmented `tools/call` created it, learnt from the answer.
- * Another identity gets 403 `task_not_owned` for `tasks/get`, `tasks/result` and `tasks/cancel`
- * (the transport never runs), and does not see the task in `tasks/list`; so a token that may not
- * call a tool cannot read that tool's output through someone else's task. A task id the guard
- * never saw created is nobody's. JSON and SSE answers alike; also with `filterLists: false`.
+ * shared by every request, as a deployment shares its store: `helpers/task-server.ts`). A task
+ * belongs to the identity (issuer, subject, client) whose task-augmented `tools/call` created it,
+ * learnt from the answer, JSON or SSE, also with `filterLists: false`:
+ * - another identity gets 403 `task_not_owned` for `tasks/get`, `tasks/result`, `tasks/cancel`, and
+ *   for any message naming the task in `params._meta["io.modelcontextprotocol/related-task"]` (the
+ *   SDK acts on the task named there); the transport never runs and the task is untouched;
+ * - `tasks/list` answers keep the caller's own tasks, and never hand on another identity's task id,
+ *   not even as `nextCursor` (the SDK's cursor is the page's last task id: a page the guard removed
+ *   entries from loses it);
+ * - a task id the guard never saw created is nobody's (403); one without a string id is 400;
+ * - one identity creating tasks by the dozen pushes out its own bindings, not another's (a tenth
+ *   of `cacheMaxEntries` per principal).
  */
-import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import express from 'express';
-import request from 'supertest';
-import { mcpAuth } from '../../lib/index.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { startTaskServer, type TaskServer } from '../helpers/task-server.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
+const RELATED = 'io.modelcontextprotocol/related-task';
 const fx = loopbackJwtSuite(RESOURCE);
+const servers: TaskServer[] = [];
+afterAll(async () => { for (const s of servers) await s.close(); });
 
-interface TaskApp { app: express.Express; transportCalls: () => number; close: () => void }
-
-function taskApp(opts: { json: boolean; filterLists?: boolean }): TaskApp {
-  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, toolScopes: { secret_report: ['reports:read'], '*': [] }, ...(opts.filterLists === undefined ? {} : { filterLists: opts.filterLists }) }));
-  const taskStore = new InMemoryTaskStore();
-  let calls = 0;
-  const app = express();
-  app.use(express.json());
-  app.post('/mcp', guard.protect(), async (req, res) => {
-    calls++;
-    const mcp = new McpServer({ name: 'tasks', version: '1.0.0' }, { capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, taskStore });
-    mcp.experimental.tasks.registerToolTask('secret_report', { description: 'reports:read only' }, {
-      createTask: async (extra) => {
-        const task = await extra.taskStore.createTask({ ttl: 60_000 });
-        await extra.taskStore.storeTaskResult(task.taskId, 'completed', { content: [{ type: 'text', text: `report for ${String(extra.authInfo?.extra?.sub)}` }] });
-        return { task };
-      },
-      getTask: async (extra) => (await extra.taskStore.getTask(extra.taskId))!,
-      getTaskResult: async (extra) => (await extra.taskStore.getTaskResult(extra.taskId)) as never,
-    });
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: opts.json });
-    res.on('close', () => { void transport.close(); void mcp.close(); });
-    await mcp.connect(transport);
-    await transport.handleRequest(req, res, req.body);
-  });
-  return { app, transportCalls: () => calls, close: () => taskStore.cleanup() };
+async function taskServer(guard: Parameters<typeof startTaskServer>[2], opts?: { json?: boolean }): Promise<TaskServer> {
+  const s = await startTaskServer(fx, RESOURCE, guard, opts);
+  servers.push(s);
+  return s;
 }
 
-/** POST one JSON-RPC message; the answers (JSON or SSE). */
-async function rpc(t: TaskApp, token: string, body: unknown) {
-  const res = await request(t.app).post('/mcp').set('Accept', 'application/json, text/event-stream').set('Authorization', `Bearer ${token}`)
-    .set('MCP-Protocol-Version', '2025-11-25').set('Content-Type', 'application/json').buffer(true).parse((r, cb) => {
-      let text = '';
-      r.on('data', (c: Buffer) => { text += c.toString('utf8'); });
-      r.on('end', () => cb(null, text));
-    }).send(JSON.stringify(body));
-  const text = res.body as string;
-  const messages = String(res.headers['content-type']).startsWith('text/event-stream')
-    ? text.split('\n\n').map((b) => b.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('')).filter((d) => d !== '').map((d) => JSON.parse(d) as Record<string, any>)
-    : text === '' ? [] : [JSON.parse(text) as Record<string, any>];
-  return { status: res.status, challenge: res.headers['www-authenticate'] as string | undefined, messages, text };
-}
-
-const apps: TaskApp[] = [];
-afterAll(() => { for (const a of apps) a.close(); });
+const call = (id: number, name: string) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {}, task: { ttl: 60_000 } } });
+const alice = () => fx.token({ sub: 'alice', client_id: 'client-a', scope: 'reports:read jobs:run' });
+const bob = () => fx.token({ sub: 'bob', client_id: 'client-b', scope: 'reports:read jobs:run' });
 
 describe.each([
-  ['JSON answers', { json: true }],
-  ['SSE answers', { json: false }],
-  ['filterLists: false', { json: true, filterLists: false }],
-])('tasks are their creator\'s (%s)', (_label, opts) => {
+  ['JSON answers', { json: true }, {}],
+  ['SSE answers', { json: false }, {}],
+  ['filterLists: false', { json: true }, { filterLists: false }],
+])('tasks are their creator\'s (%s)', (_label, opts, extra) => {
   test("another identity can neither read, get, cancel nor list alice's task; alice can", async () => {
-    const t = taskApp(opts);
-    apps.push(t);
-    const alice = await fx.token({ sub: 'alice', client_id: 'client-a', scope: 'reports:read' });
-    const created = await rpc(t, alice, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'secret_report', arguments: {}, task: { ttl: 60_000 } } });
+    const t = await taskServer({ toolScopes: { report: ['reports:read'], '*': [] }, ...extra }, opts);
+    const a = await alice();
+    const created = await t.rpc(a, call(1, 'report'));
     expect(created.status).toBe(200);
     const taskId = created.messages[0]!.result.task.taskId as string;
     expect(typeof taskId).toBe('string');
 
-    for (const other of [await fx.token({ sub: 'bob', client_id: 'client-b', scope: 'reports:read' }), await fx.token({ sub: 'alice', client_id: 'client-b', scope: 'reports:read' })]) {
-      const before = t.transportCalls();
+    for (const other of [await bob(), await fx.token({ sub: 'alice', client_id: 'client-b', scope: 'reports:read' })]) {
+      const before = t.calls();
       for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel']) {
-        const r = await rpc(t, other, { jsonrpc: '2.0', id: 2, method, params: { taskId } });
+        const r = await t.rpc(other, { jsonrpc: '2.0', id: 2, method, params: { taskId } });
         expect({ method, status: r.status }).toEqual({ method, status: 403 });
         expect(r.challenge).toMatch(/^Bearer error="insufficient_scope"/);
         expect(r.challenge).not.toMatch(/scope="/);
         expect(r.messages[0]!.error.data.code).toBe('FORBIDDEN');
       }
-      expect(t.transportCalls()).toBe(before);
-      const listed = await rpc(t, other, { jsonrpc: '2.0', id: 3, method: 'tasks/list' });
+      expect(t.calls()).toBe(before);
+      const listed = await t.rpc(other, { jsonrpc: '2.0', id: 3, method: 'tasks/list' });
       expect(listed.status).toBe(200);
       expect(listed.text).not.toContain(taskId);
     }
 
-    const result = await rpc(t, alice, { jsonrpc: '2.0', id: 4, method: 'tasks/result', params: { taskId } });
+    const result = await t.rpc(a, { jsonrpc: '2.0', id: 4, method: 'tasks/result', params: { taskId } });
     expect(result.status).toBe(200);
     expect(result.text).toContain('report for alice');
-    const listed = await rpc(t, alice, { jsonrpc: '2.0', id: 5, method: 'tasks/list' });
+    const listed = await t.rpc(a, { jsonrpc: '2.0', id: 5, method: 'tasks/list' });
     expect(listed.messages[0]!.result.tasks.map((x: { taskId: string }) => x.taskId)).toEqual([taskId]);
   });
 });
 
-test('a task id the guard never saw created is nobody\'s: 403 (fail closed); a tasks/get without a string taskId: 400', async () => {
-  const t = taskApp({ json: true });
-  apps.push(t);
-  const alice = await fx.token({ sub: 'alice', client_id: 'client-a', scope: 'reports:read' });
-  expect((await rpc(t, alice, { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: { taskId: 'made-up' } })).status).toBe(403);
-  expect((await rpc(t, alice, { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: {} })).status).toBe(400);
-  expect(t.transportCalls()).toBe(0);
+test("a task id the guard never saw created is nobody's: 403 (fail closed); a tasks/get without a string taskId: 400", async () => {
+  const t = await taskServer({ toolScopes: { report: ['reports:read'], '*': [] } });
+  const a = await alice();
+  expect((await t.rpc(a, { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: { taskId: 'made-up' } })).status).toBe(403);
+  expect((await t.rpc(a, { jsonrpc: '2.0', id: 1, method: 'tasks/get', params: {} })).status).toBe(400);
+  expect(t.calls()).toBe(0);
+});
+
+test("bob cannot act on alice's task by naming it in _meta related-task: 403 task_not_owned, and alice's task is untouched", async () => {
+  const t = await taskServer({ toolScopes: { long_job: ['jobs:run'], '*': [] } });
+  const a = await alice();
+  const created = await t.rpc(a, call(1, 'long_job'));
+  expect(created.status).toBe(200);
+  const taskId = created.messages[0]!.result.task.taskId as string;
+  const status = async () => (await t.rpc(a, { jsonrpc: '2.0', id: 2, method: 'tasks/get', params: { taskId } })).messages[0]!.result.status as string;
+  expect(await status()).toBe('working');
+  const before = t.calls();
+  const attack = await t.rpc(await bob(), { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'check_in', arguments: {}, _meta: { [RELATED]: { taskId } } } });
+  expect(attack.status).toBe(403);
+  expect(attack.messages[0]!.error.data.code).toBe('FORBIDDEN');
+  expect(t.calls()).toBe(before);
+  expect(await status()).toBe('working');
+});
+
+test("bob's tasks/list never carries an id of alice's tasks, not even as nextCursor; alice lists her own", async () => {
+  const t = await taskServer({ toolScopes: { long_job: [] } });
+  const [a, b] = [await alice(), await bob()];
+  const aliceTasks: string[] = [];
+  for (let i = 0; i < 10; i++) aliceTasks.push((await t.rpc(a, call(i + 1, 'long_job'))).messages[0]!.result.task.taskId as string);
+  const bobTask = (await t.rpc(b, call(1, 'long_job'))).messages[0]!.result.task.taskId as string;
+  const seen: string[] = [];
+  const leaked: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 3; page++) {
+    const r = await t.rpc(b, { jsonrpc: '2.0', id: 100 + page, method: 'tasks/list', params: cursor === undefined ? {} : { cursor } });
+    expect(r.status).toBe(200);
+    leaked.push(...aliceTasks.filter((id) => r.text.includes(id)));
+    seen.push(...(r.messages[0]!.result.tasks as { taskId: string }[]).map((x) => x.taskId));
+    cursor = r.messages[0]!.result.nextCursor as string | undefined;
+    if (cursor === undefined) break;
+  }
+  expect(leaked).toEqual([]);
+  expect(seen.filter((id) => id !== bobTask)).toEqual([]);
+  // Alice's first page holds only her own tasks: listed whole.
+  const first = await t.rpc(a, { jsonrpc: '2.0', id: 200, method: 'tasks/list', params: {} });
+  expect((first.messages[0]!.result.tasks as { taskId: string }[]).map((x) => x.taskId)).toEqual(aliceTasks);
+});
+
+test("another identity creating tasks by the dozen does not take away alice's own task", async () => {
+  const CAP = 8;
+  const t = await taskServer({ cacheMaxEntries: CAP, toolScopes: { report: [], '*': [] } });
+  const [a, b] = [await alice(), await bob()];
+  const taskId = (await t.rpc(a, call(1, 'report'))).messages[0]!.result.task.taskId as string;
+  for (let i = 0; i < CAP; i++) expect((await t.rpc(b, call(10 + i, 'report'))).status).toBe(200);
+  const result = await t.rpc(a, { jsonrpc: '2.0', id: 3, method: 'tasks/result', params: { taskId } });
+  expect(result.status).toBe(200);
+  expect(result.text).toContain('report for alice');
 });
