@@ -54,10 +54,10 @@ function workOutOwner(info: AuthInfo): Owner {
   const iss = String(extra.iss ?? '');
   const client = info.clientId !== '' ? info.clientId : typeof extra.cid === 'string' ? extra.cid : '';
   if (typeof extra.sub !== 'string' || extra.sub === '') {
-    return {
-      identity: JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]),
-      principal: JSON.stringify([iss, 'client', client]),
-    };
+    const identity = JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]);
+    // Without a client either (a minimal introspection answer), the token is its own principal:
+    // a shared "nobody" principal would let one such token push out all the others' bindings.
+    return { identity, principal: client === '' ? identity : JSON.stringify([iss, 'client', client]) };
   }
   return { identity: JSON.stringify([iss, extra.sub, client]), principal: JSON.stringify([iss, 'sub', extra.sub]) };
 }
@@ -66,7 +66,7 @@ function workOutOwner(info: AuthInfo): Owner {
 export class Bindings {
   /** Made at the first binding (`lru-cache` allocates its bound up front; a stateless server never binds). */
   #owners: LRUCache<string, Owner> | undefined;
-  /** Each principal's ids, oldest first. */
+  /** Each principal's ids, least recently used first. */
   readonly #byPrincipal = new Map<string, Set<string>>();
   readonly #maxEntries: number;
   readonly #perPrincipal: number;
@@ -87,23 +87,41 @@ export class Bindings {
     }));
   }
 
-  /** Bind `id` to `info`'s identity, unless it is bound already (when it is issued or created). */
+  /**
+   * Bind `id` to `info`'s identity, unless it is bound already (when it is issued or created). A
+   * principal at its quota gives up its least recently used id of this very identity, else its
+   * least recently used id: one client of a user churning sessions or tasks pushes out its own
+   * before the user's other clients'.
+   */
   bind(id: string, info: AuthInfo): void {
     const store = this.#store();
     if (id.length > MAX_BOUND_ID_LENGTH || store.has(id)) return;
     const owner = ownerOf(info);
     const ids = this.#byPrincipal.get(owner.principal) ?? new Set<string>();
-    // (Its dispose may drop the principal's emptied set from the map: set again below.)
-    if (ids.size >= this.#perPrincipal) store.delete(ids.values().next().value!);
+    if (ids.size >= this.#perPrincipal) {
+      let out: string | undefined;
+      for (const old of ids) {
+        out ??= old;
+        if (store.peek(old)?.identity === owner.identity) { out = old; break; }
+      }
+      // (Its dispose may drop the principal's emptied set from the map: set again below.)
+      store.delete(out!);
+    }
     ids.add(id);
     this.#byPrincipal.set(owner.principal, ids);
     store.set(id, owner);
   }
 
-  /** Whether `id` is bound to `info`'s identity (when it is used). */
+  /** Whether `id` is bound to `info`'s identity (when it is used: then it is its principal's most recently used). */
   owns(id: string, info: AuthInfo): boolean {
     const owner = this.#owners?.get(id);
-    return owner !== undefined && owner.identity === ownerOf(info).identity;
+    if (owner === undefined || owner.identity !== ownerOf(info).identity) return false;
+    const ids = this.#byPrincipal.get(owner.principal);
+    if (ids !== undefined) {
+      ids.delete(id);
+      ids.add(id);
+    }
+    return true;
   }
 
   /** Forget every binding (the guard closed). */

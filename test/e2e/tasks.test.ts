@@ -126,3 +126,16 @@ test("another identity creating tasks by the dozen does not take away alice's ow
   expect(result.status).toBe(200);
   expect(result.text).toContain('report for alice');
 });
+
+test("a user's long task, polled all along, stays hers while she runs short ones (the quota goes by use, not creation)", async () => {
+  const t = await taskServer({ cacheMaxEntries: 20, toolScopes: { long_job: [], report: [] } }); // 2 per user
+  const a = await alice();
+  const longId = (await t.rpc(a, call(1, 'long_job'))).messages[0]!.result.task.taskId as string;
+  const polls: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const shortId = (await t.rpc(a, call(2, 'report'))).messages[0]!.result.task.taskId as string;
+    expect((await t.rpc(a, { jsonrpc: '2.0', id: 3, method: 'tasks/result', params: { taskId: shortId } })).status).toBe(200);
+    polls.push((await t.rpc(a, { jsonrpc: '2.0', id: 4, method: 'tasks/get', params: { taskId: longId } })).status);
+  }
+  expect(polls).toEqual([200, 200, 200, 200]);
+});

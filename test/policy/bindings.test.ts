@@ -3,11 +3,14 @@
  * only that identity owns it; an id never bound is nobody's. The identity is issuer, subject and
  * client (Okta's `cid` when there is no other client claim); a token without a string `sub` is its
  * own identity. Bounded, least recently used first, and a tenth of the bound per principal (a user
- * whatever its clients, a client whatever its sub-less tokens; its own oldest first: one cannot
- * push out the others'); ids over the bound are never bound.
+ * whatever its clients, a client whatever its sub-less tokens, a token with neither itself), least
+ * recently used first (a use by its owner counts), the binding client's own ids before its user's
+ * other clients': one cannot push out the others', an id in use outlives ids bound later; ids over
+ * the bound are never bound.
  */
 import { Bindings, MAX_BOUND_ID_LENGTH } from '../../lib/policy/bindings.js';
 import type { AuthInfo } from '../../lib/types.js';
+import { toAuthInfo } from '../../lib/verify/claims.js';
 
 const info = (iss: string, sub: unknown, clientId: string, more: Record<string, unknown> = {}, token = 't'): AuthInfo =>
   ({ token, clientId, scopes: [], expiresAt: 0, extra: { iss, sub, ...more } }) as AuthInfo;
@@ -102,4 +105,45 @@ test('one user registering ten clients cannot push out another user\'s binding',
   b.bind('alice-task', alice);
   for (let c = 0; c < 10; c++) for (let n = 0; n < 2; n++) b.bind(`m-${c}-${n}`, who('mallory', `dcr-client-${c}`, `m-token-${c}`));
   expect(b.owns('alice-task', alice)).toBe(true);
+});
+
+/** `sub`'s client `clientId`. */
+const user = (sub: string, clientId: string, token = `${sub}-${clientId}`): AuthInfo =>
+  ({ token, clientId, scopes: [], expiresAt: 0, extra: { iss: 'https://as', sub } }) as AuthInfo;
+
+test('an id used after every new binding of its identity is not the one the quota pushes out (LRU, as the global bound)', () => {
+  const b = new Bindings(20); // 2 per principal
+  const ide = user('alice', 'ide');
+  b.bind('live', ide);
+  for (let i = 0; i < 5; i++) {
+    expect(b.owns('live', ide)).toBe(true); // used: the most recently used of alice's ids
+    b.bind(`short-${i}`, ide); // a short session, opened and closed (DELETE does not unbind)
+  }
+  expect(b.owns('live', ide)).toBe(true);
+});
+
+test("one client of a user opening sessions pushes out its own, not the same user's other client's", () => {
+  const b = new Bindings(20); // 2 per principal
+  const ide = user('alice', 'ide');
+  const chat = user('alice', 'chat-app');
+  b.bind('ide-session', ide);
+  for (let i = 0; i < 5; i++) b.bind(`chat-${i}`, chat);
+  expect(b.owns('ide-session', chat)).toBe(false); // chat may not use it…
+  expect(b.owns('ide-session', ide)).toBe(true); // …but should not be able to take it away either
+});
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+const exp = Math.floor(Date.now() / 1000) + 3600;
+/** What introspection builds from a minimal active answer for `token` (no sub, no client). */
+const minimal = (token: string) => toAuthInfo(token, { active: true, aud: RESOURCE, scope: 'mcp', exp }, exp, RESOURCE);
+
+test("one holder of a sub-less, client-less token cannot push out another such token's binding", () => {
+  const b = new Bindings(20); // quota 2 per principal
+  const alice = minimal('opaque-token-of-alice');
+  const mallory = minimal('opaque-token-of-mallory');
+  expect(alice.clientId).toBe('');
+  b.bind('alice-session', alice);
+  for (let i = 0; i < 2; i++) b.bind(`mallory-${i}`, mallory);
+  expect(b.owns('alice-session', mallory)).toBe(false);
+  expect(b.owns('alice-session', alice)).toBe(true);
 });
