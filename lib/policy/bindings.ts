@@ -62,12 +62,24 @@ function workOutOwner(info: AuthInfo): Owner {
   return { identity: JSON.stringify([iss, extra.sub, client]), principal: JSON.stringify([iss, 'sub', extra.sub]) };
 }
 
+/** Remove `id` from `key`'s set, and the set once empty. */
+function forget(sets: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = sets.get(key);
+  if (ids?.delete(id) && ids.size === 0) sets.delete(key);
+}
+
+/** Make `id` the most recently used of its set. */
+function touch(ids: Set<string> | undefined, id: string): void {
+  if (ids?.delete(id)) ids.add(id);
+}
+
 /** Id → the owner it is bound to. */
 export class Bindings {
   /** Made at the first binding (`lru-cache` allocates its bound up front; a stateless server never binds). */
   #owners: LRUCache<string, Owner> | undefined;
-  /** Each principal's ids, least recently used first. */
+  /** Each principal's ids, and each identity's, least recently used first. */
   readonly #byPrincipal = new Map<string, Set<string>>();
+  readonly #byIdentity = new Map<string, Set<string>>();
   readonly #maxEntries: number;
   readonly #perPrincipal: number;
 
@@ -81,8 +93,8 @@ export class Bindings {
       max: this.#maxEntries,
       // However an id goes (evicted, pushed out by its principal's quota, cleared): out of its principal's set.
       dispose: (owner, id) => {
-        const ids = this.#byPrincipal.get(owner.principal);
-        if (ids?.delete(id) && ids.size === 0) this.#byPrincipal.delete(owner.principal);
+        forget(this.#byPrincipal, owner.principal, id);
+        forget(this.#byIdentity, owner.identity, id);
       },
     }));
   }
@@ -99,28 +111,25 @@ export class Bindings {
     const owner = ownerOf(info);
     const ids = this.#byPrincipal.get(owner.principal) ?? new Set<string>();
     if (ids.size >= this.#perPrincipal) {
-      let out: string | undefined;
-      for (const old of ids) {
-        out ??= old;
-        if (store.peek(old)?.identity === owner.identity) { out = old; break; }
-      }
-      // (Its dispose may drop the principal's emptied set from the map: set again below.)
-      store.delete(out!);
+      // (Its dispose may drop the emptied sets from the maps: both are set again below.)
+      store.delete(this.#byIdentity.get(owner.identity)?.values().next().value ?? ids.values().next().value!);
     }
+    const own = this.#byIdentity.get(owner.identity) ?? new Set<string>();
     ids.add(id);
+    own.add(id);
     this.#byPrincipal.set(owner.principal, ids);
+    this.#byIdentity.set(owner.identity, own);
     store.set(id, owner);
   }
 
   /** Whether `id` is bound to `info`'s identity (when it is used: then it is its principal's most recently used). */
   owns(id: string, info: AuthInfo): boolean {
-    const owner = this.#owners?.get(id);
+    // peek: a refused use (another identity's) refreshes nothing.
+    const owner = this.#owners?.peek(id);
     if (owner === undefined || owner.identity !== ownerOf(info).identity) return false;
-    const ids = this.#byPrincipal.get(owner.principal);
-    if (ids !== undefined) {
-      ids.delete(id);
-      ids.add(id);
-    }
+    this.#owners!.get(id);
+    touch(this.#byPrincipal.get(owner.principal), id);
+    touch(this.#byIdentity.get(owner.identity), id);
     return true;
   }
 

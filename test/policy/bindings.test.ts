@@ -4,10 +4,11 @@
  * client (Okta's `cid` when there is no other client claim); a token without a string `sub` is its
  * own identity. Bounded, least recently used first, and a tenth of the bound per principal (a user
  * whatever its clients, a client whatever its sub-less tokens, a token with neither itself), least
- * recently used first (a use by its owner counts), the binding client's own ids before its user's
- * other clients': one cannot push out the others', an id in use outlives ids bound later; ids over
- * the bound are never bound.
+ * recently used first (a use by its owner counts, a refused one does not), the binding client's own
+ * ids before its user's other clients' (found without walking the principal's ids): one cannot push
+ * out the others', an id in use outlives ids bound later; ids over the bound are never bound.
  */
+import { LRUCache } from 'lru-cache';
 import { Bindings, MAX_BOUND_ID_LENGTH } from '../../lib/policy/bindings.js';
 import type { AuthInfo } from '../../lib/types.js';
 import { toAuthInfo } from '../../lib/verify/claims.js';
@@ -146,4 +147,33 @@ test("one holder of a sub-less, client-less token cannot push out another such t
   for (let i = 0; i < 2; i++) b.bind(`mallory-${i}`, mallory);
   expect(b.owns('alice-session', mallory)).toBe(false);
   expect(b.owns('alice-session', alice)).toBe(true);
+});
+
+test("a refused owns() (another identity's) is no use: it refreshes nothing", () => {
+  const b = new Bindings(10); // ten users, one id each: full
+  const n = (i: number) => user(`user-${i}`, 'c');
+  for (let i = 0; i < 10; i++) b.bind(`s${i}`, n(i));
+  expect(b.owns('s0', n(99))).toBe(false); // not a use: s0 stays the least recently used
+  b.bind('s10', n(10)); // evicts the least recently used
+  expect(b.owns('s1', n(1))).toBe(true);
+  expect(b.owns('s0', n(0))).toBe(false);
+});
+
+test("a bind at a full quota finds what to give up without walking the principal's ids", () => {
+  const b = new Bindings(100_000); // 10,000 per principal
+  for (let i = 0; i < 10_000; i++) b.bind(`a${i}`, user('mallory', 'c1'));
+  const proto = LRUCache.prototype as unknown as { peek: (...a: unknown[]) => unknown; get: (...a: unknown[]) => unknown };
+  const { peek, get } = proto;
+  let reads = 0;
+  proto.peek = function (this: unknown, ...a: unknown[]) { reads++; return peek.apply(this, a); };
+  proto.get = function (this: unknown, ...a: unknown[]) { reads++; return get.apply(this, a); };
+  try {
+    for (let i = 0; i < 100; i++) b.bind(`b${i}`, user('mallory', 'c2'));
+  } finally {
+    proto.peek = peek;
+    proto.get = get;
+  }
+  expect(reads).toBeLessThanOrEqual(100 * 10);
+  expect(b.owns('a0', user('mallory', 'c1'))).toBe(false); // the principal's least recently used went
+  expect(b.owns('a100', user('mallory', 'c1'))).toBe(true);
 });
