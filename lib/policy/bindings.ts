@@ -16,14 +16,16 @@
  *
  * Bounded: at most `maxEntries` ids (least recently used first), and at most a tenth of that per
  * principal (a user, whatever its clients: the issuer and `sub`; without a `sub`, the client,
- * whatever its tokens), whose own oldest id goes first: one user or client opening sessions or
- * creating tasks by the thousand pushes out its own bindings, not everyone else's (it would take ten
- * users or clients at full quota to reach the global bound). Ids longer than
+ * whatever its tokens; with neither, the token itself). A principal at its quota gives up its least
+ * recently used id (a use by the owner counts, a refused one does not), the binding identity's own
+ * before its other identities': one user or client opening sessions or creating tasks by the
+ * thousand pushes out its own bindings, not everyone else's, and an id in use outlives ids bound
+ * later (it would take ten principals at full quota to reach the global bound). Ids longer than
  * {@link MAX_BOUND_ID_LENGTH} are never bound.
  */
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { AuthInfo } from '../types.js';
+import { tokenDigest } from '../verify/cache.js';
 
 /** Longest id bound (the SDK's session and task ids are UUIDs); a longer one is never bound, so never owned. */
 export const MAX_BOUND_ID_LENGTH = 1024;
@@ -54,7 +56,7 @@ function workOutOwner(info: AuthInfo): Owner {
   const iss = String(extra.iss ?? '');
   const client = info.clientId !== '' ? info.clientId : typeof extra.cid === 'string' ? extra.cid : '';
   if (typeof extra.sub !== 'string' || extra.sub === '') {
-    const identity = JSON.stringify(['token', createHash('sha256').update(info.token).digest('base64url')]);
+    const identity = JSON.stringify(['token', tokenDigest(info.token)]);
     // Without a client either (a minimal introspection answer), the token is its own principal:
     // a shared "nobody" principal would let one such token push out all the others' bindings.
     return { identity, principal: client === '' ? identity : JSON.stringify([iss, 'client', client]) };

@@ -18,6 +18,11 @@ import type { AuthInfo } from '../types.js';
 /** `crypto.hash()` (Node ≥ 20.12, not yet in `@types/node` 20): one call, no `Hash` object per request. */
 const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
+/** The SHA-256 of a token, base64url: the only form in which the guard keys anything by a token (which hash function: chosen once). */
+export const tokenDigest: (token: string) => string = oneShotHash !== undefined
+  ? (token) => oneShotHash('sha256', token, 'base64url')
+  : (token) => nodeCrypto.createHash('sha256').update(token).digest('base64url');
+
 /** Cache settings. */
 export interface CacheSettings {
   maxEntries: number;
@@ -63,7 +68,7 @@ export class VerificationCache {
 
   /** Cache key of a token: its SHA-256, base64url. */
   key(token: string): string {
-    return oneShotHash !== undefined ? oneShotHash('sha256', token, 'base64url') : nodeCrypto.createHash('sha256').update(token).digest('base64url');
+    return tokenDigest(token);
   }
 
   /** A still-valid positive entry ({@link fresh}, and not expired by the injected clock). */

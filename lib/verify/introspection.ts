@@ -141,8 +141,10 @@ function outageReason(err: unknown, status: number | undefined): string {
 /**
  * Map what `tokenIntrospection` threw to the guard's error (and report it).
  * Never a 401: whatever went wrong here, the client's token is not known to be at fault.
+ * `moved` is called when the endpoint answered, but not as an introspection endpoint (an HTTP
+ * error other than a refusal of our credentials, or not JSON): it may have moved.
  */
-function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit): McpAuthError {
+function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit, moved: () => void): McpAuthError {
   if (err instanceof McpAuthError) return err;
   const response = responseOf(err);
   const status = response?.status;
@@ -167,6 +169,7 @@ function mapFailure(err: unknown, url: string, nowMs: number, emit: Emit): McpAu
     });
   }
   const reason = outageReason(err, status);
+  if (status !== undefined || reason === 'not_json') moved();
   emit?.(status === undefined ? { type: 'introspection_failed', url, reason } : { type: 'introspection_failed', url, reason, status });
   return new AuthUnavailableError({
     reason: 'introspection_unavailable',
@@ -271,11 +274,8 @@ export function introspectionVerifier(
     try {
       answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
     } catch (err) {
-      const failure = mapFailure(err, url, c.clock(), emit);
-      // The endpoint answered, but not as an introspection endpoint (an HTTP error other than a
-      // refusal of our credentials, or not JSON): it may have moved; the metadata may say where.
-      if (failure instanceof AuthUnavailableError && (responseOf(err) !== undefined || outageReason(err, undefined) === 'not_json')) discovery.moved('introspection');
-      throw failure;
+      // An endpoint that may have moved: the metadata may say where.
+      throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
     }
     try {
       return check(answer, c.clock() / 1000);

@@ -35,6 +35,16 @@ function sign(payload: Record<string, unknown>, header: Record<string, unknown> 
   return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: fx.key.kid, ...header }).sign(fx.key.privateKey);
 }
 
+/** The claims an Entra v2 access token and ID token of the API app registration share, for Alice, now. */
+function entraClaims(): Record<string, unknown> {
+  const n = now();
+  return {
+    aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600, aio: 'AXQAi/8TAAAA', name: 'Alice',
+    oid: 'bbbbbbbb-0000-0000-0000-000000000001', preferred_username: 'alice@contoso.com', rh: '0.AAAA',
+    sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ', tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
+  };
+}
+
 /** README recipe for Entra ID, in options form (MCP_AUTH_* variables of the recipe, JWKS on loopback). */
 function entraApp(): TestApp {
   const t = buildApp({
@@ -52,14 +62,7 @@ function entraApp(): TestApp {
 describe('Entra ID v2, README recipe', () => {
   test('control: an Entra v2 delegated access token (aud = app id, scp string, azp) is accepted', async () => {
     const t = entraApp();
-    const n = now();
-    const at = await sign({
-      aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600,
-      aio: 'AXQAi/8TAAAA', azp: 'aaaaaaaa-0000-0000-0000-000000000001', azpacr: '0', name: 'Alice',
-      oid: 'bbbbbbbb-0000-0000-0000-000000000001', preferred_username: 'alice@contoso.com',
-      rh: '0.AAAA', scp: 'mcp.access notes.read notes.write', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
-      tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
-    });
+    const at = await sign({ ...entraClaims(), azp: 'aaaaaaaa-0000-0000-0000-000000000001', azpacr: '0', scp: 'mcp.access notes.read notes.write' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${at}`).send(INIT);
     expect(res.status).toBe(200);
     expect(t.calls()).toBe(1);
@@ -67,13 +70,7 @@ describe('Entra ID v2, README recipe', () => {
 
   test('an Entra v2 ID token issued to the API app registration is refused (403: no scp, so not the required scope), handler not run', async () => {
     const t = entraApp();
-    const n = now();
-    const idToken = await sign({
-      aud: API_APP_ID, iss: ENTRA_V2_ISSUER, iat: n, nbf: n, exp: n + 3600,
-      aio: 'AXQAi/8TAAAA', name: 'Alice', nonce: '123523', oid: 'bbbbbbbb-0000-0000-0000-000000000001',
-      preferred_username: 'alice@contoso.com', rh: '0.AAAA', sub: 'AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ',
-      tid: TENANT, uti: 'fqiBqXLPj0eQa82S-IYFAA', ver: '2.0',
-    });
+    const idToken = await sign({ ...entraClaims(), nonce: '123523' });
     const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${idToken}`).send(INIT);
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toMatch(/error="insufficient_scope"/);
