@@ -21,7 +21,7 @@ import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
-import { mayOpenSession, watchSessionIssue } from './sessions.js';
+import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -151,7 +151,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   };
 
   /** `session`: the request's `Mcp-Session-Id` (read when sessions are bound), already found the token's. */
-  function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo, session: unknown): void {
+  function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo, session: string | undefined): void {
     try {
       if (policy) {
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
@@ -167,19 +167,24 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
-    if (sessions !== undefined && session === undefined && mayOpenSession(req.body)) {
-      watchSessionIssue(res, (id) => sessions.bind(id, info));
+    if (sessions !== undefined) {
+      if (session === undefined) {
+        if (mayOpenSession(req.body)) watchSessionIssue(res, (id) => sessions.bind(id, info));
+      } else if (req.method === 'DELETE') {
+        watchSessionEnd(res, () => sessions.release(session, info));
+      }
     }
     next();
   }
 
   /** The token is good: its session, then (the body read when the policy needs it) its scopes. */
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
-    const session = sessions === undefined ? undefined : req.headers['mcp-session-id'];
-    if (session !== undefined && (typeof session !== 'string' || !sessions!.owns(session, info))) {
+    const header = sessions === undefined ? undefined : req.headers['mcp-session-id'];
+    if (header !== undefined && (typeof header !== 'string' || !sessions!.owns(header, info))) {
       fail(req, res, new SessionNotFoundError(), info);
       return;
     }
+    const session = header as string | undefined;
     let pending: Promise<void> | undefined;
     try {
       pending = policy && ctx.readBody ? ctx.readBody(req) : undefined;

@@ -1,9 +1,9 @@
 /**
- * Session issuance at the HTTP layer (`bindSessions`): the `Mcp-Session-Id` a 2xx answer to an
+ * Sessions at the HTTP layer (`bindSessions`): the `Mcp-Session-Id` a 2xx answer to an
  * `initialize` request carries is bound to the identity of the token that asked
- * (`policy/bindings.ts`), by wrapping `res.writeHead` once (Node's implicit headers, `res.json()`
- * and `flushHeaders()` go through it too). The binding is made before the answer leaves, so the
- * client's next request finds it.
+ * (`policy/bindings.ts`), and a 2xx answer to its owner's `DELETE` (the session ended) releases it,
+ * by wrapping `res.writeHead` once (Node's implicit headers, `res.json()` and `flushHeaders()` go
+ * through it too). Either is done before the answer leaves, so the client's next request sees it.
  */
 import type { Response } from 'express';
 import { headerOf, type Headers } from './head.js';
@@ -24,15 +24,27 @@ export function mayOpenSession(body: unknown): boolean {
   return !isMessage(body) || body.method === 'initialize';
 }
 
-/** Call `issued(id)` with the session id of the response, if its status is 2xx and it carries one. */
-export function watchSessionIssue(res: Response, issued: (id: string) => void): void {
+/** Call `success(headers)` before the response's head is written, if its status is 2xx. */
+function onSuccess(res: Response, success: (headers: Headers) => void): void {
   const orig = res.writeHead;
-  const writeHead = function sessionIssueWriteHead(this: Response, ...args: unknown[]): Response {
+  const writeHead = function sessionWriteHead(this: Response, ...args: unknown[]): Response {
     if (res.writeHead === writeHead) res.writeHead = orig;
     const status = Number(args[0]);
-    const id = status >= 200 && status < 300 ? headerOf(res, (typeof args[1] === 'string' ? args[2] : args[1]) as Headers, 'mcp-session-id') : undefined;
-    if (id !== undefined) issued(id.trim());
+    if (status >= 200 && status < 300) success((typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
     return (orig as unknown as (...a: unknown[]) => Response).apply(res, args);
   } as Response['writeHead'];
   res.writeHead = writeHead;
+}
+
+/** Call `issued(id)` with the session id of the response, if its status is 2xx and it carries one. */
+export function watchSessionIssue(res: Response, issued: (id: string) => void): void {
+  onSuccess(res, (headers) => {
+    const id = headerOf(res, headers, 'mcp-session-id');
+    if (id !== undefined) issued(id.trim());
+  });
+}
+
+/** Call `ended()` if the response (to a session's `DELETE`) is 2xx: the session is over. */
+export function watchSessionEnd(res: Response, ended: () => void): void {
+  onSuccess(res, ended);
 }

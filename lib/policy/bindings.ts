@@ -135,6 +135,12 @@ export class Bindings {
     return true;
   }
 
+  /** Forget `id` if it is bound to `info`'s identity (its owner ended it): nobody's from now on. */
+  release(id: string, info: AuthInfo): void {
+    const owner = this.#owners?.peek(id);
+    if (owner !== undefined && owner.identity === ownerOf(info).identity) this.#owners!.delete(id);
+  }
+
   /** Forget every binding (the guard closed). */
   clear(): void {
     this.#owners?.clear();

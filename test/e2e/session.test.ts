@@ -147,6 +147,29 @@ describe('sessions are bound to the identity that uses them', () => {
     expect((await rpc(session, alice, list)).status).toBe(200);
   });
 
+  test("a session its owner ended (2xx to its DELETE) is forgotten: the id is nobody's, and the transport never sees it again", async () => {
+    const alice = await fx.token({ sub: 'alice', client_id: 'client-a' });
+    const session = await openSession(alice);
+    const del = await request(app).delete('/mcp').set('Authorization', `Bearer ${alice}`).set('Mcp-Session-Id', session);
+    expect(del.status).toBe(200);
+    const before = transportCalls;
+    const after = await rpc(session, alice, list);
+    expect(after.status).toBe(404);
+    expect(after.body.error.code).toBe(-32007);
+    expect((await request(app).delete('/mcp').set('Authorization', `Bearer ${alice}`).set('Mcp-Session-Id', session)).status).toBe(404);
+    expect(transportCalls).toBe(before);
+  });
+
+  test('a DELETE the application refuses ends nothing: the session stays its owner\'s', async () => {
+    const alice = await fx.token({ sub: 'alice', client_id: 'client-a' });
+    const session = await openSession(alice);
+    // Another identity's DELETE never reaches the application and releases nothing either.
+    expect((await request(app).delete('/mcp').set('Authorization', `Bearer ${await fx.token({ sub: 'bob', client_id: 'client-b' })}`).set('Mcp-Session-Id', session)).status).toBe(404);
+    const refused = await request(app).delete('/mcp').set('Authorization', `Bearer ${alice}`).set('Mcp-Session-Id', session).set('Mcp-Protocol-Version', 'not-a-version');
+    expect(refused.status).toBe(400);
+    expect((await rpc(session, alice, list)).status).toBe(200);
+  });
+
   test('bindSessions: false leaves sessions to the application', async () => {
     const session = await openSession(await fx.token({ sub: 'alice', client_id: 'client-a' }), unbound);
     const bob = await fx.token({ sub: 'bob', client_id: 'client-b' });

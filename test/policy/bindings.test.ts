@@ -51,6 +51,22 @@ test('a token without a string sub is its own identity (users of one client cann
   }
 });
 
+test("released by its owner only: then nobody's, and out of its principal's quota", () => {
+  const b = new Bindings(20); // 2 per principal
+  const alice = info('https://as', 'alice', 'c1');
+  b.bind('s1', alice);
+  b.release('s1', info('https://as', 'bob', 'c1'));
+  expect(b.owns('s1', alice)).toBe(true);
+  b.release('s1', info('https://as', 'alice', 'c1', {}, 'refreshed'));
+  expect(b.owns('s1', alice)).toBe(false);
+  b.release('never-bound', alice);
+  // The released id no longer counts: two more bindings push out nothing of alice's.
+  b.bind('s2', alice);
+  b.bind('s3', alice);
+  expect(b.owns('s2', alice)).toBe(true);
+  expect(b.owns('s3', alice)).toBe(true);
+});
+
 test('bounded: the least recently used id is forgotten first (then nobody\'s)', () => {
   const b = new Bindings(20); // 2 per identity
   const who = (n: number) => info('https://as', `user-${n}`, 'c');
