@@ -2,7 +2,12 @@
  * `tools/list`, `prompts/list`, `resources/list` and `tasks/list` filtering on parsed JSON-RPC
  * payloads (framework-free): which list calls a request makes, and the answers to them with the
  * entries a token may not use removed; and the tasks that task-augmented `tools/call` answers
- * create (MCP 2025-11-25 `CreateTaskResult`: `result.task.taskId`), which are read, never changed.
+ * create, which are read, never changed: MCP 2025-11-25 (`params.task` asks for one; its
+ * `CreateTaskResult` names it at `result.task.taskId`) and the 2026-07-28 tasks extension (a call
+ * whose client capabilities declare `io.modelcontextprotocol/tasks` may get one; its
+ * `CreateTaskResult` is `result` itself, `resultType: "task"` and `taskId`).
+ * A list answer this module looked at is the token's own view: a `cacheScope` (2026-07-28) other
+ * than `"private"` becomes `"private"`, so no shared cache serves it to another authorization.
  * Everything else in a payload is left as it is.
  */
 
@@ -47,10 +52,31 @@ export function idKey(id: unknown): string | undefined {
   return undefined;
 }
 
-/** A `tools/call` that asks for a task (`params.task` is an object). */
+/** The per-request client capabilities key of MCP 2026-07-28 `_meta`, and the tasks extension's id. */
+const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/**
+ * A `tools/call` whose answer may create a task: it asks for one (2025-11-25: `params.task` is an
+ * object), or its client declares the tasks extension (2026-07-28: the server decides).
+ */
 function createsTask(m: Record<string, unknown>): boolean {
   const params = own(m, 'params');
-  return isObject(params) && isObject(own(params, 'task'));
+  if (!isObject(params)) return false;
+  if (isObject(own(params, 'task'))) return true;
+  const meta = own(params, '_meta');
+  const capabilities = isObject(meta) ? own(meta, CLIENT_CAPABILITIES) : undefined;
+  const extensions = isObject(capabilities) ? own(capabilities, 'extensions') : undefined;
+  return isObject(extensions) && own(extensions, TASKS_EXTENSION) !== undefined;
+}
+
+/** The task a `tools/call` result created: 2025-11-25 `result.task.taskId`, 2026-07-28 `resultType: "task"` with `taskId`. */
+function createdTask(result: Record<string, unknown>): string | undefined {
+  const task = own(result, 'task');
+  const nested = isObject(task) ? own(task, 'taskId') : undefined;
+  if (typeof nested === 'string') return nested;
+  const flat = own(result, 'resultType') === 'task' ? own(result, 'taskId') : undefined;
+  return typeof flat === 'string' ? flat : undefined;
 }
 
 /**
@@ -128,9 +154,8 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
     if (method === 'tools/call') {
       // A task's creation (CreateTaskResult), or a plain result (the server ran it at once).
       matched = true;
-      const task = own(result, 'task');
-      const taskId = isObject(task) ? own(task, 'taskId') : undefined;
-      if (typeof taskId === 'string') out.tasks.push(taskId);
+      const taskId = createdTask(result);
+      if (taskId !== undefined) out.tasks.push(taskId);
       continue;
     }
     const listKey = LIST_KEYS[method];
@@ -148,6 +173,12 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
       // A task store's cursor may be a task id (the SDK's is the page's last): when another
       // identity's tasks were on the page, it is not handed on.
       if (method === 'tasks/list') delete next.nextCursor;
+    }
+    const scope = own(result, 'cacheScope');
+    if (scope !== undefined && scope !== 'private') {
+      // Filtered or not, this answer is what this token may see: never "public".
+      next ??= { ...result };
+      next.cacheScope = 'private';
     }
   }
   if (!matched) out.unexpected.push(...methods);

@@ -5,14 +5,17 @@
  * What is checked, per message (requests and notifications alike):
  * - `tools/call` → `toolScopes` by `params.name`;
  * - `prompts/get` → `promptScopes` by `params.name`;
- * - `resources/read`, `resources/subscribe` → `resourceScopes` by `params.uri` (longest prefix);
+ * - `resources/read`, `resources/subscribe` → `resourceScopes` by `params.uri` (longest prefix), and
+ *   `subscriptions/listen` (MCP 2026-07-28) by each of `params.notifications.resourceSubscriptions`;
  * - `completion/complete` → `promptScopes` by `params.ref.name` (`ref/prompt`) or `resourceScopes`
  *   by `params.ref.uri` (`ref/resource`), so a token cannot complete arguments of what it cannot use.
  *
- * - with `toolScopes`, MCP tasks (2025-11-25) are bound to the identity whose task-augmented
- *   `tools/call` created them (`policy/bindings.ts`, learnt from the answer): `tasks/get`,
- *   `tasks/result`, `tasks/cancel` → 403 (`task_not_owned`) for a task id not bound to the token's
- *   identity (another user's, or one the guard never saw created), and so is any message whose
+ * - with `toolScopes`, MCP tasks (2025-11-25, and the 2026-07-28 tasks extension) are bound to the
+ *   identity whose task-augmented `tools/call` created them (`policy/bindings.ts`, learnt from the
+ *   answer): `tasks/get`, `tasks/result`, `tasks/update`, `tasks/cancel` → 403 (`task_not_owned`)
+ *   for a task id not bound to the token's identity (another user's, or one the guard never saw
+ *   created), and so is a `subscriptions/listen` whose `params.notifications.taskIds` names such a
+ *   task (its notifications carry the task's result), and any message whose
  *   `params._meta["io.modelcontextprotocol/related-task"]` names such a task; `tasks/list` answers
  *   list only the token's own tasks (also with `filterLists: false`: this is not a convenience
  *   filter), without a `nextCursor` when another identity's tasks were removed (a cursor may name one).
@@ -56,6 +59,18 @@ type Kind = 'tool' | 'prompt' | 'resource';
 
 /** The `_meta` key by which a message names the task it belongs to (MCP 2025-11-25). */
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+
+/** Methods that act on the task `params.taskId` names (2025-11-25; `tasks/update` is 2026-07-28's). */
+const TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/update', 'tasks/cancel']);
+
+/** `subscriptions/listen` (MCP 2026-07-28): `params.notifications[field]`, which must be an array of strings when present. */
+function listenList(params: unknown, field: 'taskIds' | 'resourceSubscriptions'): readonly string[] {
+  const notifications = isObject(params) ? own(params, 'notifications') : undefined;
+  const list = isObject(notifications) ? own(notifications, field) : undefined;
+  if (list === undefined) return [];
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw invalidCall('subscriptions/listen', `params.notifications.${field} of strings`);
+  return list as string[];
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -125,6 +140,16 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     let unmapped: { kind: Kind; name: string } | undefined;
     let lacking: { kind: Kind; name: string } | undefined;
     let notOwned = false;
+    /** `t` must be allowed: its rule's scopes join `needed`. */
+    const need = (t: { kind: Kind; name: string }): void => {
+      const scopes = resolvers[t.kind]!(t.name);
+      if (scopes === undefined) {
+        unmapped ??= t;
+        return;
+      }
+      for (const s of scopes) needed.add(s);
+      if (!lacking && !holdsAll(auth.scopes, scopes)) lacking = t;
+    };
     for (const msg of messages) {
       if (!isObject(msg)) continue;
       const method = own(msg, 'method');
@@ -140,23 +165,24 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
           if (typeof relatedId !== 'string') throw invalidCall(method, `params._meta["${RELATED_TASK}"].taskId`);
           if (!tasks.owns(relatedId, auth)) notOwned = true;
         }
-        if (method === 'tasks/get' || method === 'tasks/result' || method === 'tasks/cancel') {
+        if (TASK_METHODS.has(method)) {
           const taskId = isObject(params) ? own(params, 'taskId') : undefined;
           if (typeof taskId !== 'string') throw invalidCall(method, 'params.taskId');
           if (!tasks.owns(taskId, auth)) notOwned = true;
           continue;
         }
+        if (method === 'subscriptions/listen') {
+          for (const taskId of listenList(params, 'taskIds')) if (!tasks.owns(taskId, auth)) notOwned = true;
+        }
+      }
+      if (method === 'subscriptions/listen') {
+        if (resolvers.resource) for (const uri of listenList(own(msg, 'params'), 'resourceSubscriptions')) need({ kind: 'resource', name: uri });
+        continue;
       }
       const t = target(msg, method);
       if (!t) continue;
       if (t.kind === 'tool') firstTool ??= t.name;
-      const scopes = resolvers[t.kind]!(t.name);
-      if (scopes === undefined) {
-        unmapped ??= t;
-        continue;
-      }
-      for (const s of scopes) needed.add(s);
-      if (!lacking && !holdsAll(auth.scopes, scopes)) lacking = t;
+      need(t);
     }
     if (unmapped) {
       throw new InsufficientScopeError({

@@ -154,3 +154,25 @@ describe('compilePolicy', () => {
       .toEqual(new Map([['n:1', { methods: ['tools/list'], pending: 3 }]]));
   });
 });
+
+describe('tasks under toolScopes: every method naming a task by params.taskId (2025-11-25, and 2026-07-28 tasks/update)', () => {
+  const who = (sub: string): AuthInfo => ({ token: sub, clientId: 'c', scopes: [], expiresAt: 0, extra: { iss: 'https://as.example.com', sub } });
+  test.each(['tasks/get', 'tasks/result', 'tasks/update', 'tasks/cancel'])('%s: only by the identity that created the task', (method) => {
+    const q = policyOf({ toolScopes: { '*': [] } });
+    q.tasksCreated(['t1'], who('alice'));
+    expect(q.check({ jsonrpc: '2.0', id: 1, method, params: { taskId: 't1' } }, who('alice'))).toBeUndefined();
+    const err = thrown(() => q.check({ jsonrpc: '2.0', id: 1, method, params: { taskId: 't1' } }, who('bob')));
+    expect(err).toBeInstanceOf(InsufficientScopeError);
+    expect((err as InsufficientScopeError).reason).toBe('task_not_owned');
+    expect(thrown(() => q.check({ jsonrpc: '2.0', id: 1, method, params: {} }, who('alice')))).toBeInstanceOf(InvalidRequestError);
+  });
+
+  test('listCalls(): a tools/call is watched when it asks for a task (params.task) or its client declares the tasks extension (2026-07-28)', () => {
+    const q = policyOf({ toolScopes: { '*': [] } });
+    const tasks = { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+    expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x', task: {} } })?.size).toBe(1);
+    expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x', _meta: tasks } })?.size).toBe(1);
+    expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x', _meta: { 'io.modelcontextprotocol/clientCapabilities': {} } } })).toBeUndefined();
+    expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } })).toBeUndefined();
+  });
+});
