@@ -4,7 +4,8 @@
  * proves the map, the ESM output and the type declarations.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -70,3 +71,24 @@ test('import("mcp-oauth-guard") by name from the repository root works, silently
   expect(out.config).toEqual([true, 'CONFIG_INVALID', 2]);
   expect(out.v).toEqual([true, 401, 'malformed_token']);
 }, 60_000);
+
+test('npm pack from a fresh checkout builds first (prepack) and ships dist as built now: the entry points, nothing an older build left', async () => {
+  // A copy of what a clone holds (no dist/), plus a module an older build left behind.
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-oauth-guard-pack-'));
+  try {
+    for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE']) cpSync(join(root, f), join(dir, f));
+    cpSync(join(root, 'lib'), join(dir, 'lib'), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    mkdirSync(join(dir, 'dist', 'policy'), { recursive: true });
+    writeFileSync(join(dir, 'dist', 'policy', 'stale.js'), 'export const stale = true;\n');
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json'], { cwd: dir, timeout: 120_000 });
+    // The build's own output may precede the JSON document.
+    const files = (JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    for (const entry of [pkg.main, pkg.types, pkg.exports['.'].import, pkg.exports['.'].types, pkg.bin['mcp-oauth-guard']]) expect(files).toContain(String(entry).replace(/^\.\//, ''));
+    expect(files).not.toContain('dist/policy/stale.js');
+    expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(f))).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 130_000);
