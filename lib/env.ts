@@ -116,6 +116,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_RESOURCE_SCOPES: ['resourceScopes', scopeMap],
   MCP_AUTH_FILTER_LISTS: ['filterLists', bool],
   MCP_AUTH_BIND_SESSIONS: ['bindSessions', bool],
+  MCP_AUTH_SCOPE_IMPLIES: ['scopeImplies', scopeMap],
   MCP_AUTH_SCOPES_SUPPORTED: ['scopesSupported', list],
   MCP_AUTH_CHALLENGE_SCOPE: ['challengeScope', oneOf(['base', 'all'])],
   MCP_AUTH_TOKEN_FORMAT: ['tokenFormat', oneOf(['jwt', 'opaque', 'auto'])],

@@ -6,7 +6,7 @@
  * reads `process.env`: use `fromEnv()` for that.
  */
 import { ConfigError } from './errors.js';
-import { isScopeToken } from './policy/scopes.js';
+import { closeHierarchy, isScopeToken, type ScopeHierarchy } from './policy/scopes.js';
 import type { GuardEvent } from './events.js';
 
 /** Map of names (tool names, `prefix*` patterns or `*`) to the scopes required, all of them. */
@@ -42,6 +42,13 @@ export interface Options {
    * (`lib/express/sessions.ts`, `lib/policy/bindings.ts`). Default true.
    */
   bindSessions?: boolean;
+  /**
+   * The scope hierarchy (MCP 2026-07-28: servers must account for one): each scope → the narrower
+   * scopes it implies, transitively (`{ 'notes:admin': ['notes:write'], 'notes:write': ['notes:read'] }`).
+   * A token holding a scope holds what it implies, for every check: its `AuthInfo.scopes` lists
+   * them too. Default none (scopes are exact).
+   */
+  scopeImplies?: ScopeMap;
   /** `scopes_supported` of the protected resource metadata. Default: the union of scopes the policy uses. */
   scopesSupported?: readonly string[];
   /** `scope=` of the 401 challenge: `'base'` (required scopes and the `*` tool rule) or `'all'` (`scopesSupported`). Default `'base'`. */
@@ -117,6 +124,8 @@ export interface Config {
   readonly resourceScopes: ScopeMap | undefined;
   readonly filterLists: boolean;
   readonly bindSessions: boolean;
+  /** `scopeImplies` closed (each scope → all it implies), `undefined` when none. */
+  readonly scopeImplies: ScopeHierarchy | undefined;
   readonly scopesSupported: readonly string[];
   readonly challengeScope: 'base' | 'all';
   readonly tokenFormat: 'jwt' | 'opaque' | 'auto';
@@ -152,7 +161,7 @@ export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
 
 const KNOWN_KEYS: readonly string[] = [
   'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
-  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopesSupported', 'challengeScope',
+  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopeImplies', 'scopesSupported', 'challengeScope',
   'tokenFormat', 'introspection', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
   'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
@@ -314,6 +323,33 @@ function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeM
   return Object.freeze(out);
 }
 
+/** `scopeImplies`: keys are scopes themselves (compared exactly: `*` is no pattern here), values lists of scopes. */
+function checkImplies(value: unknown, problems: string[]): ScopeHierarchy | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push('scopeImplies must be an object mapping scopes to arrays of the scopes they imply');
+    return undefined;
+  }
+  const map: Record<string, readonly string[]> = Object.create(null);
+  for (const key of Object.keys(value)) {
+    if (!isScopeToken(key)) { problems.push(`scopeImplies: "${key}" is not a scope (RFC 6749: printable ASCII, no spaces, no " or \\)`); continue; }
+    const list = checkScopeList((value as Record<string, unknown>)[key], `scopeImplies["${key}"]`, problems);
+    if (list) map[key] = list;
+  }
+  return closeHierarchy(map);
+}
+
+/**
+ * `offline_access` asks an authorization server for a refresh token, not for access to this
+ * resource (MCP 2026-07-28: a resource server should not put it in a challenge's `scope` or in
+ * `scopes_supported`); every configured scope can end up in one, so none may be it.
+ */
+function refuseOfflineAccess(lists: Record<string, readonly string[] | undefined>, problems: string[]): void {
+  for (const [name, list] of Object.entries(lists)) {
+    if (list?.includes('offline_access')) problems.push(`${name}: "offline_access" asks for a refresh token, not for access to this resource; leave it to the client`);
+  }
+}
+
 function checkNumber(
   value: unknown, name: string, def: number, problems: string[],
   { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
@@ -422,6 +458,11 @@ export function resolveOptions(input: Options): Config {
   const hasPolicy = toolScopes !== undefined || promptScopes !== undefined || resourceScopes !== undefined;
   const scopesSupported = checkScopeList(input.scopesSupported, 'scopesSupported', problems)
     ?? Object.freeze(policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
+  // (A default scopesSupported is made of the lists checked here.)
+  refuseOfflineAccess({ requiredScopes, scopesSupported: input.scopesSupported === undefined ? undefined : scopesSupported }, problems);
+  for (const [name, map] of [['toolScopes', toolScopes], ['promptScopes', promptScopes], ['resourceScopes', resourceScopes]] as const) {
+    if (map) refuseOfflineAccess(Object.fromEntries(Object.keys(map).map((k) => [`${name}["${k}"]`, map[k]])), problems);
+  }
 
   let introspection: Config['introspection'];
   const intro = input.introspection;
@@ -485,6 +526,7 @@ export function resolveOptions(input: Options): Config {
     resourceScopes,
     filterLists: checkBoolean(input.filterLists, 'filterLists', hasPolicy, problems),
     bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
+    scopeImplies: checkImplies(input.scopeImplies, problems),
     scopesSupported,
     challengeScope: checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems),
     tokenFormat,

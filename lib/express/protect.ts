@@ -135,6 +135,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   if (opts.scopes !== undefined && (!Array.isArray(opts.scopes) || !opts.scopes.every(isScopeToken))) {
     throw new TypeError('protect({ scopes }): scopes must be an array of scopes (RFC 6749: printable ASCII, no spaces, no " or \\)');
   }
+  if (opts.scopes?.includes('offline_access')) throw new TypeError('protect({ scopes }): "offline_access" asks for a refresh token, not for access to this resource');
   if (opts.toolPolicy !== undefined && typeof opts.toolPolicy !== 'boolean') throw new TypeError('protect({ toolPolicy }): toolPolicy must be a boolean');
   const policy = opts.toolPolicy === false ? undefined : ctx.policy;
   const filterLists = policy ? ctx.filterLists : undefined;
@@ -259,6 +260,7 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   if (!scopes.every(isScopeToken)) {
     throw new TypeError('requireScopes(...scopes): each scope must be a scope (RFC 6749: printable ASCII, no spaces, no " or \\)');
   }
+  if (scopes.includes('offline_access')) throw new TypeError('requireScopes(...scopes): "offline_access" asks for a refresh token, not for access to this resource');
   const needed = Object.freeze([...new Set(scopes)]);
   return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {
     const info = req.auth;

@@ -1,5 +1,8 @@
 /**
- * Scope arithmetic: exact set membership, no case folding, no wildcards, no hierarchy.
+ * Scope arithmetic: exact set membership, no case folding, no wildcards. A hierarchy only as
+ * `scopeImplies` declares it (MCP 2026-07-28: a broader scope implies narrower ones): a token's
+ * implied scopes are added to its `AuthInfo.scopes` once, when it is verified
+ * ({@link withImplied}), so every check after that is membership again.
  */
 import type { AuthInfo } from '../types.js';
 
@@ -47,4 +50,37 @@ export function stepUpScopes(needed: readonly string[], held: readonly string[],
 export function hasScopes(authInfo: Pick<AuthInfo, 'scopes'> | undefined, ...scopes: string[]): boolean {
   if (!authInfo || !Array.isArray(authInfo.scopes)) return false;
   return holdsAll(authInfo.scopes, scopes);
+}
+
+/** `scopeImplies` closed: each scope → every scope it implies, directly or through others (never itself). */
+export type ScopeHierarchy = ReadonlyMap<string, readonly string[]>;
+
+/** Close a `scopeImplies` map (cycles allowed: scopes that imply each other are equivalent). */
+export function closeHierarchy(implies: Readonly<Record<string, readonly string[]>>): ScopeHierarchy {
+  const out = new Map<string, readonly string[]>();
+  for (const broad of Object.keys(implies)) {
+    const seen = new Set<string>();
+    const todo = [...implies[broad]!];
+    while (todo.length > 0) {
+      const s = todo.pop()!;
+      if (s === broad || seen.has(s)) continue;
+      seen.add(s);
+      if (Object.prototype.hasOwnProperty.call(implies, s)) todo.push(...implies[s]!);
+    }
+    if (seen.size > 0) out.set(broad, Object.freeze([...seen]));
+  }
+  return out;
+}
+
+/** `held` and every scope its members imply (held ones first, in order; no duplicates). */
+export function withImplied(held: readonly string[], hierarchy: ScopeHierarchy | undefined): readonly string[] {
+  if (hierarchy === undefined || hierarchy.size === 0) return held;
+  let out: Set<string> | undefined;
+  for (const s of held) {
+    const implied = hierarchy.get(s);
+    if (implied === undefined) continue;
+    out ??= new Set(held);
+    for (const i of implied) out.add(i);
+  }
+  return out === undefined ? held : Object.freeze([...out]);
 }

@@ -4,9 +4,11 @@
  * Scopes come from `scope` (space-delimited string) or `scp` (array of strings, or a string, as
  * Entra ID sends); a claim of the wrong type is the token's fault (401), never a 500.
  * `clientId` is `client_id`, else `azp`, else `appid`, else `''`. `expiresAt` is `exp` (seconds).
+ * `scopes` also holds the scopes the token's scopes imply (`scopeImplies`); `extra.scope` keeps the claim as sent.
  * Other kinds of token (refresh, ID, bound to a key) are refused by both paths ({@link assertBearerAccessToken}).
  */
 import { InvalidTokenError } from '../errors.js';
+import { withImplied, type ScopeHierarchy } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
 
 /** Parse `scope` / `scp` into a frozen, de-duplicated list. */
@@ -104,12 +106,12 @@ function deepFreeze<T extends object>(root: T): T {
  * fresh `URL` on each read, a `URL` being mutable). `expSeconds` must already be a validated
  * finite number.
  */
-export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string): AuthInfo {
+export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string, hierarchy?: ScopeHierarchy): AuthInfo {
   const extra = deepFreeze({ ...claims, iss: claims.iss, sub: claims.sub, aud: claims.aud });
   return Object.freeze({
     token,
     clientId: clientIdOf(claims),
-    scopes: scopesOf(claims) as string[],
+    scopes: withImplied(scopesOf(claims), hierarchy) as string[],
     expiresAt: expSeconds,
     get resource(): URL {
       return new URL(resource);
