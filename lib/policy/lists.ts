@@ -6,16 +6,17 @@
  * `CreateTaskResult` names it at `result.task.taskId`) and the 2026-07-28 tasks extension (a call
  * whose client capabilities declare `io.modelcontextprotocol/tasks` may get one; its
  * `CreateTaskResult` is `result` itself, `resultType: "task"` and `taskId`).
- * A list answer this module looked at is the token's own view: a `cacheScope` (2026-07-28) other
- * than `"private"` becomes `"private"`, so no shared cache serves it to another authorization.
- * Everything else in a payload is left as it is.
+ * A list or `resources/read` answer this module looked at is the token's own view (filtered, or
+ * read under `resourceScopes`): a 2026-07-28 result (it has a `resultType`) goes out with
+ * `cacheScope: "private"` whatever it said (the schema's default is `"public"`), so no shared cache
+ * serves it to another authorization. Everything else in a payload is left as it is.
  */
 
 /** The list methods a policy can filter. */
 export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'tasks/list';
 
-/** The calls whose answers are looked at: list calls, and `tools/call` with `params.task` (it creates a task). */
-export type WatchedMethod = ListMethod | 'tools/call';
+/** The calls whose answers are looked at: list calls, task-creating `tools/call`s, and `resources/read` (for its `cacheScope`). */
+export type WatchedMethod = ListMethod | 'tools/call' | 'resources/read';
 
 /** The array in a list result that holds the entries. */
 export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources' | 'tasks'>> = Object.freeze({
@@ -68,6 +69,12 @@ function createsTask(m: Record<string, unknown>): boolean {
   const capabilities = isObject(meta) ? own(meta, CLIENT_CAPABILITIES) : undefined;
   const extensions = isObject(capabilities) ? own(capabilities, 'extensions') : undefined;
   return isObject(extensions) && own(extensions, TASKS_EXTENSION) !== undefined;
+}
+
+/** A result that may be cached across authorizations: a `cacheScope` other than `"private"`, or none on a 2026-07-28 result (default `"public"`). */
+function shareable(result: Record<string, unknown>): boolean {
+  const scope = own(result, 'cacheScope');
+  return scope !== 'private' && (scope !== undefined || own(result, 'resultType') !== undefined);
 }
 
 /** The task a `tools/call` result created: 2025-11-25 `result.task.taskId`, 2026-07-28 `resultType: "task"` with `taskId`. */
@@ -158,6 +165,14 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
       if (taskId !== undefined) out.tasks.push(taskId);
       continue;
     }
+    if (method === 'resources/read') {
+      matched = true;
+      if (shareable(result)) {
+        next ??= { ...result };
+        next.cacheScope = 'private';
+      }
+      continue;
+    }
     const listKey = LIST_KEYS[method];
     const entries = own(result, listKey);
     if (entries === undefined) continue;
@@ -174,8 +189,7 @@ function filterMessage(msg: unknown, calls: ListCalls, keep: KeepEntry, out: Fil
       // identity's tasks were on the page, it is not handed on.
       if (method === 'tasks/list') delete next.nextCursor;
     }
-    const scope = own(result, 'cacheScope');
-    if (scope !== undefined && scope !== 'private') {
+    if (shareable(result)) {
       // Filtered or not, this answer is what this token may see: never "public".
       next ??= { ...result };
       next.cacheScope = 'private';

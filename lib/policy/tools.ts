@@ -104,6 +104,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new 
     listMethods.add('tasks/list');
     listMethods.add('tools/call');
   }
+  // A read the resource rules gate is this token's: its answer goes out cacheScope "private".
+  if (resolvers.resource) listMethods.add('resources/read');
   const listKind: Readonly<Record<Exclude<ListMethod, 'tasks/list'>, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
   const entryField: Readonly<Record<Kind, 'name' | 'uri'>> = { tool: 'name', prompt: 'name', resource: 'uri' };
 

@@ -9,8 +9,9 @@
  * - `subscriptions/listen` naming another identity's task in `notifications.taskIds` (its
  *   `notifications/tasks` carry the task's result) is refused alike; its `resourceSubscriptions`
  *   are checked against `resourceScopes` as `resources/read` is;
- * - a list answer the policy looked at is the caller's own view: `cacheScope: "public"` is sent as
- *   `"private"` (a shared cache must not serve it across authorizations), filtered or not.
+ * - a list answer the policy looked at, and a `resources/read` answer under `resourceScopes`, is the
+ *   caller's own view: `cacheScope: "public"`, or none (the schema's default is `"public"`), is sent
+ *   as `"private"` (a shared cache must not serve it across authorizations), filtered or not.
  */
 import { randomUUID } from 'node:crypto';
 import express from 'express';
@@ -56,6 +57,11 @@ async function start(guard: Partial<Options>): Promise<Server2026> {
     switch (method) {
       case 'tools/list':
         return answer({ tools: [{ name: 'report', inputSchema: { type: 'object' } }, { name: 'admin', inputSchema: { type: 'object' } }], ttlMs: 60_000, cacheScope: 'public' });
+      case 'resources/list':
+        // A 2026 result that leaves cacheScope out (the schema's default is "public").
+        return answer({ resources: [{ uri: 'notes://1', name: 'n1' }, { uri: 'admin://x', name: 'a' }], ttlMs: 60_000 });
+      case 'resources/read':
+        return answer({ contents: [{ uri: params.uri, text: `content of ${String(params.uri)}` }], ttlMs: 3_600_000, cacheScope: 'public' });
       case 'tools/call': {
         const declared = params._meta?.['io.modelcontextprotocol/clientCapabilities']?.extensions?.[TASKS] !== undefined;
         if (!declared) return answer({ content: [{ type: 'text', text: 'done at once' }] });
@@ -176,4 +182,20 @@ test('a list answer the policy filters is the token\'s own view: cacheScope "pub
   const all = await s.rpc(await fx.token({ sub: 'root', client_id: 'c', scope: 'reports:read admin' }), 'tools/list');
   expect(all.body.result.tools).toHaveLength(2);
   expect(all.body.result.cacheScope).toBe('private');
+});
+
+test('under resourceScopes, resources/read answers and resources/list answers without a cacheScope go out "private"', async () => {
+  const s = await start({ resourceScopes: { 'notes://': ['notes:read'], 'admin://': ['admin'] } });
+  const a = await alice();
+  const read = await s.rpc(a, 'resources/read', { uri: 'notes://1' });
+  expect(read.status).toBe(200);
+  expect(read.body.result).toEqual({ resultType: 'complete', contents: [{ uri: 'notes://1', text: 'content of notes://1' }], ttlMs: 3_600_000, cacheScope: 'private' });
+  const listed = await s.rpc(a, 'resources/list');
+  expect(listed.body.result.resources.map((r: { uri: string }) => r.uri)).toEqual(['notes://1']);
+  expect(listed.body.result.cacheScope).toBe('private');
+});
+
+test('without resourceScopes a read is the same for every token: its cacheScope is left as the server set it', async () => {
+  const s = await start({ toolScopes: { '*': [] } });
+  expect((await s.rpc(await alice(), 'resources/read', { uri: 'notes://1' })).body.result.cacheScope).toBe('public');
 });
