@@ -26,7 +26,7 @@ import type { AuthInfo } from '../types.js';
 import { isJsonEssence, mediaType } from './body.js';
 import { headerOf, type Headers } from './head.js';
 
-/** Largest answer held for filtering (JSON body, or one unfinished SSE event), in bytes. */
+/** Largest answer parsed for filtering (a JSON body, or one SSE event, however it was written), in bytes. */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
 /** Installs the filter on a response when the request makes list calls. */
@@ -164,6 +164,11 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
   function filterSseEvent(block: Buffer): Buffer {
     const first = firstEvent;
     firstEvent = false;
+    if (block.length > MAX_HELD_BYTES) {
+      // (A complete event can arrive in one write, whatever its size: not parsed either.)
+      report('too_large');
+      return block;
+    }
     let data: string | undefined;
     try {
       data = eventData(block, first);
@@ -210,7 +215,10 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
     const body = held.length === 1 ? held[0]! : Buffer.concat(held);
     held = [];
     let out: Buffer | undefined;
-    if (mode === 'sse-held') {
+    if (body.length > MAX_HELD_BYTES) {
+      // Held whole through a last `end(chunk)` (how `res.json()` answers): too large to parse.
+      report('too_large');
+    } else if (mode === 'sse-held') {
       out = rewriteSse(body);
     } else if (body.length > 0) {
       try {

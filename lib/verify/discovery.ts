@@ -29,7 +29,7 @@ import { AuthMisconfiguredError, AuthUnavailableError } from '../errors.js';
 import type { Config } from '../options.js';
 import { isAllowedDiscoveredUrl } from '../options.js';
 import { cooldownLeftMs } from './cooldown.js';
-import { boundedFetch, FetchFailure, linkedSignal, readBody } from './http.js';
+import { boundedFetch, FetchFailure, linkedSignal, readBody, unlimitedController } from './http.js';
 
 /** `application/jwt`, `application/token-introspection+jwt`, any `…+jwt` media type. */
 const JWT_MEDIA_TYPE = /^\s*application\/(?:[^;\s]*\+)?jwt\s*(?:;|$)/i;
@@ -59,7 +59,8 @@ export class Discovery {
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   readonly #fetch: client.CustomFetch;
-  readonly #closing = new AbortController();
+  /** Aborted by close(); every call in progress listens to it (no listener limit: the warning would be a false leak alarm). */
+  readonly #closing = unlimitedController();
   /** Our client at the authorization server (a placeholder id when there is no introspection client). */
   readonly #clientId: string;
   readonly #clientAuth: client.ClientAuth;

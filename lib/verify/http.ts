@@ -3,6 +3,7 @@
  * followed (a 3xx is a failure), JSON only. Used for JWKS fetches and (through openid-client's `customFetch`)
  * for discovery.
  */
+import { setMaxListeners } from 'node:events';
 import { McpAuthError } from '../errors.js';
 
 /**
@@ -80,6 +81,18 @@ async function readCapped(response: Response, maxBytes: number): Promise<Uint8Ar
   let offset = 0;
   for (const c of chunks) { out.set(c, offset); offset += c.byteLength; }
   return out;
+}
+
+/**
+ * An `AbortController` whose signal takes any number of listeners: a guard's long-lived signal has
+ * one per call in progress ({@link linkedSignal}), each removed when its call ends, so more than
+ * Node's default 10 is load, not a leak (it warned `MaxListenersExceededWarning` at 11 concurrent
+ * introspections).
+ */
+export function unlimitedController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
 /**

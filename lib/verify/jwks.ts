@@ -26,7 +26,7 @@ import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHe
 import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
 import { cooldownLeftMs } from './cooldown.js';
 import type { GuardEvent } from '../events.js';
-import { describeFailure, fetchJson, FetchFailure } from './http.js';
+import { describeFailure, fetchJson, FetchFailure, unlimitedController } from './http.js';
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 /** Key material as `jose` resolves it. */
@@ -64,7 +64,8 @@ export class RemoteKeySet {
   #lastAttemptAt = -Infinity;
   #lastFailure: unknown;
   #inflight: Promise<void> | undefined;
-  readonly #closing = new AbortController();
+  /** Aborted by close(); every call in progress listens to it (no listener limit: the warning would be a false leak alarm). */
+  readonly #closing = unlimitedController();
 
   constructor(readonly uri: () => Promise<string>, private readonly s: KeySetSettings) {}
 
