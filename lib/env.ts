@@ -87,6 +87,11 @@ export const scopeMap: Parser = (v, name, problems) => {
       continue;
     }
     const key = part.slice(0, eq).trim();
+    if (part.includes('=', eq + 1)) {
+      // `x=y=z`: is `x=y` implied by nothing, or does `x` need `y=z`? Scopes (and URIs) may hold "=".
+      problems.push(`${name}: "${part.trim()}" has more than one "=" (write names or scopes that contain "=" or ";" in the JSON form)`);
+      continue;
+    }
     if (Object.hasOwn(out, key)) {
       // A second rule would silently replace the first (and may lower what the tool requires).
       problems.push(`${name}: "${key}" has more than one rule`);

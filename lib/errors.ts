@@ -66,7 +66,7 @@ export type McpAuthErrorReason =
   | 'introspection_rejected_credentials'
   | 'invalid_options';
 
-/** JSON-RPC error codes, all in the implementation-defined server-error range (-32000..-32099). */
+/** JSON-RPC error codes, all in MCP's implementation-defined range (-32000..-32019; MCP 2026-07-28 reserves -32020..-32099 for the spec's own). */
 export const JSONRPC_CODES: Readonly<Record<WireCode, number>> =
   Object.freeze({
     UNAUTHORIZED: -32000,

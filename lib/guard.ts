@@ -11,7 +11,7 @@ import { metadataMiddleware, metadataResponder } from './express/metadata-router
 import { protectMiddleware, type ProtectContext, type ProtectOptions } from './express/protect.js';
 import { makeResponder } from './express/respond.js';
 import { protectedResourceMetadata } from './metadata.js';
-import { resolveOptions, type Config, type Options } from './options.js';
+import { knownScopesOf, resolveOptions, type Config, type Options } from './options.js';
 import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
@@ -51,7 +51,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const config = resolveOptions(options);
   const emit = makeEmitter(config.onEvent);
   const verifier = new Verifier(config, emit);
-  const knownScopes = new Set(config.scopesSupported);
+  const knownScopes = knownScopesOf(config);
   const policy = compilePolicy(config, knownScopes);
   // 'base': what every request needs (requiredScopes, the * tool rule). 'all' adds scopesSupported,
   // and keeps the base (an explicit scopesSupported may leave it out): a token with exactly the

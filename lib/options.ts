@@ -49,7 +49,11 @@ export interface Options {
    * them too. Default none (scopes are exact).
    */
   scopeImplies?: ScopeMap;
-  /** `scopes_supported` of the protected resource metadata. Default: the union of scopes the policy uses. */
+  /**
+   * `scopes_supported` of the protected resource metadata. Default: the base set the 401 names
+   * (`requiredScopes` and the `*` tool rule's scopes): the minimal set a client starts with, more
+   * being asked for by step-up.
+   */
   scopesSupported?: readonly string[];
   /** `scope=` of the 401 challenge: `'base'` (required scopes and the `*` tool rule) or `'all'` (`scopesSupported`). Default `'base'`. */
   challengeScope?: 'base' | 'all';
@@ -393,6 +397,19 @@ export function resourceMetadataUrlFor(resource: URL): { url: string; paths: str
   return { url, paths: path === '' ? [root] : [root + path, root] };
 }
 
+/**
+ * The scopes this server knows (a 403 repeats those the token was granted): `scopesSupported`,
+ * `requiredScopes`, every scope of the policy maps and of `scopeImplies`.
+ */
+export function knownScopesOf(c: Config): Set<string> {
+  const known = new Set([...c.scopesSupported, ...policyScopes({ '': c.requiredScopes }, c.toolScopes, c.promptScopes, c.resourceScopes)]);
+  for (const [broad, narrow] of c.scopeImplies ?? []) {
+    known.add(broad);
+    for (const s of narrow) known.add(s);
+  }
+  return known;
+}
+
 /** Union of every scope a policy names, in first-seen order. */
 function policyScopes(...maps: (ScopeMap | undefined)[]): string[] {
   const all = new Set<string>();
@@ -456,8 +473,11 @@ export function resolveOptions(input: Options): Config {
     }
   }
   const hasPolicy = toolScopes !== undefined || promptScopes !== undefined || resourceScopes !== undefined;
+  // By default the base set the 401 names: what a client needs to start (MCP 2026-07-28:
+  // scopes_supported is the minimal set, more is asked for by step-up; a client given no scope=
+  // asks for all of scopes_supported, and every scope of the policy would make a broad token).
   const scopesSupported = checkScopeList(input.scopesSupported, 'scopesSupported', problems)
-    ?? Object.freeze(policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
+    ?? Object.freeze(policyScopes({ '': requiredScopes, '*': toolScopes?.['*'] ?? [] }));
   // (A default scopesSupported is made of the lists checked here.)
   refuseOfflineAccess({ requiredScopes, scopesSupported: input.scopesSupported === undefined ? undefined : scopesSupported }, problems);
   for (const [name, map] of [['toolScopes', toolScopes], ['promptScopes', promptScopes], ['resourceScopes', resourceScopes]] as const) {

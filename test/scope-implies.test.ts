@@ -54,6 +54,9 @@ describe('options', () => {
   test('MCP_AUTH_SCOPE_IMPLIES, both forms', () => {
     expect(fromEnv({ MCP_AUTH_SCOPE_IMPLIES: 'notes:admin=notes:write;notes:write=notes:read' }).scopeImplies).toEqual(IMPLIES);
     expect(fromEnv({ MCP_AUTH_SCOPE_IMPLIES: JSON.stringify(IMPLIES) }).scopeImplies).toEqual(IMPLIES);
+    // A scope may hold "=": the compact form cannot tell `x=y` implies `z` from `x` implies `y=z`.
+    expect(() => fromEnv({ MCP_AUTH_SCOPE_IMPLIES: 'x=y=z' })).toThrow(/more than one "="/);
+    expect(fromEnv({ MCP_AUTH_SCOPE_IMPLIES: '{"x=y":["z"]}' }).scopeImplies).toEqual({ 'x=y': ['z'] });
   });
 
   test('offline_access is refused in every configured scope list, protect({ scopes }) and requireScopes()', () => {
@@ -105,6 +108,15 @@ describe('over HTTP', () => {
     expect(res.status).toBe(403);
     expect(res.headers['www-authenticate']).toMatch(/ scope="[^"]*notes:admin/);
     expect(t.calls()).toBe(1);
+  });
+
+  test('a 403 names what is needed and the scopes the token was granted, not those they only imply (MCP 2026-07-28: a hierarchy does not change what a challenge names)', async () => {
+    const t = app({ scopeImplies: IMPLIES, toolScopes: { write_note: ['notes:write'], bill: ['billing:read'] } });
+    const admin = await fx.token({ scope: 'notes:admin' });
+    const res = await request(t.app).post('/mcp').set('Authorization', `Bearer ${admin}`).send(call('bill'));
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toMatch(/ scope="notes:read billing:read notes:admin"/);
+    expect(t.calls()).toBe(0);
   });
 
   test('without scopeImplies scopes are exact: the broader scope alone passes nothing narrower', async () => {

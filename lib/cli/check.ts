@@ -15,7 +15,7 @@ import { asMcpAuthError, InsufficientScopeError, wireCodeOf, type McpAuthErrorRe
 import type { GuardEvent } from '../events.js';
 import { mcpAuth } from '../guard.js';
 import type { Config } from '../options.js';
-import { missingScopes } from '../policy/scopes.js';
+import { grantedScopes, missingScopes } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
 import { clientIdOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
@@ -182,7 +182,8 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
       report.claims.expiresAt = info.expiresAt;
       report.claims.expires = humanExpiry(info.expiresAt, now);
     }
-    report.claims.scopes = [...info.scopes];
+    // The scopes the token carries (those they imply, `scopeImplies`, count in the checks below).
+    report.claims.scopes = [...grantedScopes(info.scopes)];
     missing = missingScopes(info.scopes, c.requiredScopes);
     if (missing.length > 0) err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: c.requiredScopes });
   } else if (kind === 'jwt') {

@@ -8,8 +8,8 @@
  * `CreateTaskResult` is `result` itself, `resultType: "task"` and `taskId`).
  * A list or `resources/read` answer this module looked at is the token's own view (filtered, or
  * read under `resourceScopes`): a 2026-07-28 result (it has a `resultType`) goes out with
- * `cacheScope: "private"` whatever it said (the schema's default is `"public"`), so no shared cache
- * serves it to another authorization. Everything else in a payload is left as it is.
+ * `cacheScope: "private"` whatever it said (a final one without it is taken for shareable), so no
+ * shared cache serves it to another authorization. Everything else in a payload is left as it is.
  */
 
 /** The list methods a policy can filter. */
@@ -56,6 +56,7 @@ export function idKey(id: unknown): string | undefined {
 /** The per-request client capabilities key of MCP 2026-07-28 `_meta`, and the tasks extension's id. */
 const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+const PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
 
 /**
  * A `tools/call` whose answer may create a task: it asks for one (2025-11-25: `params.task` is an
@@ -71,10 +72,24 @@ function createsTask(m: Record<string, unknown>): boolean {
   return isObject(extensions) && own(extensions, TASKS_EXTENSION) !== undefined;
 }
 
-/** A result that may be cached across authorizations: a `cacheScope` other than `"private"`, or none on a 2026-07-28 result (default `"public"`). */
+/**
+ * A final result that may be cached across authorizations: a `cacheScope` other than `"private"`,
+ * or none on a 2026-07-28 result (the field is required there; one without it is taken for
+ * shareable). An interim result (`resultType` other than `"complete"`, such as `input_required`) is
+ * never cached and carries no hints: left alone.
+ */
 function shareable(result: Record<string, unknown>): boolean {
+  const type = own(result, 'resultType');
+  if (type !== undefined && type !== 'complete') return false;
   const scope = own(result, 'cacheScope');
-  return scope !== 'private' && (scope !== undefined || own(result, 'resultType') !== undefined);
+  return scope !== 'private' && (scope !== undefined || type !== undefined);
+}
+
+/** A 2026-07-28 request (its `_meta` names a protocol version): only its answers carry caching hints. */
+function isModern(m: Record<string, unknown>): boolean {
+  const params = own(m, 'params');
+  const meta = isObject(params) ? own(params, '_meta') : undefined;
+  return isObject(meta) && typeof own(meta, PROTOCOL_VERSION) === 'string';
 }
 
 /** The task a `tools/call` result created: 2025-11-25 `result.task.taskId`, 2026-07-28 `resultType: "task"` with `taskId`. */
@@ -88,7 +103,8 @@ function createdTask(result: Record<string, unknown>): string | undefined {
 
 /**
  * The watched calls (requests with an id) of a parsed body, single message or batch, restricted to
- * `methods` (`tools/call` only when it creates a task); `undefined` when there is none.
+ * `methods` (`tools/call` only when it may create a task, `resources/read` only in a 2026-07-28
+ * request); `undefined` when there is none.
  */
 export function findListCalls(body: unknown, methods: ReadonlySet<string>): ListCalls | undefined {
   if (methods.size === 0) return undefined;
@@ -97,7 +113,9 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
   for (const m of messages) {
     if (!isObject(m)) continue;
     const method = own(m, 'method');
-    if (typeof method !== 'string' || !methods.has(method) || (method === 'tools/call' && !createsTask(m))) continue;
+    if (typeof method !== 'string' || !methods.has(method)) continue;
+    // A tools/call only when it may create a task; a resources/read only in 2026 (for its cacheScope).
+    if ((method === 'tools/call' && !createsTask(m)) || (method === 'resources/read' && !isModern(m))) continue;
     const key = idKey(own(m, 'id'));
     if (key === undefined) continue;
     calls ??= new Map();

@@ -31,12 +31,14 @@ export function holdsAll(held: readonly string[], required: readonly string[]): 
 }
 
 /**
- * `scope=` of a 403 (MCP 2025-11-25): what this request needs, plus the scopes the token already
- * holds that the server knows about, so a client that steps up does not lose what it had.
+ * `scope=` of a 403 (MCP 2025-11-25): what this request needs, plus the scopes the token was
+ * granted that the server knows about, so a client that steps up does not lose what it had. Scopes
+ * a granted one only implies (`scopeImplies`) are not repeated: a hierarchy decides whether a
+ * token is sufficient, not what a challenge names (MCP 2026-07-28 security best practices).
  */
 export function stepUpScopes(needed: readonly string[], held: readonly string[], known: ReadonlySet<string>): string[] {
   const out = new Set(needed);
-  for (const s of held) if (known.has(s)) out.add(s);
+  for (const s of grantedScopes(held)) if (known.has(s)) out.add(s);
   return [...out];
 }
 
@@ -72,6 +74,14 @@ export function closeHierarchy(implies: Readonly<Record<string, readonly string[
   return out;
 }
 
+/** A list {@link withImplied} widened → the scopes it was made from (the token's own). */
+const granted = new WeakMap<readonly string[], readonly string[]>();
+
+/** The scopes a token was granted, from its `AuthInfo.scopes` (which also lists those they imply). */
+export function grantedScopes(scopes: readonly string[]): readonly string[] {
+  return granted.get(scopes) ?? scopes;
+}
+
 /** `held` and every scope its members imply (held ones first, in order; no duplicates). */
 export function withImplied(held: readonly string[], hierarchy: ScopeHierarchy | undefined): readonly string[] {
   if (hierarchy === undefined || hierarchy.size === 0) return held;
@@ -82,5 +92,8 @@ export function withImplied(held: readonly string[], hierarchy: ScopeHierarchy |
     out ??= new Set(held);
     for (const i of implied) out.add(i);
   }
-  return out === undefined ? held : Object.freeze([...out]);
+  if (out === undefined || out.size === held.length) return held;
+  const widened = Object.freeze([...out]);
+  granted.set(widened, held);
+  return widened;
 }

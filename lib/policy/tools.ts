@@ -27,7 +27,7 @@
  * `resources/templates/list` (templates are not filtered), anything not in a JSON body.
  */
 import { InsufficientScopeError, InvalidRequestError } from '../errors.js';
-import type { Config } from '../options.js';
+import { knownScopesOf, type Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { Bindings } from './bindings.js';
 import { findListCalls, own, type ListCalls, type ListMethod } from './lists.js';
@@ -84,9 +84,9 @@ function invalidCall(method: string, path: string): InvalidRequestError {
  * Compile the policy of a configuration, or `undefined` when none of `toolScopes`, `promptScopes`,
  * `resourceScopes` is configured (then only `requiredScopes` and route scopes apply).
  *
- * @param knownScopes the scopes the server knows (`scopesSupported`): the held scopes a 403 repeats.
+ * @param knownScopes the scopes the server knows ({@link knownScopesOf}): the held scopes a 403 repeats.
  */
-export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = new Set(c.scopesSupported)): Policy | undefined {
+export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = knownScopesOf(c)): Policy | undefined {
   if (!c.toolScopes && !c.promptScopes && !c.resourceScopes) return undefined;
   const resolvers: Readonly<Record<Kind, Resolver | undefined>> = {
     tool: c.toolScopes && compileNameRules(c.toolScopes),

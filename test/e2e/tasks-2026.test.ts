@@ -10,7 +10,7 @@
  *   `notifications/tasks` carry the task's result) is refused alike; its `resourceSubscriptions`
  *   are checked against `resourceScopes` as `resources/read` is;
  * - a list answer the policy looked at, and a `resources/read` answer under `resourceScopes`, is the
- *   caller's own view: `cacheScope: "public"`, or none (the schema's default is `"public"`), is sent
+ *   caller's own view: `cacheScope: "public"`, or none (the field is required: a result without it is taken for shareable), is sent
  *   as `"private"` (a shared cache must not serve it across authorizations), filtered or not.
  */
 import { randomUUID } from 'node:crypto';
@@ -58,7 +58,7 @@ async function start(guard: Partial<Options>): Promise<Server2026> {
       case 'tools/list':
         return answer({ tools: [{ name: 'report', inputSchema: { type: 'object' } }, { name: 'admin', inputSchema: { type: 'object' } }], ttlMs: 60_000, cacheScope: 'public' });
       case 'resources/list':
-        // A 2026 result that leaves cacheScope out (the schema's default is "public").
+        // A 2026 result that leaves the (required) cacheScope out.
         return answer({ resources: [{ uri: 'notes://1', name: 'n1' }, { uri: 'admin://x', name: 'a' }], ttlMs: 60_000 });
       case 'resources/read':
         return answer({ contents: [{ uri: params.uri, text: `content of ${String(params.uri)}` }], ttlMs: 3_600_000, cacheScope: 'public' });

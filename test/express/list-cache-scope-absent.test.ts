@@ -1,7 +1,7 @@
 /**
  * A 2026-07-28 list answer the guard filtered, whose server left `cacheScope` out, goes out with
- * `cacheScope: "private"`, JSON and SSE alike: the schema makes the field required and gives
- * "public" as its default (the C# SDK tells clients to treat an absent one as public), so without
+ * `cacheScope: "private"`, JSON and SSE alike: the schema makes the field required, and clients
+ * may take an absent one for "public" (the C# SDK tells them to), so without
  * it this token's view (here an admin's full list, naming the `admin` tool) could be kept by a
  * shared cache and served to another authorization.
  */

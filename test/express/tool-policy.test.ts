@@ -141,10 +141,14 @@ describe('challenges under a policy', () => {
     expect((await request(t.app).post('/mcp').set('Authorization', `Bearer ${both}`).send(call('delete_note'))).status).toBe(200);
   });
 
-  test('scopes_supported defaults to the union of the policy scopes', async () => {
+  test('scopes_supported defaults to the base set the 401 names (requiredScopes, the * rule), not every scope of the policy (MCP 2026-07-28: the minimal set; more by step-up)', async () => {
     const t = app({ requiredScopes: ['base'] });
     const res = await request(t.app).get('/.well-known/oauth-protected-resource/mcp');
-    expect(res.body.scopes_supported).toEqual(['base', 'notes:write', 'notes:read', 'mcp']);
+    expect(res.body.scopes_supported).toEqual(['base', 'mcp']);
+    // The policy's scopes stay known: a 403 repeats those the token holds.
+    const token = await fx.token({ scope: 'base mcp notes:read' });
+    const denied = await request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(call('delete_note'));
+    expect(denied.headers['www-authenticate']).toMatch(/ scope="base notes:write mcp notes:read"/);
   });
 
   test('without toolScopes there is no default deny', async () => {

@@ -176,3 +176,11 @@ describe('tasks under toolScopes: every method naming a task by params.taskId (2
     expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'x' } })).toBeUndefined();
   });
 });
+
+test('listCalls(): under resourceScopes a resources/read is watched only in a 2026-07-28 request (its answer may carry a cacheScope)', () => {
+  const q = policyOf({ resourceScopes: { 'notes://': ['notes:read'] } });
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+  expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://1', _meta: meta } })).toEqual(new Map([['n:1', { methods: ['resources/read'], pending: 1 }]]));
+  expect(q.listCalls({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://1' } })).toBeUndefined();
+  expect(policyOf({ toolScopes: { '*': [] } }).listCalls({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'notes://1', _meta: meta } })).toBeUndefined();
+});
