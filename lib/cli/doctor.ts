@@ -408,7 +408,9 @@ function checkPolicy(c: Config, meta: Metadata | undefined, out: DoctorCheck[]):
   if (used.size === 0) {
     out.push({ id: 'scopes', status: 'info', message: 'no scopes required: any valid token for this resource is accepted' });
   } else if (Array.isArray(supported)) {
-    const unknown = [...used].filter((s) => !supported.includes(s));
+    // A scope the server does not list may still come with a broader one it does (`scopeImplies`).
+    const implied = (s: string): boolean => [...(c.scopeImplies ?? [])].some(([broad, narrow]) => narrow.includes(s) && supported.includes(broad));
+    const unknown = [...used].filter((s) => !supported.includes(s) && !implied(s));
     if (unknown.length > 0) {
       out.push({ id: 'scopes', status: 'warn', message: `scopes the guard requires but the authorization server does not list in scopes_supported: ${unknown.join(', ')}`, fix: 'define these scopes at the authorization server, or no client can obtain them' });
     } else {

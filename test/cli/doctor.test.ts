@@ -81,6 +81,16 @@ describe('doctor against a healthy loopback authorization server', () => {
     expect(JSON.parse(r.stdout).ok).toBe(true);
   });
 
+  test("scopes: one the authorization server does not list, but a listed one implies (scopeImplies), is obtainable; one neither covers is warned about", async () => {
+    as.metadata = { scopes_supported: ['notes:admin', 'mcp'] };
+    const tools = { MCP_AUTH_TOOL_SCOPES: 'delete_note=notes:write;*=mcp' };
+    const implied = await runCli(['doctor', '--json'], env({ ...tools, MCP_AUTH_SCOPE_IMPLIES: 'notes:admin=notes:write' }));
+    expect(statuses(implied.stdout).scopes).toBe('pass');
+    const plain = await runCli(['doctor', '--json'], env(tools));
+    expect(statuses(plain.stdout).scopes).toBe('warn');
+    expect(checksOf(plain.stdout).scopes!.message).toContain('notes:write');
+  });
+
   test('text mode: one line per check, a summary, exit 0', async () => {
     const r = await runCli(['doctor'], env());
     expect(r.code).toBe(0);
