@@ -52,7 +52,8 @@ export interface Options {
   /**
    * `scopes_supported` of the protected resource metadata. Default: the base set the 401 names
    * (`requiredScopes` and the `*` tool rule's scopes): the minimal set a client starts with, more
-   * being asked for by step-up.
+   * being asked for by step-up; every scope of the policy when that set is empty or
+   * `challengeScope` is `'all'`.
    */
   scopesSupported?: readonly string[];
   /** `scope=` of the 401 challenge: `'base'` (required scopes and the `*` tool rule) or `'all'` (`scopesSupported`). Default `'base'`. */
@@ -476,8 +477,13 @@ export function resolveOptions(input: Options): Config {
   // By default the base set the 401 names: what a client needs to start (MCP 2026-07-28:
   // scopes_supported is the minimal set, more is asked for by step-up; a client given no scope=
   // asks for all of scopes_supported, and every scope of the policy would make a broad token).
+  // Every scope of the policy instead when the base set is empty (a client would be given no scope
+  // to ask for, and authorization servers refuse an authorization that grants none) or when
+  // challengeScope is 'all' (the operator asks for every scope up front).
+  const challengeScope = checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems);
+  const baseSet = policyScopes({ '': requiredScopes, '*': toolScopes?.['*'] ?? [] });
   const scopesSupported = checkScopeList(input.scopesSupported, 'scopesSupported', problems)
-    ?? Object.freeze(policyScopes({ '': requiredScopes, '*': toolScopes?.['*'] ?? [] }));
+    ?? Object.freeze(baseSet.length > 0 && challengeScope === 'base' ? baseSet : policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
   // (A default scopesSupported is made of the lists checked here.)
   refuseOfflineAccess({ requiredScopes, scopesSupported: input.scopesSupported === undefined ? undefined : scopesSupported }, problems);
   for (const [name, map] of [['toolScopes', toolScopes], ['promptScopes', promptScopes], ['resourceScopes', resourceScopes]] as const) {
@@ -548,7 +554,7 @@ export function resolveOptions(input: Options): Config {
     bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
     scopeImplies: checkImplies(input.scopeImplies, problems),
     scopesSupported,
-    challengeScope: checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems),
+    challengeScope,
     tokenFormat,
     introspection,
     strict: checkBoolean(input.strict, 'strict', false, problems),

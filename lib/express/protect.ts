@@ -15,7 +15,7 @@ import { assertTokenGrammar, bearerCredential } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
 import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
-import { holdsAll, isScopeToken, stepUpScopes } from '../policy/scopes.js';
+import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
 import type { Bindings } from '../policy/bindings.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
@@ -262,6 +262,7 @@ export function requireScopes(...scopes: string[]): RequestHandler {
   }
   if (scopes.includes('offline_access')) throw new TypeError('requireScopes(...scopes): "offline_access" asks for a refresh token, not for access to this resource');
   const needed = Object.freeze([...new Set(scopes)]);
+  for (const s of needed) routeScopes.add(s);
   return function mcpAuthRequireScopes(req: Request, res: Response, next: NextFunction): void {
     const info = req.auth;
     if (info === undefined && passedThrough.has(req)) return next();

@@ -38,9 +38,15 @@ export function holdsAll(held: readonly string[], required: readonly string[]): 
  */
 export function stepUpScopes(needed: readonly string[], held: readonly string[], known: ReadonlySet<string>): string[] {
   const out = new Set(needed);
-  for (const s of grantedScopes(held)) if (known.has(s)) out.add(s);
+  for (const s of grantedScopes(held)) if (known.has(s) || routeScopes.has(s)) out.add(s);
   return [...out];
 }
+
+/**
+ * Scopes a `requireScopes()` anywhere in the process requires: known to every guard's 403 (a
+ * `requireScopes()` is bound to no guard when it is made, and a 403 elsewhere must not drop them).
+ */
+export const routeScopes = new Set<string>();
 
 /**
  * True when `authInfo` holds every one of `scopes`: for checks inside tool handlers that depend on
