@@ -38,7 +38,8 @@ export type GuardEvent =
   | { type: 'stale_keys_served'; jwksUri: string; ageSeconds: number }
   | { type: 'introspection_failed'; url: string; reason: string; status?: number }
   | { type: 'misconfigured'; reason: MisconfiguredReason }
-  | { type: 'list_unfiltered'; method: string; reason: ListUnfilteredReason };
+  | { type: 'list_unfiltered'; method: string; reason: ListUnfilteredReason }
+  | { type: 'stream_ended'; reason: 'token_expired'; issuer?: string; clientId?: string };
 
 /** Why the authorization server would not take this guard's own introspection settings. */
 export type MisconfiguredReason = 'introspection_rejected_credentials' | 'introspection_endpoint_missing' | 'introspection_client_invalid';

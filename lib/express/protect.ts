@@ -22,6 +22,7 @@ import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
+import { endStreamAtExpiry } from './stream-expiry.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -125,6 +126,18 @@ function tokenInBody(req: Request): boolean {
   return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
+/** A 2026-07-28 `subscriptions/listen` request: its answer is a stream that stays open. */
+function opensListen(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => m !== null && typeof m === 'object' && (m as { method?: unknown }).method === 'subscriptions/listen');
+}
+
+/** The issuer and client an event names (strings only). */
+function issuerAndClient(info: AuthInfo): { issuer?: string; clientId?: string } {
+  const iss = (info.extra as { iss?: unknown } | undefined)?.iss;
+  return { ...(typeof iss === 'string' ? { issuer: iss } : {}), ...(info.clientId !== '' ? { clientId: info.clientId } : {}) };
+}
+
 /** Build the named middleware of `guard.protect(opts)`. */
 export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}): RequestHandler {
   const { config: c, verifier, respond, knownScopes, sessions } = ctx;
@@ -168,6 +181,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
+    if (info.expiresAt !== undefined && (req.method === 'GET' || opensListen(req.body))) {
+      endStreamAtExpiry(res, info.expiresAt * 1000, c.clock, () => emit?.({ type: 'stream_ended', reason: 'token_expired', ...issuerAndClient(info) }));
+    }
     if (sessions !== undefined) {
       if (session === undefined) {
         if (mayOpenSession(req.body)) watchSessionIssue(res, (id) => sessions.bind(id, info));
