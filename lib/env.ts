@@ -52,7 +52,13 @@ const oneOf = (allowed: readonly string[]): Parser => (v, name, problems) => {
  * not open a tool to every token), and so is a second rule for one name (it would silently replace
  * the first); "no extra scope" is written `{"tool":[]}`.
  */
-export const scopeMap: Parser = (v, name, problems) => {
+export const scopeMap: Parser = (v, name, problems) => parseScopeMap(v, name, problems, false);
+
+/** `scopeImplies`: the same two forms, a scope on the left (`notes:admin=notes:write notes:read`). */
+const impliesMap: Parser = (v, name, problems) => parseScopeMap(v, name, problems, true);
+
+function parseScopeMap(v: string, name: string, problems: string[], implies: boolean): Record<string, string[]> | undefined {
+  const form = implies ? 'scope=implied1 implied2' : 'name=scope1 scope2';
   const t = v.trim();
   if (t.startsWith('{')) {
     let parsed: unknown;
@@ -71,7 +77,7 @@ export const scopeMap: Parser = (v, name, problems) => {
       if (typeof val === 'string') {
         // A string that names no scope (an unset shell variable) is refused; [] says "base scopes only".
         const scopes = list(val, name, problems) as string[];
-        if (scopes.length === 0) problems.push(`${name}: the value of "${k}" names no scope (write [] for "no scope beyond the base ones")`);
+        if (scopes.length === 0) problems.push(`${name}: the value of "${k}" names no scope${implies ? '' : ' (write [] for "no scope beyond the base ones")'}`);
         else out[k] = scopes;
       } else if (Array.isArray(val) && val.every((s) => typeof s === 'string')) out[k] = val as string[];
       else problems.push(`${name}: the value of "${k}" must be an array of scopes`);
@@ -83,7 +89,7 @@ export const scopeMap: Parser = (v, name, problems) => {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
     if (eq <= 0) {
-      problems.push(`${name}: "${part.trim()}" is not of the form tool=scope1 scope2`);
+      problems.push(`${name}: "${part.trim()}" is not of the form ${form}`);
       continue;
     }
     const key = part.slice(0, eq).trim();
@@ -99,13 +105,13 @@ export const scopeMap: Parser = (v, name, problems) => {
     }
     const scopes = list(part.slice(eq + 1), name, problems) as string[];
     if (scopes.length === 0) {
-      problems.push(`${name}: "${key}=" names no scope (for "no scope beyond the base ones" use the JSON form {"${key}":[]})`);
+      problems.push(`${name}: "${key}=" names no scope${implies ? '' : ` (for "no scope beyond the base ones" use the JSON form {"${key}":[]})`}`);
       continue;
     }
     out[key] = scopes;
   }
   return out;
-};
+}
 
 /** Variable → [option path, parser]. Introspection settings go under `introspection`. */
 const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
@@ -121,7 +127,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_RESOURCE_SCOPES: ['resourceScopes', scopeMap],
   MCP_AUTH_FILTER_LISTS: ['filterLists', bool],
   MCP_AUTH_BIND_SESSIONS: ['bindSessions', bool],
-  MCP_AUTH_SCOPE_IMPLIES: ['scopeImplies', scopeMap],
+  MCP_AUTH_SCOPE_IMPLIES: ['scopeImplies', impliesMap],
   MCP_AUTH_SCOPES_SUPPORTED: ['scopesSupported', list],
   MCP_AUTH_CHALLENGE_SCOPE: ['challengeScope', oneOf(['base', 'all'])],
   MCP_AUTH_TOKEN_FORMAT: ['tokenFormat', oneOf(['jwt', 'opaque', 'auto'])],

@@ -28,7 +28,10 @@ export type TokenKind = 'jwt' | 'opaque' | 'none';
  * - `introspection_failed`: the introspection endpoint could not be used (outage, bad answer).
  * - `misconfigured`: the authorization server refused this guard's own credentials.
  * - `list_unfiltered`: a `tools/list` (or prompt/resource/task list) answer could not be filtered,
- *   or a task-creating `tools/call` answer could not be read (its task is not bound).
+ *   a task-creating `tools/call` answer could not be read (its task is not bound), or a 2026
+ *   `resources/read` answer under `resourceScopes` could not be marked `cacheScope: "private"`.
+ * - `stream_ended`: a GET event stream or a `subscriptions/listen` answer was ended at its first
+ *   write at or after its token's `exp` (with `clockTolerance`); `issuer`, `clientId` as for `allow`.
  */
 export type GuardEvent =
   | { type: 'allow'; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
@@ -92,6 +95,16 @@ const MAX_KID = 128;
 
 function cap(value: unknown, max = MAX_FIELD): string | undefined {
   return typeof value === 'string' && value !== '' ? (value.length > max ? value.slice(0, max) : value) : undefined;
+}
+
+/** The `stream_ended` event of a stream `protect()` ended (issuer and client capped as for `allow`). */
+export function streamEndedEvent(info: AuthInfo): GuardEvent {
+  const event: Record<string, unknown> = { type: 'stream_ended', reason: 'token_expired' };
+  const issuer = cap((info.extra as { iss?: unknown } | undefined)?.iss);
+  const clientId = cap(info.clientId);
+  if (issuer !== undefined) event.issuer = issuer;
+  if (clientId !== undefined) event.clientId = clientId;
+  return event as GuardEvent;
 }
 
 /** The `tools/call` tool name of a single JSON-RPC message, else `undefined` (batches name no tool). */

@@ -56,7 +56,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   // 'base': what every request needs (requiredScopes, the * tool rule). 'all' adds scopesSupported,
   // and keeps the base (an explicit scopesSupported may leave it out): a token with exactly the
   // challenge's scopes must pass every request's required-scope check and the * rule.
-  const base = [...config.requiredScopes, ...(config.toolScopes?.['*'] ?? [])];
+  const base = config.baseScopes;
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;

@@ -9,7 +9,10 @@ import { ConfigError } from './errors.js';
 import { closeHierarchy, isScopeToken, type ScopeHierarchy } from './policy/scopes.js';
 import type { GuardEvent } from './events.js';
 
-/** Map of names (tool names, `prefix*` patterns or `*`) to the scopes required, all of them. */
+/**
+ * Map of names (tool names, `prefix*` patterns or `*`; URI prefixes for `resourceScopes`) to the
+ * scopes required, all of them; for `scopeImplies`, of a scope to the scopes it implies.
+ */
 export type ScopeMap = Readonly<Record<string, readonly string[]>>;
 
 /** Options of {@link mcpAuth}. Durations carry their unit in the name; `clockTolerance` is in seconds as in `jose`. */
@@ -132,6 +135,8 @@ export interface Config {
   /** `scopeImplies` closed (each scope → all it implies), `undefined` when none. */
   readonly scopeImplies: ScopeHierarchy | undefined;
   readonly scopesSupported: readonly string[];
+  /** What every request needs and a 401 names by default: `requiredScopes` ∪ the `*` tool rule's scopes. */
+  readonly baseScopes: readonly string[];
   readonly challengeScope: 'base' | 'all';
   readonly tokenFormat: 'jwt' | 'opaque' | 'auto';
   readonly introspection: Readonly<Required<Omit<IntrospectionOptions, 'url' | 'clientSecret'>>> & {
@@ -341,6 +346,9 @@ function checkImplies(value: unknown, problems: string[]): ScopeHierarchy | unde
     const list = checkScopeList((value as Record<string, unknown>)[key], `scopeImplies["${key}"]`, problems);
     if (list) map[key] = list;
   }
+  // Implied scopes are known to a 403, which would then name offline_access; and a refresh-token
+  // request must not imply access.
+  refuseOfflineAccess(Object.fromEntries(Object.entries(map).map(([k, v]) => [`scopeImplies["${k}"]`, [k, ...v]])), problems);
   return closeHierarchy(map);
 }
 
@@ -404,7 +412,7 @@ export function resourceMetadataUrlFor(resource: URL): { url: string; paths: str
  */
 export function knownScopesOf(c: Config): Set<string> {
   const known = new Set([...c.scopesSupported, ...policyScopes({ '': c.requiredScopes }, c.toolScopes, c.promptScopes, c.resourceScopes)]);
-  for (const [broad, narrow] of c.scopeImplies ?? []) {
+  for (const [broad, narrow] of Object.entries(c.scopeImplies ?? {})) {
     known.add(broad);
     for (const s of narrow) known.add(s);
   }
@@ -481,7 +489,7 @@ export function resolveOptions(input: Options): Config {
   // to ask for, and authorization servers refuse an authorization that grants none) or when
   // challengeScope is 'all' (the operator asks for every scope up front).
   const challengeScope = checkEnum(input.challengeScope, 'challengeScope', ['base', 'all'] as const, 'base', problems);
-  const baseSet = policyScopes({ '': requiredScopes, '*': toolScopes?.['*'] ?? [] });
+  const baseSet = Object.freeze(policyScopes({ '': requiredScopes, '*': toolScopes?.['*'] ?? [] }));
   const scopesSupported = checkScopeList(input.scopesSupported, 'scopesSupported', problems)
     ?? Object.freeze(baseSet.length > 0 && challengeScope === 'base' ? baseSet : policyScopes({ '': requiredScopes }, toolScopes, promptScopes, resourceScopes));
   // (A default scopesSupported is made of the lists checked here.)
@@ -554,6 +562,7 @@ export function resolveOptions(input: Options): Config {
     bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
     scopeImplies: checkImplies(input.scopeImplies, problems),
     scopesSupported,
+    baseScopes: baseSet,
     challengeScope,
     tokenFormat,
     introspection,

@@ -33,7 +33,7 @@ describe('closeHierarchy / withImplied', () => {
     expect(withImplied(['notes:admin'], h)).toEqual(['notes:admin', 'notes:write', 'notes:read']);
     expect(withImplied(['notes:read', 'notes:write'], h)).toEqual(['notes:read', 'notes:write']);
     expect(withImplied(['b'], h)).toEqual(['b', 'a']);
-    expect(h.get('a')).toEqual(['b']);
+    expect(h['a']).toEqual(['b']);
   });
 
   test('nothing implied: the very same list (no copy per token)', () => {
@@ -48,7 +48,11 @@ describe('options', () => {
     expect(problemsOf({ scopeImplies: ['notes:admin'] as never })).toEqual([expect.stringMatching(/^scopeImplies must be an object/)]);
     expect(problemsOf({ scopeImplies: { 'notes admin': ['x'] } })).toEqual([expect.stringMatching(/^scopeImplies: "notes admin" is not a scope/)]);
     expect(problemsOf({ scopeImplies: { 'notes:admin': 'notes:write' as never } })).toEqual([expect.stringMatching(/^scopeImplies\["notes:admin"\] must be an array of scopes/)]);
-    expect(mcpAuth({ resource: RESOURCE, issuer: 'https://as.example.com', scopeImplies: IMPLIES }).config.scopeImplies?.get('notes:admin')).toEqual(['notes:write', 'notes:read']);
+    const config = mcpAuth({ resource: RESOURCE, issuer: 'https://as.example.com', scopeImplies: IMPLIES }).config;
+    expect(config.scopeImplies?.['notes:admin']).toEqual(['notes:write', 'notes:read']);
+    // Frozen like the rest of the configuration: no one widens every token's scopes afterwards.
+    expect(Object.isFrozen(config.scopeImplies) && Object.isFrozen(config.scopeImplies!['notes:admin'])).toBe(true);
+    expect(() => { (config.scopeImplies as Record<string, string[]>)['notes:read'] = ['admin']; }).toThrow(TypeError);
   });
 
   test('MCP_AUTH_SCOPE_IMPLIES, both forms', () => {
@@ -64,6 +68,9 @@ describe('options', () => {
     expect(problemsOf({ scopesSupported: ['offline_access'] })).toEqual([expect.stringMatching(/^scopesSupported: "offline_access"/)]);
     expect(problemsOf({ toolScopes: { sync: ['offline_access'] } })).toEqual([expect.stringMatching(/^toolScopes\["sync"\]: "offline_access"/)]);
     expect(problemsOf({ resourceScopes: { 'x://': ['offline_access'] } })).toEqual([expect.stringMatching(/^resourceScopes\["x:\/\/"\]: "offline_access"/)]);
+    // Implied scopes are known to a 403; and a refresh-token request must not imply access.
+    expect(problemsOf({ scopeImplies: { offline_access: ['notes:write'] } })).toEqual([expect.stringMatching(/^scopeImplies\["offline_access"\]: "offline_access"/)]);
+    expect(problemsOf({ scopeImplies: { 'notes:admin': ['offline_access'] } })).toEqual([expect.stringMatching(/^scopeImplies\["notes:admin"\]: "offline_access"/)]);
     const guard = mcpAuth({ resource: RESOURCE, issuer: 'https://as.example.com' });
     expect(() => guard.protect({ scopes: ['offline_access'] })).toThrow(/offline_access/);
     expect(() => requireScopes('offline_access')).toThrow(/offline_access/);

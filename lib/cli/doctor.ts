@@ -409,12 +409,12 @@ function checkPolicy(c: Config, meta: Metadata | undefined, out: DoctorCheck[]):
     out.push({ id: 'scopes', status: 'info', message: 'no scopes required: any valid token for this resource is accepted' });
   } else if (Array.isArray(supported)) {
     // A scope the server does not list may still come with a broader one it does (`scopeImplies`).
-    const implied = (s: string): boolean => [...(c.scopeImplies ?? [])].some(([broad, narrow]) => narrow.includes(s) && supported.includes(broad));
+    const implied = (s: string): boolean => Object.entries(c.scopeImplies ?? {}).some(([broad, narrow]) => narrow.includes(s) && supported.includes(broad));
     const unknown = [...used].filter((s) => !supported.includes(s) && !implied(s));
     if (unknown.length > 0) {
       out.push({ id: 'scopes', status: 'warn', message: `scopes the guard requires but the authorization server does not list in scopes_supported: ${unknown.join(', ')}`, fix: 'define these scopes at the authorization server, or no client can obtain them' });
     } else {
-      out.push({ id: 'scopes', status: 'pass', message: `every required scope is listed by the authorization server (${[...used].join(', ')})` });
+      out.push({ id: 'scopes', status: 'pass', message: `every required scope is listed by the authorization server, or implied by a listed one (scopeImplies) (${[...used].join(', ')})` });
     }
   } else {
     out.push({ id: 'scopes', status: 'info', message: `scopes required: ${[...used].join(', ')} (the authorization server publishes no scopes_supported to compare with)` });

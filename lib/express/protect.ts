@@ -1,7 +1,9 @@
 /**
  * `protect()`: the Express edge of the guard. Turns `req` into bearer input, verifies the token,
  * checks that an `Mcp-Session-Id` is the token's identity's (`bindSessions`), applies required,
- * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed.
+ * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed. On the way out it
+ * binds a session an `initialize` answer issues, releases one its owner's `DELETE` ends, and ends
+ * a GET or `subscriptions/listen` event stream when its token expires (`stream-expiry.ts`).
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * It answers GET, HEAD and OPTIONS of its RFC 9728 metadata paths itself with the document (any
@@ -13,7 +15,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { assertTokenGrammar, bearerCredential } from '../bearer.js';
 import { AuthMisconfiguredError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
-import { decisionEvent, startTrace, type DecisionTrace, type GuardEventListener } from '../events.js';
+import { decisionEvent, startTrace, streamEndedEvent, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
 import type { Bindings } from '../policy/bindings.js';
@@ -31,7 +33,11 @@ export interface ProtectContext {
   verifier: Verifier;
   respond: Responder;
   policy: Policy | undefined;
-  /** Scopes a 403 repeats when the token holds them: `scopesSupported`, and every `protect({ scopes })`'s. */
+  /**
+   * Scopes a 403 repeats when the token was granted them: {@link knownScopesOf} (`scopesSupported`,
+   * `requiredScopes`, the policy's and `scopeImplies`' scopes) and every `protect({ scopes })`'s
+   * (`requireScopes()`' are in `routeScopes`).
+   */
   knownScopes: Set<string>;
   /**
    * With a policy: examine (and when no parser ran, read and parse) the body the policy checks
@@ -41,7 +47,7 @@ export interface ProtectContext {
   readBody?: (req: Request) => Promise<void> | undefined;
   /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to (bound when issued). */
   sessions: Bindings | undefined;
-  /** With a policy: wrap the response of an allowed request whose answers it filters or reads (lists, task creations). */
+  /** With a policy: wrap the response of an allowed request whose answers it filters or reads (lists, task creations, 2026 `resources/read` for its `cacheScope`). */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
   emit?: GuardEventListener | undefined;
@@ -126,16 +132,19 @@ function tokenInBody(req: Request): boolean {
   return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
-/** A 2026-07-28 `subscriptions/listen` request: its answer is a stream that stays open. */
-function opensListen(body: unknown): boolean {
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.some((m) => m !== null && typeof m === 'object' && (m as { method?: unknown }).method === 'subscriptions/listen');
+/**
+ * A 2026-07-28 `subscriptions/listen` request (its answer is a stream that stays open): by its
+ * body, or, when no one parsed the body (no tool policy, a parser after `protect()`), by its
+ * `Mcp-Method` header (a 2026 server refuses a header that disagrees with the body).
+ */
+function opensListen(req: Request): boolean {
+  return isListen(req.body) || req.headers['mcp-method'] === 'subscriptions/listen';
 }
 
-/** The issuer and client an event names (strings only). */
-function issuerAndClient(info: AuthInfo): { issuer?: string; clientId?: string } {
-  const iss = (info.extra as { iss?: unknown } | undefined)?.iss;
-  return { ...(typeof iss === 'string' ? { issuer: iss } : {}), ...(info.clientId !== '' ? { clientId: info.clientId } : {}) };
+function isListen(body: unknown): boolean {
+  if (Array.isArray(body)) return body.some(isListen);
+  // (Every allowed POST comes here: no array made for a single message.)
+  return body !== null && typeof body === 'object' && (body as { method?: unknown }).method === 'subscriptions/listen';
 }
 
 /** Build the named middleware of `guard.protect(opts)`. */
@@ -181,8 +190,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
-    if (info.expiresAt !== undefined && (req.method === 'GET' || opensListen(req.body))) {
-      endStreamAtExpiry(res, info.expiresAt * 1000, c.clock, () => emit?.({ type: 'stream_ended', reason: 'token_expired', ...issuerAndClient(info) }));
+    if (info.expiresAt !== undefined && (req.method === 'GET' || opensListen(req))) {
+      // At the same instant the guard stops accepting the token (exp + clockTolerance).
+      endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => emit?.(streamEndedEvent(info)));
     }
     if (sessions !== undefined) {
       if (session === undefined) {
@@ -201,7 +211,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       fail(req, res, new SessionNotFoundError(), info);
       return;
     }
-    const session = header as string | undefined;
+    const session = typeof header === 'string' ? header : undefined;
     let pending: Promise<void> | undefined;
     try {
       pending = policy && ctx.readBody ? ctx.readBody(req) : undefined;

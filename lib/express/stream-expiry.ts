@@ -24,25 +24,27 @@ function isEventStream(res: Response): boolean {
  * called then (for the decision event).
  */
 export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () => number, ended: () => void): void {
-  const orig = res.write;
-  let checked = false;
+  const orig = res.write as unknown as (...a: unknown[]) => boolean;
+  /** Decided at the first write: not an event stream, so never ended. */
+  let passThrough: boolean | undefined;
+  let expired = false;
   const write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
-    if (!checked) {
-      checked = true;
-      // Not a stream: step aside for good (only while the wrapper is still this one).
-      if (!isEventStream(res) && res.write === write) res.write = orig;
+    if (passThrough === undefined) {
+      passThrough = !isEventStream(res);
+      // Step aside for good (only while the wrapper is still this one: a hook installed after it
+      // keeps calling it, and it forwards).
+      if (passThrough && res.write === write) res.write = orig as unknown as Response['write'];
     }
-    if (res.write !== write || clock() < expiresAtMs) return (orig as unknown as (...a: unknown[]) => boolean).apply(res, args);
-    // Ended: drop this write and all later ones (a write after end would emit an 'error' nobody handles).
-    res.write = function streamExpiredWrite(...later: unknown[]): boolean {
-      const cb = later.find((a) => typeof a === 'function') as ((err?: Error) => void) | undefined;
-      if (cb) process.nextTick(cb);
-      return false;
-    } as Response['write'];
-    const cb = args.find((a) => typeof a === 'function') as ((err?: Error) => void) | undefined;
+    if (passThrough || (!expired && clock() < expiresAtMs)) return orig.apply(res, args);
+    // Ended: this write and every later one are dropped (a write after end would emit an 'error'
+    // nobody handles); their callbacks still run.
+    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
     if (cb) process.nextTick(cb);
-    ended();
-    res.end();
+    if (!expired) {
+      expired = true;
+      ended();
+      res.end();
+    }
     return false;
   } as Response['write'];
   res.write = write;

@@ -60,12 +60,15 @@ export function hasScopes(authInfo: Pick<AuthInfo, 'scopes'> | undefined, ...sco
   return holdsAll(authInfo.scopes, scopes);
 }
 
-/** `scopeImplies` closed: each scope → every scope it implies, directly or through others (never itself). */
-export type ScopeHierarchy = ReadonlyMap<string, readonly string[]>;
+/**
+ * `scopeImplies` closed: each scope → every scope it implies, directly or through others (never
+ * itself). Deeply frozen, on a null prototype (own keys only, `__proto__` a scope like any other).
+ */
+export type ScopeHierarchy = Readonly<Record<string, readonly string[]>>;
 
 /** Close a `scopeImplies` map (cycles allowed: scopes that imply each other are equivalent). */
 export function closeHierarchy(implies: Readonly<Record<string, readonly string[]>>): ScopeHierarchy {
-  const out = new Map<string, readonly string[]>();
+  const out: Record<string, readonly string[]> = Object.create(null);
   for (const broad of Object.keys(implies)) {
     const seen = new Set<string>();
     const todo = [...implies[broad]!];
@@ -75,9 +78,9 @@ export function closeHierarchy(implies: Readonly<Record<string, readonly string[
       seen.add(s);
       if (Object.prototype.hasOwnProperty.call(implies, s)) todo.push(...implies[s]!);
     }
-    if (seen.size > 0) out.set(broad, Object.freeze([...seen]));
+    if (seen.size > 0) out[broad] = Object.freeze([...seen]);
   }
-  return out;
+  return Object.freeze(out);
 }
 
 /** A list {@link withImplied} widened → the scopes it was made from (the token's own). */
@@ -90,10 +93,10 @@ export function grantedScopes(scopes: readonly string[]): readonly string[] {
 
 /** `held` and every scope its members imply (held ones first, in order; no duplicates). */
 export function withImplied(held: readonly string[], hierarchy: ScopeHierarchy | undefined): readonly string[] {
-  if (hierarchy === undefined || hierarchy.size === 0) return held;
+  if (hierarchy === undefined) return held;
   let out: Set<string> | undefined;
   for (const s of held) {
-    const implied = hierarchy.get(s);
+    const implied = hierarchy[s];
     if (implied === undefined) continue;
     out ??= new Set(held);
     for (const i of implied) out.add(i);

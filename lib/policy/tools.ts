@@ -45,7 +45,7 @@ export interface Policy {
    * Returns the name of the first tool called, if any (for events).
    */
   check(body: unknown, auth: AuthInfo, base?: readonly string[]): string | undefined;
-  /** The calls of a body whose answers this policy filters or reads (lists, task creations), or `undefined`. */
+  /** The calls of a body whose answers this policy filters or reads (lists, task creations, 2026 `resources/read` for its `cacheScope`), or `undefined`. */
   listCalls(body: unknown): ListCalls | undefined;
   /** True when `auth` may use `entry` of a `method` answer (a tool, prompt, resource, or task). */
   allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean;
@@ -68,7 +68,9 @@ function listenList(params: unknown, field: 'taskIds' | 'resourceSubscriptions')
   const notifications = isObject(params) ? own(params, 'notifications') : undefined;
   const list = isObject(notifications) ? own(notifications, field) : undefined;
   if (list === undefined) return [];
-  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw invalidCall('subscriptions/listen', `params.notifications.${field} of strings`);
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+    throw new InvalidRequestError({ reason: 'invalid_tool_call', description: `subscriptions/listen needs params.notifications.${field} to be an array of strings` });
+  }
   return list as string[];
 }
 
