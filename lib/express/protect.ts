@@ -190,9 +190,11 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (owners.get(info) !== ctx) owners.set(info, ctx);
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
-    if (info.expiresAt !== undefined && (req.method === 'GET' || opensListen(req))) {
+    // A GET, a listen, or a POST whose body a parser after protect() has yet to read (decided at
+    // its first write); not every ordinary POST (three wrappers on `res` are not free).
+    if (info.expiresAt !== undefined && (req.method === 'GET' || (req.method === 'POST' && (req.body === undefined || opensListen(req))))) {
       // At the same instant the guard stops accepting the token (exp + clockTolerance).
-      endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => emit?.(streamEndedEvent(info)));
+      endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => req.method === 'GET' || opensListen(req), () => emit?.(streamEndedEvent(info)));
     }
     if (sessions !== undefined) {
       if (session === undefined) {

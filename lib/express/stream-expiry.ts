@@ -2,50 +2,88 @@
  * Long-lived streams end with their token. A `GET` stream (Streamable HTTP) or a 2026-07-28
  * `subscriptions/listen` answer is one request that may stay open for hours, carrying messages
  * (task results, resource updates) long after the token that opened it expired. The guard cannot
- * re-check a request, so it ends its stream instead: the first write at or after the token's
- * `expiresAt` (the injected clock) ends the response without that write, and every later write is
- * dropped. No timer: a stream that writes nothing sends nothing either, and keep-alives count as
- * writes. The client reconnects with its current token, which the guard checks again.
+ * re-check a request, so it ends its stream instead: the first write (or `end(data)`) at or after
+ * the instant the guard stops accepting the token (`exp` + `clockTolerance`, the injected clock)
+ * ends the response without that data, and every later write or `end` is dropped (their callbacks
+ * still run). No timer: a stream that writes nothing sends nothing either, and keep-alives count
+ * as writes. The client opens it again with its current token, which the guard checks again.
  *
- * Only for `text/event-stream` answers: a `GET` of anything else (a download behind an app-wide
- * `protect()`) is left alone, and so is a POST's answer (a tool call's result is due to the token
- * that made the call, valid when it was made).
+ * Only for `text/event-stream` answers (the type as set on `res` or given to `writeHead`): a
+ * `GET` of anything else (a download behind an app-wide `protect()`) is left alone, and so is a
+ * POST's answer unless it is a listen (a tool call's result is due to the token that made the
+ * call, valid when it was made). Whether it applies is decided at the first write, when a body
+ * parser mounted after `protect()` has run. State lives in this closure, never in which function
+ * `res.write` is: hooks installed after it (a compressor, a byte counter) keep calling it.
  */
 import type { Response } from 'express';
+import { fromHeaders, type Headers } from './head.js';
 
-/** Whether the answer being written is an event stream (decided once, at the first write). */
-function isEventStream(res: Response): boolean {
-  const type = res.getHeader('content-type');
-  return typeof type === 'string' && type.trimStart().toLowerCase().startsWith('text/event-stream');
+type Fn = (...args: unknown[]) => unknown;
+
+/** The callback among a `write`/`end` call's arguments, run as Node would, on the next tick. */
+function settle(args: unknown[]): void {
+  const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+  if (cb) process.nextTick(cb);
 }
 
 /**
- * End `res` at its first write at or after `expiresAtMs`, if it is an event stream; `ended()` is
- * called then (for the decision event).
+ * End `res` (when `applies()` and it is an event stream) at its first write or `end(data)` at or
+ * after `expiresAtMs`; `ended()` is called then (for the `stream_ended` event).
  */
-export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () => number, ended: () => void): void {
-  const orig = res.write as unknown as (...a: unknown[]) => boolean;
-  /** Decided at the first write: not an event stream, so never ended. */
-  let passThrough: boolean | undefined;
-  let expired = false;
-  const write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
-    if (passThrough === undefined) {
-      passThrough = !isEventStream(res);
-      // Step aside for good (only while the wrapper is still this one: a hook installed after it
-      // keeps calling it, and it forwards).
-      if (passThrough && res.write === write) res.write = orig as unknown as Response['write'];
+export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () => number, applies: () => boolean, ended: () => void): void {
+  const orig = { writeHead: res.writeHead as unknown as Fn, write: res.write as unknown as Fn, end: res.end as unknown as Fn };
+  /** The `Content-Type` given to `writeHead` (Node sends it without setting it on `res`). */
+  let headType: string | undefined;
+  /** Decided at the first write: whether this answer is watched at all. */
+  let watched: boolean | undefined;
+  /** `open`; `ending`: this module is ending it (its own `end` passes, through any later hook); `ended`. */
+  let state: 'open' | 'ending' | 'ended' = 'open';
+
+  function isWatched(): boolean {
+    if (watched === undefined) {
+      const type = headType ?? res.getHeader('content-type');
+      watched = typeof type === 'string' && type.trimStart().toLowerCase().startsWith('text/event-stream') && applies();
     }
-    if (passThrough || (!expired && clock() < expiresAtMs)) return orig.apply(res, args);
-    // Ended: this write and every later one are dropped (a write after end would emit an 'error'
-    // nobody handles); their callbacks still run.
-    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
-    if (cb) process.nextTick(cb);
-    if (!expired) {
-      expired = true;
-      ended();
-      res.end();
-    }
+    return watched;
+  }
+
+  function expire(): void {
+    state = 'ending';
+    ended();
+    res.end();
+  }
+
+  res.writeHead = function streamExpiryWriteHead(this: Response, ...args: unknown[]): Response {
+    const type = fromHeaders((typeof args[1] === 'string' ? args[2] : args[1]) as Headers, 'content-type');
+    if (type !== undefined) headType = type;
+    return orig.writeHead.apply(res, args) as Response;
+  } as Response['writeHead'];
+
+  res.write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
+    if (state === 'open' && (!isWatched() || clock() < expiresAtMs)) return orig.write.apply(res, args) as boolean;
+    // Past the token's life: this write and every later one are dropped.
+    settle(args);
+    if (state === 'open') expire();
     return false;
   } as Response['write'];
-  res.write = write;
+
+  res.end = function streamExpiryEnd(this: Response, ...args: unknown[]): Response {
+    if (state === 'ending') {
+      state = 'ended';
+      return orig.end.apply(res, args) as Response;
+    }
+    if (state === 'ended') {
+      // (An end after this module ended the answer would be a write after end: an 'error' event.)
+      settle(args);
+      return res;
+    }
+    const data = args[0] !== undefined && args[0] !== null && typeof args[0] !== 'function';
+    if (data && isWatched() && clock() >= expiresAtMs) {
+      // The last event, past the token's life: the answer ends without it.
+      settle(args);
+      expire();
+      return res;
+    }
+    return orig.end.apply(res, args) as Response;
+  } as Response['end'];
 }

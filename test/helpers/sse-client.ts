@@ -1,0 +1,31 @@
+/** For the stream-expiry suites: open an SSE request with a token, push writes from the server side and wait for them. */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Response } from 'express';
+
+export interface Opened { res: IncomingMessage; text: () => string; ended: Promise<void> }
+
+export function openStream(url: string, token: string, method: 'GET' | 'POST', body?: unknown): Promise<Opened> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      const ended = new Promise<void>((r) => res.on('end', () => r()));
+      resolve({ res, text: () => text, ended });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** Write an event on `server` and wait until the client has it or the stream ended. */
+export async function push(s: Opened, server: Response, data: string): Promise<void> {
+  const before = s.text().length;
+  const arrived = new Promise<void>((r) => {
+    const check = (): void => { if (s.text().length > before) { s.res.off('data', check); r(); } };
+    s.res.on('data', check);
+    s.res.on('end', () => r());
+  });
+  server.write(`data: ${data}\n\n`);
+  await arrived;
+}
