@@ -36,8 +36,12 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
   let headType: string | undefined;
   /** Decided at the first write: whether this answer is watched at all. */
   let watched: boolean | undefined;
-  /** `open`; `ending`: this module is ending it (its own `end` passes, through any later hook); `ended`. */
-  let state: 'open' | 'ending' | 'ended' = 'open';
+  /**
+   * `open`; `ending`: this module is ending it (its own `end` passes, through any later hook);
+   * `ended` by this module; `done`: the application ended it itself (then everything passes, as
+   * without this module).
+   */
+  let state: 'open' | 'ending' | 'ended' | 'done' = 'open';
 
   function isWatched(): boolean {
     if (watched === undefined) {
@@ -60,14 +64,16 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
   } as Response['writeHead'];
 
   res.write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
-    if (state === 'open' && (!isWatched() || clock() < expiresAtMs)) return orig.write.apply(res, args) as boolean;
-    // Past the token's life: this write and every later one are dropped.
+    if (state === 'done' || (state === 'open' && (!isWatched() || clock() < expiresAtMs))) return orig.write.apply(res, args) as boolean;
+    // Past the token's life: this write and every later one are dropped. `true`: no 'drain' will
+    // follow, and a writer that waits for one (a compressor's paused stream) would never end.
     settle(args);
     if (state === 'open') expire();
-    return false;
+    return true;
   } as Response['write'];
 
   res.end = function streamExpiryEnd(this: Response, ...args: unknown[]): Response {
+    if (state === 'done') return orig.end.apply(res, args) as Response;
     if (state === 'ending') {
       state = 'ended';
       return orig.end.apply(res, args) as Response;
@@ -84,6 +90,7 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
       expire();
       return res;
     }
+    state = 'done';
     return orig.end.apply(res, args) as Response;
   } as Response['end'];
 }

@@ -89,8 +89,8 @@ test.each([
   await s.ended;
   expect(s.text()).not.toContain('after-expiry');
   expect(events).toEqual([{ type: 'stream_ended', reason: 'token_expired', issuer: fx.as.issuer, clientId: 'client-a' }]);
-  // The server keeps writing: dropped, no error.
-  expect(open!.write('data: later\n\n')).toBe(false);
+  // The server keeps writing: dropped, no error (and no 'drain' to wait for).
+  expect(open!.write('data: later\n\n')).toBe(true);
 });
 
 test('a POST answer streamed past exp (a tool call\'s result) is not cut', async () => {
