@@ -191,15 +191,18 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     req.auth = info;
     if (filterLists) filterLists(req, res, info);
     // A GET, a listen, or a POST whose body a parser after protect() has yet to read (decided at
-    // its first write); not every ordinary POST (three wrappers on `res` are not free).
-    if (info.expiresAt !== undefined && (req.method === 'GET' || (req.method === 'POST' && (req.body === undefined || opensListen(req))))) {
+    // its first write); not every ordinary POST (three wrappers on `res` are not free, and a parsed
+    // body that is no listen settles it: a header saying otherwise, the server refuses).
+    const method = req.method;
+    const body: unknown = req.body;
+    if (info.expiresAt !== undefined && (method === 'GET' || (method === 'POST' && (body === undefined || isListen(body))))) {
       // At the same instant the guard stops accepting the token (exp + clockTolerance).
       endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => req.method === 'GET' || opensListen(req), () => emit?.(streamEndedEvent(info)));
     }
     if (sessions !== undefined) {
       if (session === undefined) {
-        if (mayOpenSession(req.body)) watchSessionIssue(res, (id) => sessions.bind(id, info));
-      } else if (req.method === 'DELETE') {
+        if (mayOpenSession(body)) watchSessionIssue(res, (id) => sessions.bind(id, info));
+      } else if (method === 'DELETE') {
         watchSessionEnd(res, () => sessions.release(session, info));
       }
     }
