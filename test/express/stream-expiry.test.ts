@@ -3,16 +3,17 @@
  * `subscriptions/listen` answer, delivers what the server writes while the guard would accept its
  * token, and ends at the first write at or after `exp` + `clockTolerance` (the injected clock),
  * without that write; later writes
- * are dropped (no crash), and a `stream_ended` event names the issuer and client. Not ended: a
+ * are dropped (no crash), and a `stream_ended` event names the issuer and client, capped as
+ * `allow` names them. Not the guard's to end: a stream the application ended itself. Not ended: a
  * POST's answer (a tool call's result is due to the token that made the call) and a `GET` that is
  * not an event stream (a download behind an app-wide guard).
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import express, { type Response } from 'express';
 import { mcpAuth, type GuardEvent } from '../../lib/index.js';
 import { fakeClock } from '../helpers/clock.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { listen, type Listening } from '../helpers/http.js';
+import { openStream, push, type Opened } from '../helpers/sse-client.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const fx = loopbackJwtSuite(RESOURCE);
@@ -28,6 +29,14 @@ beforeAll(async () => {
   const auth = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, clock, onEvent: (e) => { events.push(e); } }));
   const app = express();
   const handler: express.RequestHandler = (req, res) => {
+    if (req.query.done !== undefined) {
+      // A stream the application ends itself at once.
+      res.setHeader('Content-Type', 'text/event-stream');
+      res.on('error', () => {});
+      res.end('data: done\n\n');
+      open = res;
+      return;
+    }
     const type = req.query.type === 'bytes' ? 'application/octet-stream' : 'text/event-stream';
     res.writeHead(200, { 'Content-Type': type });
     res.flushHeaders();
@@ -42,32 +51,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await srv.close(); await unparsed.close(); });
 
-/** Open a stream; resolves once its head arrived, with what it received so far and when it ended. */
-function openStream(token: string, method: 'GET' | 'POST', body?: unknown, query = '', on = srv, extra: Record<string, string> = {}): Promise<{ res: IncomingMessage; text: () => string; ended: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${on.url}/mcp${query}`, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream', 'Content-Type': 'application/json', ...extra } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
-      const ended = new Promise<void>((r) => res.on('end', () => r()));
-      resolve({ res, text: () => text, ended });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-/** Write an event on the server side and wait until the client has it (or the stream ended). */
-async function push(s: { res: IncomingMessage; text: () => string }, data: string): Promise<void> {
-  const before = s.text().length;
-  const arrived = new Promise<void>((r) => {
-    const check = (): void => { if (s.text().length > before) { s.res.off('data', check); r(); } };
-    s.res.on('data', check);
-    s.res.on('end', () => r());
-  });
-  open!.write(`data: ${data}\n\n`);
-  await arrived;
-}
+const stream = (token: string, method: 'GET' | 'POST', body?: unknown, query = '', on = srv, extra: Record<string, string> = {}) =>
+  openStream(`${on.url}/mcp${query}`, token, method, body, extra);
+const write = (s: Opened, data: string) => push(s, open!, data);
 
 const tokenFor = (seconds: number) => fx.token({ sub: 'alice', client_id: 'client-a', iat: clock.seconds(), exp: clock.seconds() + seconds });
 
@@ -75,17 +61,17 @@ test.each([
   ['a GET stream', 'GET' as const, undefined],
   ['a subscriptions/listen answer', 'POST' as const, { jsonrpc: '2.0', id: 1, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true } } }],
 ])('%s delivers while its token is accepted, then ends at the first write after exp + clockTolerance, without it', async (_label, method, body) => {
-  const s = await openStream(await tokenFor(60), method, body);
+  const s = await stream(await tokenFor(60), method, body);
   expect(s.res.statusCode).toBe(200);
-  await push(s, 'first');
+  await write(s, 'first');
   expect(s.text()).toContain('data: first');
   events.length = 0;
   // Past exp but within clockTolerance (5 s): the guard still accepts the token, the stream goes on.
   clock.advance(63_000);
-  await push(s, 'in-leeway');
+  await write(s, 'in-leeway');
   expect(s.text()).toContain('data: in-leeway');
   clock.advance(2_000);
-  await push(s, 'after-expiry');
+  await write(s, 'after-expiry');
   await s.ended;
   expect(s.text()).not.toContain('after-expiry');
   expect(events).toEqual([{ type: 'stream_ended', reason: 'token_expired', issuer: fx.as.issuer, clientId: 'client-a' }]);
@@ -94,18 +80,18 @@ test.each([
 });
 
 test('a POST answer streamed past exp (a tool call\'s result) is not cut', async () => {
-  const s = await openStream(await tokenFor(60), 'POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'long', arguments: {} } });
+  const s = await stream(await tokenFor(60), 'POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'long', arguments: {} } });
   clock.advance(66_000);
-  await push(s, 'result');
+  await write(s, 'result');
   expect(s.text()).toContain('data: result');
   open!.end();
   await s.ended;
 });
 
 test('a GET that is not an event stream is not cut', async () => {
-  const s = await openStream(await tokenFor(60), 'GET', undefined, '?type=bytes');
+  const s = await stream(await tokenFor(60), 'GET', undefined, '?type=bytes');
   clock.advance(66_000);
-  await push(s, 'bytes');
+  await write(s, 'bytes');
   expect(s.text()).toContain('bytes');
   open!.end();
   await s.ended;
@@ -113,11 +99,34 @@ test('a GET that is not an event stream is not cut', async () => {
 
 test('a subscriptions/listen whose body no one parsed (no tool policy, no parser before protect()) is known by its Mcp-Method header, and ends too', async () => {
   const listen = { jsonrpc: '2.0', id: 3, method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true } } };
-  const s = await openStream(await tokenFor(60), 'POST', listen, '', unparsed, { 'Mcp-Method': 'subscriptions/listen' });
-  await push(s, 'first');
+  const s = await stream(await tokenFor(60), 'POST', listen, '', unparsed, { 'Mcp-Method': 'subscriptions/listen' });
+  await write(s, 'first');
   clock.advance(66_000);
-  await push(s, 'after-expiry');
+  await write(s, 'after-expiry');
   await s.ended;
   expect(s.text()).toContain('data: first');
   expect(s.text()).not.toContain('after-expiry');
+});
+
+test('stream_ended names the client as allow does (the same cap)', async () => {
+  events.length = 0;
+  const s = await stream(await fx.token({ sub: 'alice', client_id: 'c'.repeat(1000), iat: clock.seconds(), exp: clock.seconds() + 60 }), 'GET');
+  clock.advance(66_000);
+  await write(s, 'x');
+  await s.ended;
+  const allow = events.find((e) => e.type === 'allow') as Extract<GuardEvent, { type: 'allow' }>;
+  const ended = events.find((e) => e.type === 'stream_ended') as Extract<GuardEvent, { type: 'stream_ended' }>;
+  expect(allow.clientId!.length).toBe(256);
+  expect(ended).toEqual({ type: 'stream_ended', reason: 'token_expired', issuer: allow.issuer, clientId: allow.clientId });
+});
+
+test('a stream the application ended itself is not the guard\'s: a stray write after exp emits no stream_ended', async () => {
+  events.length = 0;
+  const s = await stream(await tokenFor(60), 'GET', undefined, '?done');
+  await s.ended;
+  expect(s.text()).toBe('data: done\n\n');
+  clock.advance(66_000);
+  open!.write('data: stray keep-alive\n\n', () => {});
+  await new Promise((r) => setImmediate(r));
+  expect(events.filter((e) => e.type === 'stream_ended')).toEqual([]);
 });

@@ -4,9 +4,9 @@ import type { Response } from 'express';
 
 export interface Opened { res: IncomingMessage; text: () => string; ended: Promise<void> }
 
-export function openStream(url: string, token: string, method: 'GET' | 'POST', body?: unknown): Promise<Opened> {
+export function openStream(url: string, token: string, method: 'GET' | 'POST', body?: unknown, headers: Record<string, string> = {}): Promise<Opened> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' } }, (res) => {
+    const req = httpRequest(url, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json', ...headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { text += d; });
