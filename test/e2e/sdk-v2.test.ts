@@ -15,7 +15,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import express from 'express';
 import { z } from 'zod';
 import { createMcpHandler, McpServer, type AuthInfo as SdkAuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
@@ -30,6 +29,7 @@ import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js'
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { tokenBuilder } from '../helpers/tokens.js';
+import { toFetch } from '../helpers/v2-dual-era.js';
 
 const V = '2026-07-28';
 
@@ -119,24 +119,9 @@ async function startHarness(): Promise<Harness> {
   });
   const handler = createMcpHandler((ctx) => buildServer(ran, tasks, ctx.authInfo), { onerror: () => {} });
   app.use(guard.metadata());
-  // The Express → fetch adapter (what @modelcontextprotocol/node's toNodeHandler does). The guard has
-  // parsed the body (its tool policy needs it): it is handed over as parsedBody.
-  app.post('/mcp', guard.protect(), async (req, res) => {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (k === 'content-length' || k === 'host' || k === 'connection' || k === 'transfer-encoding') continue;
-      if (typeof v === 'string') headers.set(k, v);
-      else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    }
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    const request = new Request(new URL(req.originalUrl, url), { method: 'POST', headers, body: JSON.stringify(req.body), signal: abort.signal });
-    const response = await handler.fetch(request, { authInfo: req.auth, parsedBody: req.body });
-    res.status(response.status);
-    response.headers.forEach((v, k) => res.setHeader(k, v));
-    if (response.body) Readable.fromWeb(response.body as never).pipe(res);
-    else res.end();
-  });
+  // The README's Express → fetch adapter; the guard has parsed the body (its tool policy needs it),
+  // handed over as parsedBody.
+  app.post('/mcp', guard.protect(), toFetch(url, (request, req) => handler.fetch(request, { authInfo: req.auth, parsedBody: req.body })));
   app.all('/mcp', (_req, res) => { res.status(405).set('Allow', 'POST').end(); });
   return { url, guard, server, handler, ran, tasks, events };
 }

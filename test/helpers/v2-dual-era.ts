@@ -106,6 +106,40 @@ function buildServer(ran: string[], tasks: Map<string, TaskRecord>, authInfo: Sd
   return mcp;
 }
 
+/**
+ * The README's Express → fetch adapter ("With the SDK v2"): the request (method, headers, the body
+ * the guard read, an abort signal for when the client leaves) to `answer`, its `Response` back to
+ * `res` (head flushed at once, body piped, given up when the client leaves).
+ */
+export function toFetch(base: URL, answer: (request: Request, req: express.Request) => Promise<Response>): express.RequestHandler {
+  return async (req, res) => {
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (k === 'content-length' || k === 'host' || k === 'connection' || k === 'transfer-encoding') continue;
+      if (typeof v === 'string') headers.set(k, v);
+      else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const post = req.method === 'POST';
+    const request = new Request(new URL(req.originalUrl, base), {
+      method: req.method,
+      headers,
+      signal: abort.signal,
+      ...(post && req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
+    });
+    const response = await answer(request, req);
+    res.status(response.status);
+    response.headers.forEach((v, k) => res.setHeader(k, v));
+    if (!response.body) { res.end(); return; }
+    // Send the head now: a GET stream's first bytes may be a keep-alive 15 s away.
+    res.flushHeaders();
+    const body = Readable.fromWeb(response.body as never);
+    res.on('close', () => body.destroy());
+    body.pipe(res);
+  };
+}
+
 export async function startHarness(opts: { responseMode?: CreateMcpHandlerOptions['responseMode']; legacy?: 'sessions' | 'stateless'; maxSubscriptions?: number } = {}): Promise<{ h: Harness; as: LoopbackAS }> {
   const as = await startLoopbackAS();
   const key: TestKey = await makeKey('ES256');
@@ -155,37 +189,11 @@ export async function startHarness(opts: { responseMode?: CreateMcpHandlerOption
     return transport.handleRequest(request, { authInfo: req.auth as SdkAuthInfo, ...(req.method === 'POST' ? { parsedBody: req.body } : {}) });
   }
 
-  app.all('/mcp', guard.protect(), async (req, res) => {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (k === 'content-length' || k === 'host' || k === 'connection' || k === 'transfer-encoding') continue;
-      if (typeof v === 'string') headers.set(k, v);
-      else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-    }
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
+  app.all('/mcp', guard.protect(), toFetch(url, async (request, req) => {
     const post = req.method === 'POST';
-    const request = new Request(new URL(req.originalUrl, url), {
-      method: req.method,
-      headers,
-      signal: abort.signal,
-      ...(post && req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
-    });
-    let response: Response;
-    if (opts.legacy !== 'stateless' && await isLegacyRequest(request, post ? req.body : undefined)) {
-      response = await legacy(request, req);
-    } else {
-      response = await modern.fetch(request, { authInfo: req.auth as SdkAuthInfo, ...(post ? { parsedBody: req.body } : {}) });
-    }
-    res.status(response.status);
-    response.headers.forEach((v, k) => res.setHeader(k, v));
-    if (!response.body) { res.end(); return; }
-    // Send the head now: a GET stream's first bytes may be a keep-alive 15 s away.
-    res.flushHeaders();
-    const body = Readable.fromWeb(response.body as never);
-    res.on('close', () => body.destroy());
-    body.pipe(res);
-  });
+    if (opts.legacy !== 'stateless' && await isLegacyRequest(request, post ? req.body : undefined)) return legacy(request, req);
+    return modern.fetch(request, { authInfo: req.auth as SdkAuthInfo, ...(post ? { parsedBody: req.body } : {}) });
+  }));
 
   const sign = tokenBuilder({ issuer: as.issuer, audience: url.href });
   const h: Harness = {
