@@ -11,6 +11,7 @@
  * `cacheScope: "private"` whatever it said (a final one without it is taken for shareable), so no
  * shared cache serves it to another authorization. Everything else in a payload is left as it is.
  */
+import { CLIENT_CAPABILITIES, isObject, metaOf, own, PROTOCOL_VERSION, TASKS_EXTENSION } from './jsonrpc.js';
 
 /** The list methods a policy can filter. */
 export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'tasks/list';
@@ -36,15 +37,6 @@ export type ListCalls = Map<string, { methods: WatchedMethod[]; pending: number 
 /** Decides whether one entry of a list (a tool, prompt, resource or task object) stays. */
 export type KeepEntry = (method: ListMethod, entry: unknown) => boolean;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Own property of a plain object, never an inherited one. */
-export function own(obj: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
-}
-
 /** A map key for a JSON-RPC id that keeps `1` and `"1"` apart; `undefined` for a notification or a bad id. */
 export function idKey(id: unknown): string | undefined {
   if (typeof id === 'string') return `s:${id}`;
@@ -52,11 +44,6 @@ export function idKey(id: unknown): string | undefined {
   if (id === null) return 'null';
   return undefined;
 }
-
-/** The per-request client capabilities key of MCP 2026-07-28 `_meta`, and the tasks extension's id. */
-const CLIENT_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
-const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-const PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
 
 /**
  * A `tools/call` whose answer may create a task: it asks for one (2025-11-25: `params.task` is an
@@ -66,8 +53,8 @@ function createsTask(m: Record<string, unknown>): boolean {
   const params = own(m, 'params');
   if (!isObject(params)) return false;
   if (isObject(own(params, 'task'))) return true;
-  const meta = own(params, '_meta');
-  const capabilities = isObject(meta) ? own(meta, CLIENT_CAPABILITIES) : undefined;
+  const meta = metaOf(m);
+  const capabilities = meta ? own(meta, CLIENT_CAPABILITIES) : undefined;
   const extensions = isObject(capabilities) ? own(capabilities, 'extensions') : undefined;
   return isObject(extensions) && own(extensions, TASKS_EXTENSION) !== undefined;
 }
@@ -87,9 +74,8 @@ function shareable(result: Record<string, unknown>): boolean {
 
 /** A 2026-07-28 request (its `_meta` names a protocol version): only its answers carry caching hints. */
 function isModern(m: Record<string, unknown>): boolean {
-  const params = own(m, 'params');
-  const meta = isObject(params) ? own(params, '_meta') : undefined;
-  return isObject(meta) && typeof own(meta, PROTOCOL_VERSION) === 'string';
+  const meta = metaOf(m);
+  return meta !== undefined && typeof own(meta, PROTOCOL_VERSION) === 'string';
 }
 
 /** The task a `tools/call` result created: 2025-11-25 `result.task.taskId`, 2026-07-28 `resultType: "task"` with `taskId`. */

@@ -30,7 +30,8 @@ import { InsufficientScopeError, InvalidRequestError } from '../errors.js';
 import { knownScopesOf, type Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { Bindings } from './bindings.js';
-import { findListCalls, own, type ListCalls, type ListMethod } from './lists.js';
+import { isObject, metaOf, own, RELATED_TASK } from './jsonrpc.js';
+import { findListCalls, type ListCalls, type ListMethod } from './lists.js';
 import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
 import { holdsAll, stepUpScopes } from './scopes.js';
 
@@ -57,9 +58,6 @@ export interface Policy {
 
 type Kind = 'tool' | 'prompt' | 'resource';
 
-/** The `_meta` key by which a message names the task it belongs to (MCP 2025-11-25). */
-const RELATED_TASK = 'io.modelcontextprotocol/related-task';
-
 /** Methods that act on the task `params.taskId` names (2025-11-25; `tasks/update` is 2026-07-28's). */
 const TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/update', 'tasks/cancel']);
 
@@ -72,10 +70,6 @@ function listenList(params: unknown, field: 'taskIds' | 'resourceSubscriptions')
     throw new InvalidRequestError({ reason: 'invalid_tool_call', description: `subscriptions/listen needs params.notifications.${field} to be an array of strings` });
   }
   return list as string[];
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function invalidCall(method: string, path: string): InvalidRequestError {
@@ -162,8 +156,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
         const params = own(msg, 'params');
         // Any message may name a task it belongs to (the SDK then acts on that task: its status,
         // its queued messages): it must be one of this identity's.
-        const meta = isObject(params) ? own(params, '_meta') : undefined;
-        const related = isObject(meta) ? own(meta, RELATED_TASK) : undefined;
+        const meta = metaOf(msg);
+        const related = meta ? own(meta, RELATED_TASK) : undefined;
         if (related !== undefined) {
           const relatedId = isObject(related) ? own(related, 'taskId') : undefined;
           if (typeof relatedId !== 'string') throw invalidCall(method, `params._meta["${RELATED_TASK}"].taskId`);
