@@ -24,7 +24,7 @@ import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import { isJsonEssence, mediaType } from './body.js';
-import { headerOf, type Headers } from './head.js';
+import { headerOf, headersIndex, writeHeadHeaders, type Headers } from './head.js';
 
 /** Largest answer parsed for filtering (a JSON body, or one SSE event, however it was written), in bytes. */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
@@ -231,8 +231,8 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       }
     }
     if (out) {
-      const headArg = head ? (typeof head[1] === 'string' ? 2 : 1) : 0;
-      const headers = head ? (head[headArg] as Headers) : undefined;
+      const headArg = head ? headersIndex(head) : 0;
+      const headers = head ? writeHeadHeaders(head) : undefined;
       // A Content-Length the answer had is corrected; an answer without one stays chunked (as Node
       // would send it), so trailers the handler adds still go out.
       const chunked = headerOf(res, headers, 'transfer-encoding') !== undefined || headerOf(res, headers, 'content-length') === undefined;
@@ -257,7 +257,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
   }
 
   const writeHead = function listFilterWriteHead(this: Response, ...args: unknown[]): Response {
-    if (mode === 'undecided') decide(Number(args[0]), (typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
+    if (mode === 'undecided') decide(Number(args[0]), writeHeadHeaders(args));
     if (isHeld()) {
       head = args;
       res.statusCode = Number(args[0]);

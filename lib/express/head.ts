@@ -3,8 +3,18 @@
 /** `writeHead`'s headers argument: an object, a flat array, or an array of pairs. */
 export type Headers = Record<string, unknown> | unknown[] | undefined;
 
+/** Where `writeHead(status, [statusMessage,] headers)`'s headers argument is (1, or 2 after a status message). */
+export function headersIndex(args: readonly unknown[]): 1 | 2 {
+  return typeof args[1] === 'string' ? 2 : 1;
+}
+
+/** `writeHead`'s headers argument, from its arguments. */
+export function writeHeadHeaders(args: readonly unknown[]): Headers {
+  return args[headersIndex(args)] as Headers;
+}
+
 /** A header from `writeHead`'s headers argument (`name` lower-case). */
-export function fromHeaders(headers: Headers, name: string): string | undefined {
+function fromHeaders(headers: Headers, name: string): string | undefined {
   if (!headers) return undefined;
   if (Array.isArray(headers)) {
     const pairs = Array.isArray(headers[0]) ? (headers as unknown[][]) : [];

@@ -6,7 +6,7 @@
  * through it too). Either is done before the answer leaves, so the client's next request sees it.
  */
 import type { Response } from 'express';
-import { headerOf, type Headers } from './head.js';
+import { headerOf, writeHeadHeaders, type Headers } from './head.js';
 
 /** A JSON-RPC message (an object with a string `method`, or an answer: `result`/`error`). */
 function isMessage(m: unknown): m is Record<string, unknown> {
@@ -30,7 +30,7 @@ function onSuccess(res: Response, success: (headers: Headers) => void): void {
   const writeHead = function sessionWriteHead(this: Response, ...args: unknown[]): Response {
     if (res.writeHead === writeHead) res.writeHead = orig;
     const status = Number(args[0]);
-    if (status >= 200 && status < 300) success((typeof args[1] === 'string' ? args[2] : args[1]) as Headers);
+    if (status >= 200 && status < 300) success(writeHeadHeaders(args));
     return (orig as unknown as (...a: unknown[]) => Response).apply(res, args);
   } as Response['writeHead'];
   res.writeHead = writeHead;

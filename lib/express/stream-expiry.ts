@@ -16,7 +16,8 @@
  * `res.write` is: hooks installed after it (a compressor, a byte counter) keep calling it.
  */
 import type { Response } from 'express';
-import { fromHeaders, type Headers } from './head.js';
+import { mediaType } from './body.js';
+import { headerOf, writeHeadHeaders, type Headers } from './head.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -32,8 +33,8 @@ function settle(args: unknown[]): void {
  */
 export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () => number, applies: () => boolean, ended: () => void): void {
   const orig = { writeHead: res.writeHead as unknown as Fn, write: res.write as unknown as Fn, end: res.end as unknown as Fn };
-  /** The `Content-Type` given to `writeHead` (Node sends it without setting it on `res`). */
-  let headType: string | undefined;
+  /** The headers given to `writeHead` (Node sends them without setting them on `res`). */
+  let headHeaders: Headers;
   /** Decided at the first write: whether this answer is watched at all. */
   let watched: boolean | undefined;
   /**
@@ -45,8 +46,7 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
 
   function isWatched(): boolean {
     if (watched === undefined) {
-      const type = headType ?? res.getHeader('content-type');
-      watched = typeof type === 'string' && type.trimStart().toLowerCase().startsWith('text/event-stream') && applies();
+      watched = mediaType(headerOf(res, headHeaders, 'content-type'))?.essence === 'text/event-stream' && applies();
     }
     return watched;
   }
@@ -58,8 +58,7 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
   }
 
   res.writeHead = function streamExpiryWriteHead(this: Response, ...args: unknown[]): Response {
-    const type = fromHeaders((typeof args[1] === 'string' ? args[2] : args[1]) as Headers, 'content-type');
-    if (type !== undefined) headType = type;
+    headHeaders = writeHeadHeaders(args);
     return orig.writeHead.apply(res, args) as Response;
   } as Response['writeHead'];
 

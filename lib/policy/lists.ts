@@ -133,7 +133,7 @@ export function settle(calls: ListCalls, answered: readonly string[]): void {
 export interface FilterOutcome {
   /** The payload to send: the input itself when nothing changed. */
   payload: unknown;
-  /** True when at least one entry was removed. */
+  /** True when the payload was rewritten (an entry removed, or a `cacheScope` made private). */
   changed: boolean;
   /** Id keys of the list calls this payload answered (result or error). */
   answered: string[];

@@ -169,12 +169,12 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
           if (!tasks.owns(taskId, auth)) notOwned = true;
           continue;
         }
-        if (method === 'subscriptions/listen') {
-          for (const taskId of listenList(params, 'taskIds')) if (!tasks.owns(taskId, auth)) notOwned = true;
-        }
       }
       if (method === 'subscriptions/listen') {
-        if (resolvers.resource) for (const uri of listenList(own(msg, 'params'), 'resourceSubscriptions')) need({ kind: 'resource', name: uri });
+        // Its task notifications carry results; its resource updates are the resources'.
+        const params = own(msg, 'params');
+        if (tasks) for (const taskId of listenList(params, 'taskIds')) if (!tasks.owns(taskId, auth)) notOwned = true;
+        if (resolvers.resource) for (const uri of listenList(params, 'resourceSubscriptions')) need({ kind: 'resource', name: uri });
         continue;
       }
       const t = target(msg, method);
