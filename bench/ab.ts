@@ -1,5 +1,5 @@
 /**
- * `tsx bench/ab.ts [--rounds=N] [--seconds=S] [--old=DIR] [--paired] <variant> ...`: a few variants
+ * `tsx bench/ab.ts [--rounds=N] [--seconds=S] [--old=DIR] [--old2=DIR] [--paired] <variant> ...`: a few variants
  * against bare Express, interleaved as in `npm run bench` (rotated order, each slot after 1 s of
  * unrecorded load), for hot-path work. Diagnostics, not the report. `--seconds`: whole seconds.
  *
@@ -12,7 +12,8 @@
  * `req.auth`, `next()`), `same` / `same-es` (guard, one RS256 / ES256
  * token), `opaque` (guard, cached introspection), `listener` (guard + `onEvent`), `guard:<JSON>`
  * (guard with more options, one RS256 token). `old:<variant>` runs the variant from the checkout at
- * `--old` (e.g. a `git worktree` of an earlier commit: a before/after in one run). A suffix `#n`
+ * `--old` (e.g. a `git worktree` of an earlier commit: a before/after in one run), `old2:<variant>`
+ * from the checkout at `--old2` (a third build in the same run). A suffix `#n`
  * starts another process of the same variant (the spread between identical processes).
  * Prints, per variant, the median (min–max) over rounds of its ratio to bare in the same round,
  * for req/s and for the server's CPU µs per request.
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const esToken = mintTokens(es, as.claims, 1)[0]!;
   const base = { ...as.serverBase, alg: 'RS256' as const };
   const spec = (name: string): { config: ServerConfig; load: Load } => {
-    const kind = name.replace(/^old:/, '').replace(/#\d+$/, '');
+    const kind = name.replace(/^old2?:/, '').replace(/#\d+$/, '');
     if (kind === 'bare') return { config: { ...base, variant: 'bare' }, load: { kind: 'same', token: rsToken } };
     if (kind === 'noop') return { config: { ...base, variant: 'noop' }, load: { kind: 'same', token: rsToken } };
     if (kind === 'same') return { config: { ...base, variant: 'guard' }, load: { kind: 'same', token: rsToken } };
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   const variants: Variant[] = ['bare', ...names].map((name) => {
     if (name.startsWith('old:') && !oldRoot) throw new Error(`${name} needs --old=DIR`);
     const { config, load } = spec(name);
-    return { name, config: { ...config, timeAuth: inSitu }, load, checkout: name.startsWith('old:') ? oldRoot : undefined, rps: [], cpu: [], authUs: [] };
+    return { name, config: { ...config, timeAuth: inSitu }, load, checkout: name.startsWith('old:') ? oldRoot : name.startsWith('old2:') ? flags.get('old2') : undefined, rps: [], cpu: [], authUs: [] };
   });
   const stats = (v: Variant): Promise<ServerStats> => v.child!.stats();
   /** Record the µs per call of the variant's auth middleware between two stats (with `--in-situ`). */
