@@ -18,6 +18,7 @@ export type McpAuthErrorCode =
   | 'AUTH_UNAVAILABLE'
   | 'AUTH_MISCONFIGURED'
   | 'SESSION_NOT_FOUND'
+  | 'HEADER_MISMATCH'
   | 'CONFIG_INVALID';
 
 /** Wire codes that reach a response (`CONFIG_INVALID` is answered as `AUTH_MISCONFIGURED`). */
@@ -39,6 +40,7 @@ export type McpAuthErrorReason =
   | 'unsupported_media_type'
   | 'body_too_large'
   | 'invalid_tool_call'
+  | 'header_mismatch'
   // 401 invalid_token
   | 'token_too_large'
   | 'malformed_token'
@@ -66,7 +68,11 @@ export type McpAuthErrorReason =
   | 'introspection_rejected_credentials'
   | 'invalid_options';
 
-/** JSON-RPC error codes, all in MCP's implementation-defined range (-32000..-32019; MCP 2026-07-28 reserves -32020..-32099 for the spec's own). */
+/**
+ * JSON-RPC error codes: the guard's own in MCP's implementation-defined range (-32000..-32019), and
+ * -32020, which MCP 2026-07-28 reserves (with -32021..-32099) for the spec's own: `HeaderMismatch`,
+ * sent with exactly that meaning.
+ */
 export const JSONRPC_CODES: Readonly<Record<WireCode, number>> =
   Object.freeze({
     UNAUTHORIZED: -32000,
@@ -75,6 +81,7 @@ export const JSONRPC_CODES: Readonly<Record<WireCode, number>> =
     AUTH_UNAVAILABLE: -32005,
     AUTH_MISCONFIGURED: -32006,
     SESSION_NOT_FOUND: -32007,
+    HEADER_MISMATCH: -32020,
   });
 
 interface ErrorInit {
@@ -180,6 +187,17 @@ export class AuthMisconfiguredError extends McpAuthError {
 export class SessionNotFoundError extends McpAuthError {
   constructor(init: Partial<ErrorInit> = {}) {
     super('SESSION_NOT_FOUND', 404, undefined, { reason: 'session_not_owned', ...init }, 'Session not found');
+  }
+}
+
+/**
+ * An MCP 2026-07-28 standard header (`Mcp-Method`, `Mcp-Name`) that does not name what the body
+ * does, where the guard decides on the body (`lib/policy/standard-headers.ts`): 400, JSON-RPC
+ * -32020 (the spec's `HeaderMismatch`), `Bearer error="invalid_request"` like every other 400.
+ */
+export class HeaderMismatchError extends McpAuthError {
+  constructor(init: Partial<ErrorInit> = {}) {
+    super('HEADER_MISMATCH', 400, 'invalid_request', { reason: 'header_mismatch', ...init }, 'The MCP standard headers do not match the request body');
   }
 }
 

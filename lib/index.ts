@@ -19,6 +19,7 @@ export {
   AuthUnavailableError,
   AuthMisconfiguredError,
   SessionNotFoundError,
+  HeaderMismatchError,
   ConfigError,
   JSONRPC_CODES,
   isMcpAuthError,

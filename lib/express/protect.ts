@@ -14,11 +14,12 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { assertTokenGrammar, bearerCredential } from '../bearer.js';
-import { AuthMisconfiguredError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
+import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
 import { decisionEvent, startTrace, streamEndedEvent, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
 import type { Bindings } from '../policy/bindings.js';
+import { headerMismatch } from '../policy/standard-headers.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { Verifier } from '../verify/index.js';
@@ -100,8 +101,7 @@ function traceOf(req: Request): DecisionTrace | undefined {
  * request carried more than one (Node keeps only the first in `req.headers`). A value set by an
  * earlier middleware on `req.headers` is honoured.
  */
-function authorizationHeaders(req: Request): string[] {
-  const first = req.headers.authorization;
+function authorizationHeaders(req: Request, first: string | undefined): string[] {
   if (first === undefined) return [];
   const raw = req.rawHeaders;
   let count = 0;
@@ -115,6 +115,11 @@ function authorizationHeaders(req: Request): string[] {
   return values;
 }
 
+/** A request header's value as one string (a middleware may have set a list), `undefined` when absent. */
+function fieldValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
 function tokenInQuery(url: string): boolean {
   const q = url.indexOf('?');
@@ -124,11 +129,10 @@ function tokenInQuery(url: string): boolean {
   return new URLSearchParams(query).has('access_token');
 }
 
-function tokenInBody(req: Request): boolean {
-  const body = req.body as unknown;
+function tokenInBody(body: unknown, headers: Request['headers']): boolean {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
   if (!Object.prototype.hasOwnProperty.call(body, 'access_token')) return false;
-  const type = req.headers['content-type'];
+  const type = headers['content-type'];
   return typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
@@ -177,8 +181,13 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo, session: string | undefined): void {
     try {
       if (policy) {
+        const body: unknown = req.body;
+        const headers = req.headers;
+        // MCP 2026-07-28 (SEP-2243): a standard header there must name what the body does.
+        const mismatch = headerMismatch(fieldValue(headers['mcp-method']), fieldValue(headers['mcp-name']), body);
+        if (mismatch !== undefined) throw new HeaderMismatchError({ description: mismatch });
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
-        policy.check(req.body, info, needed);
+        policy.check(body, info, needed);
       } else if (!holdsAll(info.scopes, needed)) {
         throw new InsufficientScopeError({ reason: 'insufficient_scope', scope: stepUpScopes(needed, info.scopes, knownScopes) });
       }
@@ -232,7 +241,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   return function mcpAuthProtect(req: Request, res: Response, next: NextFunction): void {
-    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) {
+    const method = req.method;
+    if ((method === 'GET' || method === 'HEAD' || method === 'OPTIONS') && metadataPaths.has(req.baseUrl + req.path)) {
       // Answered here, with the document metadata() serves, wherever protect() is mounted: no
       // later handler whose route matches the path gets it without a token. (Whether protect()
       // runs in a route's own stack cannot be told from req.route, which Express leaves set after
@@ -240,7 +250,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       ctx.sendMetadata(req, res);
       return;
     }
-    if (isPreflight(req)) {
+    if (method === 'OPTIONS' && isPreflight(req)) {
       passedThrough.add(req);
       // Inside a route's own stack (app.all(path, protect(), handler)), skip the rest of that
       // route, so its handler never runs without a token (outside a route, next('route') is
@@ -252,10 +262,11 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
     try {
+      const headers = req.headers;
       token = bearerCredential({
-        authorization: authorizationHeaders(req),
+        authorization: authorizationHeaders(req, headers.authorization),
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
-        tokenInBody: tokenInBody(req),
+        tokenInBody: tokenInBody(req.body, headers),
       }, maxTokenBytes);
     } catch (err) {
       fail(req, res, err);

@@ -21,6 +21,7 @@ const MESSAGES: Readonly<Record<WireCode, string>> = {
   AUTH_UNAVAILABLE: 'Authorization server unavailable',
   AUTH_MISCONFIGURED: 'Authorization misconfigured',
   SESSION_NOT_FOUND: 'Session not found',
+  HEADER_MISMATCH: 'Header mismatch',
 };
 
 /** Writes an error response for a request. */

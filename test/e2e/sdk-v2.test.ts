@@ -299,17 +299,21 @@ describe('2026-07-28 transport rules', () => {
     }
   });
 
-  test('Mcp-Name naming another tool than the body: the guard decides on the body, the v2 server refuses the mismatch (-32020); no tool runs', async () => {
+  test('Mcp-Name naming another tool than the body: the guard refuses the mismatch with the code the v2 server would use (-32020); no tool runs', async () => {
     const before = h.ran.length;
     const r = await rpc(await token('notes:read'), 'tools/call', { name: 'list_notes', arguments: {} }, { mcpName: 'add_note' });
     expect(r.status).toBe(400);
     expect(r.body?.error?.code).toBe(-32020);
+    expect(r.body.error.data.code).toBe('HEADER_MISMATCH');
     expect(h.ran.slice(before)).toEqual([]);
   });
 
-  test('Mcp-Name naming an allowed tool, body naming a forbidden one: 403 on the body', async () => {
+  test('Mcp-Name naming an allowed tool, body naming a forbidden one: refused as a mismatch (400 -32020), never run', async () => {
+    const before = h.ran.length;
     const r = await rpc(await token('notes:read'), 'tools/call', { name: 'add_note', arguments: {} }, { mcpName: 'list_notes' });
-    expect(r.status).toBe(403);
+    expect(r.status).toBe(400);
+    expect(r.body?.error?.code).toBe(-32020);
+    expect(h.ran.slice(before)).toEqual([]);
   });
 });
 
