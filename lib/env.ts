@@ -12,6 +12,11 @@ type Parser = (value: string, name: string, problems: string[]) => unknown;
 
 const list: Parser = (v) => v.split(/[\s,]+/).filter((s) => s !== '');
 const text: Parser = (v) => v.trim();
+/** One value as a string, several (separated by commas or whitespace) as a list. */
+const oneOrMore: Parser = (v) => {
+  const values = list(v, '', []) as string[];
+  return values.length === 1 ? values[0] : values;
+};
 // Plain decimals only: `Number()` alone would read 0x10 as 16, 1e3 as 1000 and +5 as 5.
 const DECIMAL = /^\d+(?:\.\d+)?$/;
 const seconds: Parser = (v, name, problems) => {
@@ -116,7 +121,7 @@ function parseScopeMap(v: string, name: string, problems: string[], implies: boo
 /** Variable → [option path, parser]. Introspection settings go under `introspection`. */
 const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_RESOURCE: ['resource', text],
-  MCP_AUTH_ISSUER: ['issuer', text],
+  MCP_AUTH_ISSUER: ['issuer', oneOrMore],
   MCP_AUTH_JWKS_URI: ['jwksUri', text],
   MCP_AUTH_AUDIENCES: ['audience', list],
   MCP_AUTH_ALGORITHMS: ['algorithms', list],

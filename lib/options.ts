@@ -19,8 +19,14 @@ export type ScopeMap = Readonly<Record<string, readonly string[]>>;
 export interface Options {
   /** Canonical URI of the MCP endpoint (e.g. `https://mcp.example.com/mcp`). Required. Used exactly as given: no slash is added or removed. */
   resource: string;
-  /** Issuer identifier of the authorization server. Required: `iss` is compared to it exactly, and it is the metadata's `authorization_servers` entry. */
-  issuer: string;
+  /**
+   * Issuer identifier of the authorization server, or of each of several trusted ones. Required:
+   * `iss` is compared to it exactly, and the metadata's `authorization_servers` lists it (them).
+   * With several, a JWT is checked against the keys of the issuer its `iss` names, and only
+   * against those (each issuer's `jwks_uri` discovered); they need `tokenFormat: 'jwt'` and no
+   * `jwksUri`.
+   */
+  issuer: string | readonly string[];
   /** JWKS URL. Default: `jwks_uri` discovered from the issuer (RFC 8414, then OpenID Connect discovery). */
   jwksUri?: string;
   /** Accepted audience(s), compared exactly. Default: `[resource]`. */
@@ -121,7 +127,10 @@ export interface Config {
   readonly resourceUrl: URL;
   readonly resourceMetadataUrl: string;
   readonly resourceMetadataPaths: readonly string[];
+  /** The issuer, or the first of several. */
   readonly issuer: string;
+  /** Every trusted issuer (`[issuer]` when there is one). */
+  readonly issuers: readonly string[];
   readonly jwksUri: string | undefined;
   readonly audiences: readonly string[];
   readonly algorithms: readonly string[];
@@ -303,6 +312,30 @@ function checkStringList(value: unknown, name: string, problems: string[]): read
   return Object.freeze([...new Set(value as string[])]);
 }
 
+/**
+ * `issuer`: one issuer identifier, or a non-empty list of distinct ones, each a URL without a
+ * query ({@link checkUrl}); `undefined` (with a problem) when missing or bad.
+ */
+function checkIssuers(value: unknown, problems: string[]): readonly string[] | undefined {
+  if (value === undefined) {
+    problems.push('issuer is required (the authorization server issuer identifier)');
+    return undefined;
+  }
+  if (typeof value === 'string') return checkUrl(value, 'issuer', problems, { issuer: true }) ? Object.freeze([value]) : undefined;
+  if (!Array.isArray(value) || value.length === 0) {
+    problems.push('issuer must be an issuer identifier (a URL), or a non-empty array of them');
+    return undefined;
+  }
+  let ok = true;
+  const seen = new Set<string>();
+  for (const [i, v] of (value as unknown[]).entries()) {
+    if (!checkUrl(v, `issuer[${i}]`, problems, { issuer: true })) ok = false;
+    else if (seen.has(v as string)) { problems.push(`issuer[${i}]: "${v as string}" is listed twice`); ok = false; }
+    else seen.add(v as string);
+  }
+  return ok ? Object.freeze([...(value as string[])]) : undefined;
+}
+
 /** A list of scopes: each an RFC 6749 §3.3 scope token ({@link isScopeToken}). */
 function checkScopeList(value: unknown, name: string, problems: string[]): readonly string[] | undefined {
   if (value === undefined) return undefined;
@@ -446,9 +479,7 @@ export function resolveOptions(input: Options): Config {
     if (normal !== undefined) problems.push(`resource must be written in its normalized form: ${normal}`);
   }
 
-  const issuerUrl = input.issuer === undefined
-    ? (problems.push('issuer is required (the authorization server issuer identifier)'), undefined)
-    : checkUrl(input.issuer, 'issuer', problems, { issuer: true });
+  const issuers = checkIssuers(input.issuer, problems);
   const jwksUrl = input.jwksUri === undefined ? undefined : checkUrl(input.jwksUri, 'jwksUri', problems);
 
   let audiences: readonly string[] | undefined;
@@ -527,9 +558,13 @@ export function resolveOptions(input: Options): Config {
   }
   const tokenFormat = checkEnum(input.tokenFormat, 'tokenFormat', ['jwt', 'opaque', 'auto'] as const, introspection ? 'auto' : 'jwt', problems);
   if (tokenFormat !== 'jwt' && !introspection) problems.push(`tokenFormat "${tokenFormat}" needs introspection: { clientId, clientSecret }`);
+  if (issuers !== undefined && issuers.length > 1) {
+    if (tokenFormat !== 'jwt') problems.push(`several issuers need tokenFormat "jwt" (an opaque token does not say which authorization server to ask), not "${tokenFormat}"`);
+    if (input.jwksUri !== undefined) problems.push('jwksUri cannot be set with several issuers: each issuer\'s keys are found in its own metadata (jwks_uri)');
+  }
 
   const authorizationServers = input.authorizationServers === undefined
-    ? (issuerUrl ? [input.issuer as string] : [])
+    ? (issuers ?? [])
     : (checkStringList(input.authorizationServers, 'authorizationServers', problems) ?? []);
   if (input.authorizationServers !== undefined && authorizationServers.length === 0) problems.push('authorizationServers must not be empty');
   for (const [i, s] of authorizationServers.entries()) if (input.authorizationServers !== undefined) checkUrl(s, `authorizationServers[${i}]`, problems, { issuer: true });
@@ -549,7 +584,8 @@ export function resolveOptions(input: Options): Config {
     resourceUrl: resourceUrl as URL,
     resourceMetadataUrl: '',
     resourceMetadataPaths: [] as string[],
-    issuer: input.issuer as string,
+    issuer: issuers?.[0] as string,
+    issuers: issuers as readonly string[],
     jwksUri: jwksUrl?.href,
     audiences: audiences ?? Object.freeze([input.resource]),
     algorithms: Object.freeze([...algorithms]),
@@ -594,4 +630,12 @@ export function resolveOptions(input: Options): Config {
   config.resourceMetadataUrl = meta.url;
   config.resourceMetadataPaths = Object.freeze(meta.paths) as string[];
   return Object.freeze(config);
+}
+
+/**
+ * The configuration one of several trusted issuers is checked with (its discovery, its keys, its
+ * `iss`): `c` itself when there is one issuer.
+ */
+export function configForIssuer(c: Config, issuer: string): Config {
+  return c.issuers.length === 1 && c.issuer === issuer ? c : Object.freeze({ ...c, issuer, issuers: Object.freeze([issuer]) });
 }

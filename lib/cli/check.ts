@@ -115,7 +115,7 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
     case 'audience_mismatch':
       return `the token's aud is ${JSON.stringify(claims?.audience ?? null)}; this guard accepts ${JSON.stringify(c.audiences)}. Request the token with resource=${c.resource} (RFC 8707), or set MCP_AUTH_AUDIENCES to the value your authorization server puts in aud`;
     case 'issuer_mismatch':
-      return `the token's iss is ${JSON.stringify(claims?.issuer ?? null)}; MCP_AUTH_ISSUER is "${c.issuer}" (compared exactly, trailing slash included)`;
+      return `the token's iss is ${JSON.stringify(claims?.issuer ?? null)}; MCP_AUTH_ISSUER is ${c.issuers.length === 1 ? `"${c.issuer}"` : `${c.issuers.map((i) => `"${i}"`).join(', ')}`} (compared exactly, trailing slash included)`;
     case 'token_expired':
       return 'get a fresh token';
     case 'token_not_yet_valid':

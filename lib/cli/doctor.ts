@@ -28,7 +28,7 @@ import { importJWK, type JWK } from 'jose';
 import * as client from 'openid-client';
 import { fromEnv, variableOf } from '../env.js';
 import { AuthMisconfiguredError, ConfigError } from '../errors.js';
-import { DEFAULT_ALGORITHMS, isAllowedDiscoveredUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
+import { configForIssuer, DEFAULT_ALGORITHMS, isAllowedDiscoveredUrl, isLoopback, resolveOptions, resourceNormalForm, type Config, type Options, type ScopeMap } from '../options.js';
 import { Discovery, NO_INTROSPECTION_ENDPOINT } from '../verify/discovery.js';
 import { describeFailure, fetchJson, FetchFailure } from '../verify/http.js';
 import { algFitsKey, isUsableKey, PRIVATE_MEMBERS } from '../verify/jwks.js';
@@ -450,7 +450,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   if (options) {
     try {
       config = resolveOptions(options);
-      out.push({ id: 'config', status: 'pass', message: `valid; issuer ${config.issuer}, audience ${config.audiences.join(', ')}, tokens: ${config.tokenFormat}` });
+      out.push({ id: 'config', status: 'pass', message: `valid; issuer ${config.issuers.join(', ')}, audience ${config.audiences.join(', ')}, tokens: ${config.tokenFormat}` });
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems : [String(err)];
       const vars = [...new Set(problems.map(variableFor).filter((v): v is string => v !== undefined))];
@@ -473,10 +473,18 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     id: 'resource_metadata', status: 'info',
     message: `clients will fetch ${config.resourceMetadataUrl}${config.resourceMetadataUrl !== rootMeta ? ` (then ${rootMeta})` : ''}; mount auth.metadata() so both answer`,
   });
-  const discovery = new Discovery(config);
-  const meta = await checkMetadata(config, discovery, out);
-  await checkJwks(config, meta, out);
-  await checkIntrospection(config, discovery, out);
+  // Each trusted issuer's metadata and keys (introspection, and the scopes compared, are the first's).
+  let meta: Metadata | undefined;
+  for (const issuer of config.issuers) {
+    const ic = configForIssuer(config, issuer);
+    const discovery = new Discovery(ic);
+    const found = await checkMetadata(ic, discovery, out);
+    await checkJwks(ic, found, out);
+    if (issuer === config.issuer) {
+      meta = found;
+      await checkIntrospection(ic, discovery, out);
+    }
+  }
   checkPolicy(config, meta, out);
   return { ok: !out.some((c) => c.status === 'fail'), checks: out };
 }

@@ -3,10 +3,16 @@
  * shaped like a JWS goes to JWT validation and never falls back to introspection; when the
  * authorization server publishes no keys, no `jwksUri` and no `jwks_uri` in its metadata, every
  * token is introspected), in front of the verification cache. A cache hit answers synchronously: no promise, no hop.
+ *
+ * With several trusted issuers (JWTs only), each has its own discovery and key set; a JWT goes to
+ * the issuer its (not yet verified) `iss` names and is verified with that issuer's keys and `iss`
+ * only, so a token signed by one issuer's key cannot pass as another's. An `iss` that names no
+ * trusted issuer is refused before any key is fetched. One cache serves them all.
  */
+import { decodeJwt } from 'jose';
 import { InvalidTokenError, McpAuthError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
-import type { Config } from '../options.js';
+import { configForIssuer, type Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { VerificationCache } from './cache.js';
 import { toAuthInfo } from './claims.js';
@@ -22,6 +28,8 @@ export class Verifier {
   readonly keys: RemoteKeySet | undefined;
   readonly #c: Config;
   readonly #jwt: ((token: string) => Promise<AuthInfo>) | undefined;
+  /** With several issuers: each one's discovery, keys and JWT check (`discovery` and `keys` are the first's). */
+  readonly #issuers: Map<string, { discovery: Discovery; keys: RemoteKeySet; jwt: (token: string) => Promise<AuthInfo> }> | undefined;
   readonly #opaque: ((token: string) => Promise<AuthInfo>) | undefined;
 
   constructor(c: Config, emit: ((event: GuardEvent) => void) | undefined) {
@@ -32,9 +40,11 @@ export class Verifier {
       negativeSeconds: c.negativeCacheSeconds,
       clock: c.clock,
     });
-    this.discovery = new Discovery(c);
-    if (c.tokenFormat !== 'opaque') {
-      const keys = new RemoteKeySet(() => this.discovery.jwksUri(), {
+    const issuers = c.issuers.map((issuer) => {
+      const ic = configForIssuer(c, issuer);
+      const discovery = new Discovery(ic);
+      if (c.tokenFormat === 'opaque') return { issuer, discovery, keys: undefined, jwt: undefined };
+      const keys = new RemoteKeySet(() => discovery.jwksUri(), {
         algorithms: c.algorithms,
         timeoutMs: c.httpTimeoutSeconds * 1000,
         cooldownMs: c.jwksCooldownSeconds * 1000,
@@ -44,16 +54,21 @@ export class Verifier {
         clock: c.clock,
         emit,
         // A discovered jwks_uri that no longer serves keys: read the metadata again (keys may have moved).
-        notAKeySet: () => this.discovery.moved('jwks'),
-        discoveryFailure: () => this.discovery.rereadFailure(),
+        notAKeySet: () => discovery.moved('jwks'),
+        discoveryFailure: () => discovery.rereadFailure(),
       });
-      this.keys = keys;
-      const verifyJwt = jwtVerifier(c, keys);
-      this.#jwt = async (token) => {
+      const verifyJwt = jwtVerifier(ic, keys);
+      const jwt = async (token: string): Promise<AuthInfo> => {
         const { payload } = await verifyJwt(token);
         return toAuthInfo(token, payload as Record<string, unknown>, payload.exp as number, c.resource, c.scopeImplies);
       };
-    }
+      return { issuer, discovery, keys, jwt };
+    });
+    const first = issuers[0]!;
+    this.discovery = first.discovery;
+    this.keys = first.keys;
+    this.#jwt = first.jwt;
+    if (issuers.length > 1) this.#issuers = new Map(issuers.map((i) => [i.issuer, { discovery: i.discovery, keys: i.keys!, jwt: i.jwt! }]));
     if (c.tokenFormat !== 'jwt') {
       const introspect = introspectionVerifier(c, this.discovery, emit);
       this.#opaque = async (token) => {
@@ -91,7 +106,7 @@ export class Verifier {
 
   async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
     const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
-    const run = jwt ? this.#jwt : this.#opaque;
+    const run = jwt ? (this.#issuers === undefined ? this.#jwt : this.#jwtOfIssuer(token)) : this.#opaque;
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
       const info = await run(token);
@@ -107,6 +122,23 @@ export class Verifier {
   }
 
   /**
+   * With several issuers: the JWT check of the issuer the token's `iss` names. Refused (401
+   * `issuer_mismatch`) when it names none of them; a payload that does not decode is the JWT
+   * check's to refuse (`malformed_token`), with the first issuer's (it fails before any key).
+   */
+  #jwtOfIssuer(token: string): (token: string) => Promise<AuthInfo> {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return this.#jwt!;
+    }
+    const found = typeof iss === 'string' ? this.#issuers!.get(iss) : undefined;
+    if (found === undefined) throw new InvalidTokenError({ reason: 'issuer_mismatch', description: 'The access token issuer is not accepted' });
+    return found.jwt;
+  }
+
+  /**
    * `auto`: whether JWTs can be checked here at all (a configured `jwksUri`, or a `jwks_uri` in the
    * metadata). An authorization server without keys has only introspection, so a JWS-shaped token
    * is introspected (junk then gets 401 from `active: false`, never a 503 for keys nobody offers).
@@ -119,15 +151,18 @@ export class Verifier {
 
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
-    if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
+    if (this.#issuers !== undefined) await Promise.all([...this.#issuers.values()].map((i) => i.keys.ready()));
+    else if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
     // Rejects when no introspection endpoint is known (NO_INTROSPECTION_ENDPOINT).
     if (this.#opaque) await this.discovery.introspection();
   }
 
   /** Abort fetches under way, stop fetching, drop cached tokens. */
   close(): void {
-    this.keys?.close();
-    this.discovery.close();
+    for (const i of this.#issuers?.values() ?? [{ keys: this.keys, discovery: this.discovery }]) {
+      i.keys?.close();
+      i.discovery.close();
+    }
     this.cache.close();
   }
 }
