@@ -115,9 +115,17 @@ function authorizationHeaders(req: Request, first: string | undefined): string[]
   return values;
 }
 
-/** A request header's value as one string (a middleware may have set a list), `undefined` when absent. */
-function fieldValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
+/**
+ * A header that may appear once: its value, `undefined` when absent, or every value when the
+ * request carried several lines of it (Node joins them in `req.headers`) or a middleware set a list.
+ */
+function singleton(req: Request, name: string): string | string[] | undefined {
+  const value = req.headers[name];
+  if (value === undefined || Array.isArray(value)) return value;
+  const raw = req.rawHeaders;
+  const lines: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) lines.push(raw[i + 1]!);
+  return lines.length > 1 ? lines : value;
 }
 
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
@@ -182,9 +190,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     try {
       if (policy) {
         const body: unknown = req.body;
-        const headers = req.headers;
         // MCP 2026-07-28 (SEP-2243): a standard header there must name what the body does.
-        const mismatch = headerMismatch(fieldValue(headers['mcp-method']), fieldValue(headers['mcp-name']), body);
+        const mismatch = headerMismatch(singleton(req, 'mcp-method'), singleton(req, 'mcp-name'), body);
         if (mismatch !== undefined) throw new HeaderMismatchError({ description: mismatch });
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
         policy.check(body, info, needed);

@@ -9,8 +9,9 @@
  * something on the way another (a confused deputy). So a header that is there must agree with the
  * body; whether it must be there is the server's to require (a 2025 client sends neither).
  *
- * Framework-free: the caller hands over the two header values (`undefined` when absent) and the
- * parsed body. Linear in the header and name lengths.
+ * Framework-free: the caller hands over the two headers (`undefined` when absent, a list when
+ * the request carried several lines of one: each may appear once, RFC 9110 §5.3, and a proxy
+ * may keep either) and the parsed body. Linear in the header and name lengths.
  */
 import { isObject, own } from './jsonrpc.js';
 
@@ -28,7 +29,10 @@ const SENTINEL_PREFIX = '=?base64?';
 const SENTINEL_SUFFIX = '?=';
 /** Canonical Base64 (padding required, no whitespace); the bits a last character leaves unused are checked apart. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** UTF-8 exactly: a byte order mark is a character of the name like any other (the default decoder drops it). */
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** What a header value may hold as it is (SEP-2243: anything else is sent Base64-encoded): printable ASCII, SP, HTAB. */
+const PLAIN = /^[\t\x20-\x7e]*$/;
 
 /** A field value without the optional whitespace (SP, HTAB) around it (RFC 9110 §5.5). */
 function trimOws(value: string): string {
@@ -40,13 +44,18 @@ function trimOws(value: string): string {
 }
 
 /**
- * An `Mcp-Name` value decoded: as it is, or the UTF-8 text of a Base64 sentinel; `undefined` for a
- * sentinel that is not canonical Base64 of UTF-8 (the spec has servers refuse it).
+ * An `Mcp-Name` value decoded: as it is (printable ASCII only), or the UTF-8 text of a Base64
+ * sentinel; `undefined` for bytes outside printable ASCII (Node reads them as Latin-1, which a
+ * gateway comparing UTF-8 would not), or a sentinel that is not canonical Base64 of UTF-8 (the
+ * spec has servers refuse it). A value that starts with `=?base64?` and ends with `?=` is a
+ * sentinel, as the SDK reads it (`=?base64?=` decodes to the empty name).
  */
 export function decodeNameHeader(value: string): string | undefined {
   const v = trimOws(value);
-  if (!v.startsWith(SENTINEL_PREFIX) || !v.endsWith(SENTINEL_SUFFIX) || v.length < SENTINEL_PREFIX.length + SENTINEL_SUFFIX.length) return v;
-  const b64 = v.slice(SENTINEL_PREFIX.length, v.length - SENTINEL_SUFFIX.length);
+  if (!PLAIN.test(v)) return undefined;
+  if (!v.startsWith(SENTINEL_PREFIX) || !v.endsWith(SENTINEL_SUFFIX)) return v;
+  const end = v.length - SENTINEL_SUFFIX.length;
+  const b64 = end > SENTINEL_PREFIX.length ? v.slice(SENTINEL_PREFIX.length, end) : '';
   if (!BASE64.test(b64)) return undefined;
   const bytes = Buffer.from(b64, 'base64');
   // Canonical: the one spelling of these bytes (no unused bits set in the last character).
@@ -60,15 +69,17 @@ export function decodeNameHeader(value: string): string | undefined {
 
 /**
  * Why the headers disagree with the body, or `undefined` when they agree (or are absent).
+ * - either header twice (two lines);
  * - a header beside a batch, or beside a body that is no request (a batch or an answer carries
  *   none: 2026 has no batches);
  * - `Mcp-Method` other than the body's `method`;
- * - `Mcp-Name` that is an invalid sentinel, or other than the body's member it mirrors, or
+ * - `Mcp-Name` that is an invalid sentinel or not printable ASCII, or other than the body's member it mirrors, or
  *   present where the body has no such member (nothing there for it to name). On a method
  *   without a name, `Mcp-Name` is left alone, as the SDK leaves it.
  */
-export function headerMismatch(methodHeader: string | undefined, nameHeader: string | undefined, body: unknown): string | undefined {
+export function headerMismatch(methodHeader: string | readonly string[] | undefined, nameHeader: string | readonly string[] | undefined, body: unknown): string | undefined {
   if (methodHeader === undefined && nameHeader === undefined) return undefined;
+  if (typeof methodHeader === 'object' || typeof nameHeader === 'object') return 'The Mcp-Method and Mcp-Name headers may each appear once';
   const method = isObject(body) ? own(body, 'method') : undefined;
   if (typeof method !== 'string') return 'The Mcp-Method and Mcp-Name headers belong to a single JSON-RPC request';
   if (methodHeader !== undefined && trimOws(methodHeader) !== method) return 'The Mcp-Method header does not name the method of the request body';
@@ -76,7 +87,7 @@ export function headerMismatch(methodHeader: string | undefined, nameHeader: str
   const field = NAME_SOURCE[method];
   if (field === undefined) return undefined;
   const decoded = decodeNameHeader(nameHeader);
-  if (decoded === undefined) return 'The Mcp-Name header is not valid Base64 of UTF-8';
+  if (decoded === undefined) return 'The Mcp-Name header is neither printable ASCII nor canonical Base64 of UTF-8';
   const params = own(body as Record<string, unknown>, 'params');
   const value = isObject(params) ? own(params, field) : undefined;
   if (decoded !== value) return `The Mcp-Name header does not name the params.${field} of the request body`;

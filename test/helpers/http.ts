@@ -35,9 +35,10 @@ export interface RawResponse {
 
 /**
  * Send a request over a plain socket, header lines exactly as given (`[name, value, name, value, …]`,
- * repeated names kept), `Connection: close`; the response is read to the end.
+ * repeated names kept), `Connection: close`; the response is read to the end (the server closes). The head goes out as
+ * UTF-8, or with `latin1Head` one byte per character (as a client sending obs-text would); the body as UTF-8.
  */
-export function rawRequest(url: string, method: string, headerLines: string[], body?: string): Promise<RawResponse> {
+export function rawRequest(url: string, method: string, headerLines: string[], body?: string, { latin1Head = false }: { latin1Head?: boolean } = {}): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(u.port), u.hostname);
@@ -54,7 +55,10 @@ export function rawRequest(url: string, method: string, headerLines: string[], b
     let head = `${method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n`;
     for (let i = 0; i < headerLines.length; i += 2) head += `${headerLines[i]}: ${headerLines[i + 1]}\r\n`;
     if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
-    socket.end(`${head}\r\n${body ?? ''}`);
+    // No half-close: Node's server aborts a request whose client has ended its side (httpAllowHalfOpen
+    // is off), so a handler that answers after an await would never be heard. `Connection: close`
+    // has the server close once it has answered.
+    socket.write(Buffer.concat([Buffer.from(`${head}\r\n`, latin1Head ? 'latin1' : 'utf8'), Buffer.from(body ?? '', 'utf8')]));
   });
 }
 

@@ -56,6 +56,11 @@ describe('headerMismatch', () => {
     expect(headerMismatch('tools/call', undefined, undefined)).toMatch(/single JSON-RPC request/);
   });
 
+  test('a header given twice (a list of its lines) names nothing', () => {
+    expect(headerMismatch(['tools/call', 'tools/call'], undefined, call('tools/call', { name: 'x' }))).toMatch(/once/);
+    expect(headerMismatch('tools/call', ['x', 'x'], call('tools/call', { name: 'x' }))).toMatch(/once/);
+  });
+
   test('a Base64 sentinel is compared by what it decodes to', () => {
     expect(headerMismatch('tools/call', b64('ノート削除'), call('tools/call', { name: 'ノート削除' }))).toBeUndefined();
     expect(headerMismatch('tools/call', b64(' padded '), call('tools/call', { name: ' padded ' }))).toBeUndefined();
@@ -69,6 +74,20 @@ describe('decodeNameHeader', () => {
     expect(decodeNameHeader('delete_note')).toBe('delete_note');
     expect(decodeNameHeader('  x\t')).toBe('x');
     expect(decodeNameHeader('=?base64?')).toBe('=?base64?');
+  });
+
+  test('a raw value is printable ASCII (or SP, HTAB) only: other bytes must come Base64-encoded', () => {
+    expect(decodeNameHeader('supprimer_\u00e9l\u00e9ment')).toBeUndefined();
+    expect(decodeNameHeader('a\u0000b')).toBeUndefined();
+    expect(decodeNameHeader('a\tb c~')).toBe('a\tb c~');
+  });
+
+  test('a byte order mark is part of the decoded name, not dropped', () => {
+    expect(decodeNameHeader(`=?base64?${Buffer.from('\uFEFFx', 'utf8').toString('base64')}?=`)).toBe('\uFEFFx');
+  });
+
+  test('"=?base64?=" is a sentinel for the empty name, as the SDK reads it', () => {
+    expect(decodeNameHeader('=?base64?=')).toBe('');
   });
 
   test('canonical Base64 of UTF-8 only', () => {
