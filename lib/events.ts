@@ -36,9 +36,9 @@ export type TokenKind = 'jwt' | 'opaque' | 'none';
 export type GuardEvent =
   | { type: 'allow'; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
   | { type: 'deny'; code: McpAuthErrorCode; reason: McpAuthErrorReason; status: number; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
-  | { type: 'keys_refreshed'; jwksUri: string; keyCount: number }
-  | { type: 'keys_refresh_failed'; jwksUri: string; reason: string }
-  | { type: 'stale_keys_served'; jwksUri: string; ageSeconds: number }
+  | { type: 'keys_refreshed'; issuer: string; jwksUri: string; keyCount: number }
+  | { type: 'keys_refresh_failed'; issuer: string; jwksUri: string; reason: string }
+  | { type: 'stale_keys_served'; issuer: string; jwksUri: string; ageSeconds: number }
   | { type: 'introspection_failed'; url: string; reason: string; status?: number }
   | { type: 'misconfigured'; reason: MisconfiguredReason }
   | { type: 'list_unfiltered'; method: string; reason: ListUnfilteredReason }

@@ -559,8 +559,9 @@ export function resolveOptions(input: Options): Config {
   const tokenFormat = checkEnum(input.tokenFormat, 'tokenFormat', ['jwt', 'opaque', 'auto'] as const, introspection ? 'auto' : 'jwt', problems);
   if (tokenFormat !== 'jwt' && !introspection) problems.push(`tokenFormat "${tokenFormat}" needs introspection: { clientId, clientSecret }`);
   if (issuers !== undefined && issuers.length > 1) {
-    if (tokenFormat !== 'jwt') problems.push(`several issuers need tokenFormat "jwt" (an opaque token does not say which authorization server to ask), not "${tokenFormat}"`);
+    if (tokenFormat !== 'jwt' && input.tokenFormat !== undefined) problems.push(`several issuers need tokenFormat "jwt" (an opaque token does not say which authorization server to ask), not "${tokenFormat}"`);
     if (input.jwksUri !== undefined) problems.push('jwksUri cannot be set with several issuers: each issuer\'s keys are found in its own metadata (jwks_uri)');
+    if (input.introspection !== undefined) problems.push('introspection cannot be set with several issuers: an opaque token does not say which authorization server to ask');
   }
 
   const authorizationServers = input.authorizationServers === undefined

@@ -68,12 +68,14 @@ describe('extractBearer (RFC 6750 §2.1)', () => {
   });
 
   test('linear time on hostile inputs (1 MiB headers)', () => {
+    // A bound, not a timing: a backtracking expression on 1 MiB takes minutes; a linear scan, a few
+    // milliseconds. 1 s leaves room for a loaded CI machine (100 ms was once exceeded at 124 ms).
     const big = 1 << 20;
     const inputs = [`Bearer${' '.repeat(big)}x`, `Bearer ${'a'.repeat(big)}!`, `Bearer ${'='.repeat(big)}`, `${' '.repeat(big)}`, `Bearer ${'a'.repeat(1000)}${'='.repeat(big)}a`, `X${'!'.repeat(big)}`];
     for (const h of inputs) {
       const started = performance.now();
       try { extractBearer(input([h]), big * 2); } catch { /* refused */ }
-      expect(performance.now() - started).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(1000);
     }
   });
 });

@@ -90,7 +90,7 @@ describe('allow', () => {
     expect((await post(t, `Bearer ${tok}`, call)).status).toBe(200);
     const first = t.take();
     expect(types(first)).toEqual(['keys_refreshed', 'allow']);
-    expect(first[0]).toEqual({ type: 'keys_refreshed', jwksUri: as.jwksUri, keyCount: 1 });
+    expect(first[0]).toEqual({ type: 'keys_refreshed', issuer: as.issuer, jwksUri: as.jwksUri, keyCount: 1 });
     expect(first[1]).toMatchObject({
       type: 'allow', tokenKind: 'jwt', issuer: as.issuer, kid: key.kid, clientId: 'client-7', tool: 'search_notes', cached: false,
     });
@@ -190,7 +190,7 @@ describe('deny: one event per refusal, with the stable code, reason and status',
     expect(res.status).toBe(503);
     const ev = t.take();
     expect(types(ev)).toEqual(['keys_refresh_failed', 'deny']);
-    expect(ev[0]).toEqual({ type: 'keys_refresh_failed', jwksUri: as.jwksUri, reason: 'http_500' });
+    expect(ev[0]).toEqual({ type: 'keys_refresh_failed', issuer: as.issuer, jwksUri: as.jwksUri, reason: 'http_500' });
     expect(ev[1]).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'jwks_unavailable', status: 503, tokenKind: 'jwt', kid: key.kid });
   });
 
@@ -201,7 +201,7 @@ describe('deny: one event per refusal, with the stable code, reason and status',
     expect(res.status).toBe(503);
     const ev = t.take();
     expect(types(ev)).toEqual(['keys_refresh_failed', 'deny']);
-    expect(ev[0]).toEqual({ type: 'keys_refresh_failed', jwksUri: '', reason: 'discovery_failed' });
+    expect(ev[0]).toEqual({ type: 'keys_refresh_failed', issuer: as.issuer, jwksUri: '', reason: 'discovery_failed' });
     expect(ev[1]).toMatchObject({ code: 'AUTH_UNAVAILABLE', reason: 'discovery_failed', status: 503 });
   });
 });
@@ -216,7 +216,7 @@ describe('key set events', () => {
     expect((await post(t, `Bearer ${await token({}, {}, rotated)}`)).status).toBe(200);
     const ev = t.take();
     expect(ev).toEqual([
-      { type: 'keys_refreshed', jwksUri: as.jwksUri, keyCount: 2 },
+      { type: 'keys_refreshed', issuer: as.issuer, jwksUri: as.jwksUri, keyCount: 2 },
       expect.objectContaining({ type: 'allow', kid: rotated.kid, cached: false }),
     ]);
   });
@@ -231,13 +231,13 @@ describe('key set events', () => {
     clock.advance(61_000);
     const failed = t.waitFor('keys_refresh_failed');
     expect((await post(t, `Bearer ${await token()}`)).status).toBe(200); // starts the background refresh
-    expect(await failed).toEqual({ type: 'keys_refresh_failed', jwksUri: as.jwksUri, reason: 'http_500' });
+    expect(await failed).toEqual({ type: 'keys_refresh_failed', issuer: as.issuer, jwksUri: as.jwksUri, reason: 'http_500' });
     t.take();
 
     expect((await post(t, `Bearer ${await token()}`)).status).toBe(200);
     const ev = t.take();
     expect(ev).toEqual([
-      { type: 'stale_keys_served', jwksUri: as.jwksUri, ageSeconds: 61 },
+      { type: 'stale_keys_served', issuer: as.issuer, jwksUri: as.jwksUri, ageSeconds: 61 },
       expect.objectContaining({ type: 'allow', cached: false }),
     ]);
     expect(t.calls()).toBe(3);
@@ -350,9 +350,9 @@ describe('no event carries token material', () => {
   test('the scanner finds a planted part and a planted hash', () => {
     const tok = 'aaaaaaaaaa.bbbbbbbbbb.cccccccccc';
     const hex = createHash('sha256').update(tok).digest('hex');
-    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: 'x bbbbbbbbbb y' }], [tok])).toHaveLength(1);
-    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: hex }], [tok])).toHaveLength(1);
-    expect(leaks([{ type: 'keys_refresh_failed', jwksUri: '', reason: 'clean' }], [tok])).toHaveLength(0);
+    expect(leaks([{ type: 'keys_refresh_failed', issuer: '', jwksUri: '', reason: 'x bbbbbbbbbb y' }], [tok])).toHaveLength(1);
+    expect(leaks([{ type: 'keys_refresh_failed', issuer: '', jwksUri: '', reason: hex }], [tok])).toHaveLength(1);
+    expect(leaks([{ type: 'keys_refresh_failed', issuer: '', jwksUri: '', reason: 'clean' }], [tok])).toHaveLength(0);
   });
 
   test('every event emitted above, JSON-stringified, holds no token, part or SHA-256 of one', () => {

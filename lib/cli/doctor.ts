@@ -174,7 +174,8 @@ function sameUrl(value: unknown, url: string): boolean {
   }
 }
 
-async function checkMetadata(c: Config, discovery: Discovery, out: DoctorCheck[]): Promise<Metadata | undefined> {
+/** `all`: every issuer of MCP_AUTH_ISSUER (`c` is one of them), so a fix keeps the others. */
+async function checkMetadata(c: Config, discovery: Discovery, out: DoctorCheck[], all: readonly string[] = c.issuers): Promise<Metadata | undefined> {
   const timeoutMs = c.httpTimeoutSeconds * 1000;
   const urls = metadataUrls(c.issuer);
   const needed = (c.jwksUri === undefined && c.tokenFormat !== 'opaque') || (c.introspection !== undefined && c.introspection.url === undefined);
@@ -219,9 +220,9 @@ async function checkMetadata(c: Config, discovery: Discovery, out: DoctorCheck[]
     out.push({
       id: 'issuer',
       status: 'fail',
-      message: `the metadata says issuer ${JSON.stringify(published)} but MCP_AUTH_ISSUER is "${c.issuer}"`,
+      message: `the metadata says issuer ${JSON.stringify(published)} but MCP_AUTH_ISSUER ${all.length > 1 ? 'names' : 'is'} "${c.issuer}"`,
       fix: typeof published === 'string'
-        ? `set MCP_AUTH_ISSUER=${published} (exactly as shown: a trailing slash, or its absence, counts): tokens carry that value in "iss"`
+        ? `set MCP_AUTH_ISSUER=${all.length > 1 ? `"${all.map((i) => (i === c.issuer ? published : i)).join(' ')}"` : published} (exactly as shown: a trailing slash, or its absence, counts): tokens carry that value in "iss"`
         : 'the authorization server publishes no issuer: fix its configuration',
     });
     return found;
@@ -478,7 +479,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
   for (const issuer of config.issuers) {
     const ic = configForIssuer(config, issuer);
     const discovery = new Discovery(ic);
-    const found = await checkMetadata(ic, discovery, out);
+    const found = await checkMetadata(ic, discovery, out, config.issuers);
     await checkJwks(ic, found, out);
     if (issuer === config.issuer) {
       meta = found;

@@ -10,7 +10,7 @@
  * trusted issuer is refused before any key is fetched. One cache serves them all.
  */
 import { decodeJwt } from 'jose';
-import { InvalidTokenError, McpAuthError } from '../errors.js';
+import { AuthUnavailableError, InvalidTokenError, McpAuthError } from '../errors.js';
 import type { GuardEvent } from '../events.js';
 import { configForIssuer, type Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
@@ -53,6 +53,7 @@ export class Verifier {
         maxBytes: c.jwksMaxBytes,
         clock: c.clock,
         emit,
+        issuer,
         // A discovered jwks_uri that no longer serves keys: read the metadata again (keys may have moved).
         notAKeySet: () => discovery.moved('jwks'),
         discoveryFailure: () => discovery.rereadFailure(),
@@ -123,15 +124,18 @@ export class Verifier {
 
   /**
    * With several issuers: the JWT check of the issuer the token's `iss` names. Refused (401
-   * `issuer_mismatch`) when it names none of them; a payload that does not decode is the JWT
-   * check's to refuse (`malformed_token`), with the first issuer's (it fails before any key).
+   * `issuer_mismatch`) when it names none of them, or its payload does not decode (no `iss` to
+   * read), before any fetch. A token that is no JWS at all, or whose header does not decode, is the
+   * JWT check's to refuse with its own reason (`malformed_token`, `unsupported_token_type`): the
+   * first issuer's, which refuses it before asking for any key.
    */
   #jwtOfIssuer(token: string): (token: string) => Promise<AuthInfo> {
+    if (!looksLikeJws(token)) return this.#jwt!;
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
     } catch {
-      return this.#jwt!;
+      iss = undefined;
     }
     const found = typeof iss === 'string' ? this.#issuers!.get(iss) : undefined;
     if (found === undefined) throw new InvalidTokenError({ reason: 'issuer_mismatch', description: 'The access token issuer is not accepted' });
@@ -151,7 +155,17 @@ export class Verifier {
 
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
-    if (this.#issuers !== undefined) await Promise.all([...this.#issuers.values()].map((i) => i.keys.ready()));
+    if (this.#issuers !== undefined) {
+      // Which issuer failed: each has its own keys, and an operator must know which one is down.
+      await Promise.all([...this.#issuers].map(async ([issuer, i]) => {
+        try {
+          await i.keys.ready();
+        } catch (err) {
+          if (!(err instanceof AuthUnavailableError)) throw err;
+          throw new AuthUnavailableError({ reason: err.reason, description: `${err.description} (issuer ${issuer})`, retryAfterSeconds: err.retryAfterSeconds, cause: err });
+        }
+      }));
+    }
     else if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
     // Rejects when no introspection endpoint is known (NO_INTROSPECTION_ENDPOINT).
     if (this.#opaque) await this.discovery.introspection();

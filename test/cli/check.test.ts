@@ -148,7 +148,7 @@ describe('against the loopback fault server', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ decision: 'deny', status: 503, code: 'AUTH_UNAVAILABLE', reason: 'jwks_unavailable' });
-    expect(report.events).toEqual([{ type: 'keys_refresh_failed', jwksUri: as.jwksUri, reason: 'network' }]);
+    expect(report.events).toEqual([{ type: 'keys_refresh_failed', issuer: as.issuer, jwksUri: as.jwksUri, reason: 'network' }]);
     expectNoTokenMaterial(r, token);
     as.faults.jwks = 'ok';
     const ok = await runCli(['check', '--json', token], { MCP_AUTH_RESOURCE: MCP, MCP_AUTH_ISSUER: as.issuer });

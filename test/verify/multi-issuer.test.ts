@@ -128,8 +128,9 @@ describe('options', () => {
   };
   test('several issuers need JWTs and discovered keys', () => {
     expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], jwksUri: 'https://a.example/jwks' })).toEqual([expect.stringMatching(/^jwksUri cannot be set with several issuers/)]);
-    expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], introspection: { clientId: 'c', clientSecret: 's' } })).toEqual([expect.stringMatching(/^several issuers need tokenFormat "jwt".*"auto"/)]);
-    expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], tokenFormat: 'opaque', introspection: { clientId: 'c', clientSecret: 's' } })).toEqual([expect.stringMatching(/^several issuers need tokenFormat "jwt"/)]);
+    expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], introspection: { clientId: 'c', clientSecret: 's' } })).toEqual([expect.stringMatching(/^introspection cannot be set with several issuers/)]);
+    expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], tokenFormat: 'opaque', introspection: { clientId: 'c', clientSecret: 's' } })).toEqual([
+      expect.stringMatching(/^several issuers need tokenFormat "jwt".*"opaque"/), expect.stringMatching(/^introspection cannot be set with several issuers/)]);
   });
   test('a list of issuers is checked entry by entry', () => {
     expect(problems({ ...base, issuer: [] })).toEqual(['issuer must be an issuer identifier (a URL), or a non-empty array of them']);
