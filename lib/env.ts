@@ -156,6 +156,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_INTROSPECTION_AUTH_METHOD: ['introspection.authMethod', oneOf(['client_secret_basic', 'client_secret_post'])],
   MCP_AUTH_INTROSPECTION_REQUIRE_AUDIENCE: ['introspection.requireAudience', bool],
   MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: ['introspection.timeoutSeconds', seconds],
+  MCP_AUTH_INTROSPECTION_MAX_CONCURRENT: ['introspection.maxConcurrent', integer],
 };
 
 /** Names of every variable `fromEnv` reads. */

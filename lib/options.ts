@@ -119,6 +119,12 @@ export interface IntrospectionOptions {
   requireAudience?: boolean;
   /** Timeout of an introspection call, in seconds. Default 3. */
   timeoutSeconds?: number;
+  /**
+   * Most introspection calls under way at once. A token that would start one more gets 503 at once
+   * (`Retry-After: 1`), so a flood of distinct made-up tokens is not passed on to the authorization
+   * server one call each. Default 128.
+   */
+  maxConcurrent?: number;
 }
 
 /** Validated, frozen configuration (internal). */
@@ -186,7 +192,7 @@ const KNOWN_KEYS: readonly string[] = [
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
   'resourceName', 'resourceDocumentation', 'onEvent', 'clock',
 ];
-const INTROSPECTION_KEYS: readonly string[] = ['url', 'clientId', 'clientSecret', 'authMethod', 'requireAudience', 'timeoutSeconds'];
+const INTROSPECTION_KEYS: readonly string[] = ['url', 'clientId', 'clientSecret', 'authMethod', 'requireAudience', 'timeoutSeconds', 'maxConcurrent'];
 
 /** No lone UTF-16 surrogate (`String.prototype.isWellFormed`, not in every type library yet). */
 function isWellFormedText(v: string): boolean {
@@ -550,6 +556,7 @@ export function resolveOptions(input: Options): Config {
         authMethod: checkEnum(intro.authMethod, 'introspection.authMethod', ['client_secret_basic', 'client_secret_post'] as const, 'client_secret_basic', problems),
         requireAudience: checkBoolean(intro.requireAudience, 'introspection.requireAudience', true, problems),
         timeoutSeconds: checkNumber(intro.timeoutSeconds, 'introspection.timeoutSeconds', 3, problems, { min: 0.001, max: 60 }),
+        maxConcurrent: checkNumber(intro.maxConcurrent, 'introspection.maxConcurrent', 128, problems, { min: 1, max: 100_000, integer: true }),
       };
       // Readable, but not enumerable: `console.log(auth.config)` and `JSON.stringify(auth.config)`
       // do not write the secret into logs.

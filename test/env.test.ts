@@ -49,6 +49,7 @@ describe('fromEnv', () => {
       MCP_AUTH_INTROSPECTION_AUTH_METHOD: 'client_secret_post',
       MCP_AUTH_INTROSPECTION_REQUIRE_AUDIENCE: 'no',
       MCP_AUTH_INTROSPECTION_TIMEOUT_SECONDS: '1',
+      MCP_AUTH_INTROSPECTION_MAX_CONCURRENT: '32',
     };
     expect(Object.keys(env).sort()).toEqual([...ENV_VARIABLES].sort());
     const o = fromEnv(env);
@@ -83,7 +84,7 @@ describe('fromEnv', () => {
       authorizationServers: ['https://auth.example.com'],
       resourceName: 'Notes',
       resourceDocumentation: 'https://docs.example.com/mcp',
-      introspection: { url: 'https://auth.example.com/introspect', clientId: 'rs', clientSecret: 's3cret', authMethod: 'client_secret_post', requireAudience: false, timeoutSeconds: 1 },
+      introspection: { url: 'https://auth.example.com/introspect', clientId: 'rs', clientSecret: 's3cret', authMethod: 'client_secret_post', requireAudience: false, timeoutSeconds: 1, maxConcurrent: 32 },
     });
     // The result is valid options.
     const g = mcpAuth(o);

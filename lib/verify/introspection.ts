@@ -32,6 +32,9 @@
  *   {@link AuthMisconfiguredError} (500, reason `introspection_rejected_credentials`) and a
  *   `misconfigured` event; no introspection endpoint known, or unusable client credentials →
  *   500 `invalid_options` and a `misconfigured` event.
+ * - more than `introspection.maxConcurrent` calls would be under way → 503 at once
+ *   (`introspection_unavailable`, `Retry-After: 1`) and an `introspection_failed` event (reason
+ *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each.
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
@@ -221,6 +224,8 @@ export function introspectionVerifier(
   const tolerance = c.clockTolerance;
   const issuer = c.issuer;
   const parameters = Object.freeze({ token_type_hint: 'access_token' });
+  const maxConcurrent = intro?.maxConcurrent ?? Infinity;
+  let underWay = 0;
 
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
@@ -270,12 +275,19 @@ export function introspectionVerifier(
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');
+    if (underWay >= maxConcurrent) {
+      emit?.({ type: 'introspection_failed', url, reason: 'too_many_calls' });
+      throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'Too many token introspections are under way', retryAfterSeconds: 1 });
+    }
     let answer: Record<string, unknown>;
+    underWay++;
     try {
       answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
     } catch (err) {
       // An endpoint that may have moved: the metadata may say where.
       throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
+    } finally {
+      underWay--;
     }
     try {
       return check(answer, c.clock() / 1000);
