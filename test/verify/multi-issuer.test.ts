@@ -2,9 +2,11 @@
  * Several trusted issuers (`issuer: [a, b]`): each token is verified with the keys and the `iss` of
  * the issuer it names, and only those. Two loopback authorization servers, each with its own key;
  * the guard discovers each one's `jwks_uri`. Counts of JWKS fetches show which server was asked.
+ * Also: a payload that names no issuer, which issuer is down (events, `ready()`), `doctor`.
  */
 import request from 'supertest';
-import { mcpAuth, fromEnv, type McpAuthGuard, type Options } from '../../lib/index.js';
+import { runDoctor } from '../../lib/cli/doctor.js';
+import { mcpAuth, fromEnv, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
@@ -28,7 +30,14 @@ afterAll(async () => {
   await a.close();
   await b.close();
 });
-beforeEach(() => { a.resetCounts(); b.resetCounts(); });
+beforeEach(() => {
+  for (const as of [a, b]) {
+    as.resetCounts();
+    as.faults.discovery = 'ok';
+    as.faults.jwks = 'ok';
+    as.metadata = {};
+  }
+});
 
 function app(extra: Partial<Options> = {}): TestApp {
   const t = buildApp({ resource: RESOURCE, issuer: [a.issuer, b.issuer], ...extra });
@@ -144,5 +153,54 @@ describe('options', () => {
   test('MCP_AUTH_ISSUER takes several issuers, separated by commas or spaces; one stays a string', () => {
     expect(fromEnv({ MCP_AUTH_RESOURCE: RESOURCE, MCP_AUTH_ISSUER: 'https://a.example, https://b.example' }).issuer).toEqual(['https://a.example', 'https://b.example']);
     expect(fromEnv({ MCP_AUTH_RESOURCE: RESOURCE, MCP_AUTH_ISSUER: ' https://a.example ' }).issuer).toBe('https://a.example');
+  });
+});
+
+describe('a payload that names no issuer', () => {
+  const b64 = (v: string) => Buffer.from(v).toString('base64url');
+  // Header fine (alg allowed, a kid), payload not a claims set: "null", "[]", a JSON string, not JSON.
+  const header = b64(JSON.stringify({ alg: 'RS256', kid: 'attacker-kid', typ: 'at+jwt' }));
+  const junk = ['null', '[]', '"x"', 'not json'].map((p) => `${header}.${b64(p)}.${b64('sig')}`);
+
+  test('is refused with 401 before any issuer is asked', async () => {
+    const t = app({ httpTimeoutSeconds: 2 });
+    for (const token of junk) expect((await post(t, token)).status).toBe(401);
+    expect([a.counts.discovery, a.counts.jwks, b.counts.discovery, b.counts.jwks]).toEqual([0, 0, 0, 0]);
+    expect(t.calls()).toBe(0);
+  });
+
+  test('gets 401, not 503, while the first issuer is down', async () => {
+    const t = app({ httpTimeoutSeconds: 2 });
+    a.faults.discovery = '500';
+    const res = await post(t, junk[0]!);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+  });
+});
+
+describe('which issuer is down', () => {
+  test('a discovery failure of one issuer is reported with that issuer named in the key event', async () => {
+    const events: GuardEvent[] = [];
+    const t = app({ httpTimeoutSeconds: 2, onEvent: (e) => events.push(e) });
+    b.faults.discovery = '500';
+    expect((await post(t, await sign(b.issuer, keyB))).status).toBe(503);
+    expect(events.filter((e) => e.type === 'keys_refresh_failed')).toEqual([{ type: 'keys_refresh_failed', issuer: b.issuer, jwksUri: '', reason: 'discovery_failed' }]);
+  });
+
+  test('ready() names the issuer that could not be reached', async () => {
+    const guard = mcpAuth({ resource: RESOURCE, issuer: [a.issuer, b.issuer], httpTimeoutSeconds: 2 });
+    open.push({ guard });
+    b.faults.discovery = '500';
+    const err = await guard.ready().then(() => undefined, (e: unknown) => e as Error & { description?: string });
+    expect(err).toMatchObject({ status: 503 });
+    expect(err!.description).toContain(b.issuer);
+  });
+
+  test('doctor checks each issuer; a fix for one keeps the others in MCP_AUTH_ISSUER', async () => {
+    b.metadata = { issuer: `${b.issuer}/` };
+    const report = await runDoctor({ MCP_AUTH_RESOURCE: RESOURCE, MCP_AUTH_ISSUER: `${a.issuer} ${b.issuer}`, MCP_AUTH_HTTP_TIMEOUT_SECONDS: '2' });
+    expect(report.checks.filter((c) => c.id === 'issuer').map((c) => c.status)).toEqual(['pass', 'fail']);
+    const failed = report.checks.find((c) => c.id === 'issuer' && c.status === 'fail')!;
+    expect(failed.fix).toContain(`MCP_AUTH_ISSUER="${a.issuer} ${b.issuer}/"`);
   });
 });
