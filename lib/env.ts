@@ -133,6 +133,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_FILTER_LISTS: ['filterLists', bool],
   MCP_AUTH_BIND_SESSIONS: ['bindSessions', bool],
   MCP_AUTH_SCOPE_IMPLIES: ['scopeImplies', impliesMap],
+  MCP_AUTH_SCOPE_CLAIMS: ['scopeClaims', list],
   MCP_AUTH_SCOPES_SUPPORTED: ['scopesSupported', list],
   MCP_AUTH_CHALLENGE_SCOPE: ['challengeScope', oneOf(['base', 'all'])],
   MCP_AUTH_TOKEN_FORMAT: ['tokenFormat', oneOf(['jwt', 'opaque', 'auto'])],

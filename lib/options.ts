@@ -59,6 +59,13 @@ export interface Options {
    */
   scopeImplies?: ScopeMap;
   /**
+   * The claims a token's scopes are read from, together. Default: `scope`, else `scp`. Add the
+   * claims your authorization server grants permissions in, e.g. `['scp', 'roles']` for Entra ID
+   * application permissions, `['scope', 'permissions']` for Auth0 RBAC: their values then count as
+   * scopes for every check. Claims that name no permission (`sub`, `aud`, `iss`, …) are refused.
+   */
+  scopeClaims?: readonly string[];
+  /**
    * `scopes_supported` of the protected resource metadata. Default: the base set the 401 names
    * (`requiredScopes` and the `*` tool rule's scopes): the minimal set a client starts with, more
    * being asked for by step-up; every scope of the policy when that set is empty or
@@ -149,6 +156,8 @@ export interface Config {
   readonly bindSessions: boolean;
   /** `scopeImplies` closed (each scope → all it implies), `undefined` when none. */
   readonly scopeImplies: ScopeHierarchy | undefined;
+  /** `scopeClaims`, `undefined` for the default (`scope`, else `scp`). */
+  readonly scopeClaims: readonly string[] | undefined;
   readonly scopesSupported: readonly string[];
   /** What every request needs and a 401 names by default: `requiredScopes` ∪ the `*` tool rule's scopes. */
   readonly baseScopes: readonly string[];
@@ -186,7 +195,7 @@ export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
 
 const KNOWN_KEYS: readonly string[] = [
   'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
-  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopeImplies', 'scopesSupported', 'challengeScope',
+  'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopeImplies', 'scopeClaims', 'scopesSupported', 'challengeScope',
   'tokenFormat', 'introspection', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
   'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
@@ -370,6 +379,18 @@ function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeM
     if (list) out[key] = list;
   }
   return Object.freeze(out);
+}
+
+/** Claims that carry no permission (identity, audience, times, the token's own kind): never read as scopes. */
+const NOT_SCOPE_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'azp', 'appid', 'cnf', 'typ', 'token_type', 'token_use', 'active', 'username', 'email', 'name']);
+
+/** `scopeClaims`: a non-empty list of claim names, none of {@link NOT_SCOPE_CLAIMS}. */
+function checkScopeClaims(value: unknown, problems: string[]): readonly string[] | undefined {
+  const list = checkStringList(value, 'scopeClaims', problems);
+  if (list === undefined) return undefined;
+  if (list.length === 0) problems.push('scopeClaims must not be empty (leave it out for the default: scope, else scp)');
+  for (const name of list) if (NOT_SCOPE_CLAIMS.has(name)) problems.push(`scopeClaims: "${name}" carries no permission and cannot be read as scopes`);
+  return list;
 }
 
 /** `scopeImplies`: keys are scopes themselves (compared exactly: `*` is no pattern here), values lists of scopes. */
@@ -605,6 +626,7 @@ export function resolveOptions(input: Options): Config {
     filterLists: checkBoolean(input.filterLists, 'filterLists', hasPolicy, problems),
     bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
     scopeImplies: checkImplies(input.scopeImplies, problems),
+    scopeClaims: checkScopeClaims(input.scopeClaims, problems),
     scopesSupported,
     baseScopes: baseSet,
     challengeScope,

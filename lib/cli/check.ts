@@ -86,13 +86,14 @@ function strings(v: unknown): string[] | undefined {
   return undefined;
 }
 
-function scopesOf(claims: Record<string, unknown>): string[] | undefined {
-  const raw = claims.scope ?? claims.scp;
-  const list = strings(raw);
-  return list?.flatMap((s) => s.split(' ')).filter((s) => s !== '');
+/** The scopes as the guard reads them (`scopeClaims`, else `scope` then `scp`), leniently: what a claim of the wrong type leaves out. */
+function scopesOf(claims: Record<string, unknown>, scopeClaims: readonly string[] | undefined): string[] | undefined {
+  const lists = (scopeClaims ?? [claims.scope !== undefined && claims.scope !== null ? 'scope' : 'scp']).map((name) => strings(claims[name]));
+  if (lists.every((l) => l === undefined)) return undefined;
+  return [...new Set(lists.flatMap((l) => l ?? []).flatMap((s) => s.split(' ')).filter((s) => s !== ''))];
 }
 
-function claimsView(claims: Record<string, unknown>, verified: boolean, clientId: string | undefined, nowMs: number): NonNullable<CheckReport['claims']> {
+function claimsView(claims: Record<string, unknown>, verified: boolean, clientId: string | undefined, nowMs: number, scopeClaims: readonly string[] | undefined): NonNullable<CheckReport['claims']> {
   const view: NonNullable<CheckReport['claims']> = { verified };
   if (typeof claims.iss === 'string') view.issuer = claims.iss;
   const aud = strings(claims.aud);
@@ -101,7 +102,7 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
     view.expiresAt = claims.exp;
     view.expires = humanExpiry(claims.exp, nowMs);
   }
-  const scopes = scopesOf(claims);
+  const scopes = scopesOf(claims, scopeClaims);
   if (scopes) view.scopes = scopes;
   const cid = clientId ?? (clientIdOf(claims) || undefined);
   if (cid) view.clientId = cid;
@@ -177,7 +178,7 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
   const now = Date.now();
   let missing: string[] = [];
   if (info) {
-    report.claims = claimsView((info.extra ?? {}) as Record<string, unknown>, true, info.clientId || undefined, now);
+    report.claims = claimsView((info.extra ?? {}) as Record<string, unknown>, true, info.clientId || undefined, now, c.scopeClaims);
     if (info.expiresAt !== undefined && report.claims.expiresAt === undefined) {
       report.claims.expiresAt = info.expiresAt;
       report.claims.expires = humanExpiry(info.expiresAt, now);
@@ -188,7 +189,7 @@ export async function runCheck(token: string, opts: { env?: Env; tools?: readonl
     if (missing.length > 0) err = new InsufficientScopeError({ reason: 'insufficient_scope', scope: c.requiredScopes });
   } else if (kind === 'jwt') {
     try {
-      report.claims = claimsView(decodeJwt(token) as Record<string, unknown>, false, undefined, now);
+      report.claims = claimsView(decodeJwt(token) as Record<string, unknown>, false, undefined, now, c.scopeClaims);
     } catch {
       // Not decodable: no claims to show.
     }

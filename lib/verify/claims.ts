@@ -2,7 +2,8 @@
  * Verified claims (from a JWT or an introspection answer) → the MCP SDK's `AuthInfo`.
  *
  * Scopes come from `scope` (space-delimited string) or `scp` (array of strings, or a string, as
- * Entra ID sends); a claim of the wrong type is the token's fault (401), never a 500.
+ * Entra ID sends), or, with `scopeClaims`, from each claim it names (e.g. Entra's `roles`, Auth0's
+ * `permissions`), together; a claim of the wrong type is the token's fault (401), never a 500.
  * `clientId` is `client_id`, else `azp`, else `appid`, else `''`. `expiresAt` is `exp` (seconds).
  * `scopes` also holds the scopes the token's scopes imply (`scopeImplies`); `extra.scope` keeps the claim as sent.
  * Other kinds of token (refresh, ID, bound to a key) are refused by both paths ({@link assertBearerAccessToken}).
@@ -11,15 +12,25 @@ import { InvalidTokenError } from '../errors.js';
 import { withImplied, type ScopeHierarchy } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
 
-/** Parse `scope` / `scp` into a frozen, de-duplicated list. */
-export function scopesOf(claims: Record<string, unknown>): readonly string[] {
-  const raw = claims.scope !== undefined ? claims.scope : claims.scp;
-  let list: string[];
-  if (raw === undefined || raw === null) list = [];
-  else if (typeof raw === 'string') list = raw.split(' ').filter((s) => s !== '');
-  else if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) list = raw.flatMap((s: string) => s.split(' ')).filter((s) => s !== '');
-  else throw new InvalidTokenError({ reason: 'claim_invalid', description: 'The access token scope claim is malformed' });
-  return Object.freeze([...new Set(list)]);
+/** One claim's scopes: a space-delimited string, or an array of them; none when absent or `null`. */
+function scopeList(raw: unknown, name: string): string[] {
+  if (raw === undefined || raw === null) return [];
+  if (typeof raw === 'string') return raw.split(' ').filter((s) => s !== '');
+  if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return raw.flatMap((s: string) => s.split(' ')).filter((s) => s !== '');
+  throw new InvalidTokenError({ reason: 'claim_invalid', description: `The access token ${name} claim is malformed` });
+}
+
+/**
+ * The token's scopes, a frozen, de-duplicated list: `scope`, else `scp`; with `scopeClaims`,
+ * every claim it names, together (own claims only).
+ */
+export function scopesOf(claims: Record<string, unknown>, scopeClaims?: readonly string[]): readonly string[] {
+  if (scopeClaims === undefined) return Object.freeze([...new Set(scopeList(claims.scope !== undefined ? claims.scope : claims.scp, 'scope'))]);
+  const out = new Set<string>();
+  for (const name of scopeClaims) {
+    if (Object.prototype.hasOwnProperty.call(claims, name)) for (const s of scopeList(claims[name], name)) out.add(s);
+  }
+  return Object.freeze([...out]);
 }
 
 /**
@@ -106,12 +117,12 @@ function deepFreeze<T extends object>(root: T): T {
  * fresh `URL` on each read, a `URL` being mutable). `expSeconds` must already be a validated
  * finite number.
  */
-export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string, hierarchy?: ScopeHierarchy): AuthInfo {
+export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string, hierarchy?: ScopeHierarchy, scopeClaims?: readonly string[]): AuthInfo {
   const extra = deepFreeze({ ...claims, iss: claims.iss, sub: claims.sub, aud: claims.aud });
   return Object.freeze({
     token,
     clientId: clientIdOf(claims),
-    scopes: withImplied(scopesOf(claims), hierarchy) as string[],
+    scopes: withImplied(scopesOf(claims, scopeClaims), hierarchy) as string[],
     expiresAt: expSeconds,
     get resource(): URL {
       return new URL(resource);

@@ -192,7 +192,7 @@ function finiteTime(value: unknown, claim: string): number | undefined {
 }
 
 /** Throws {@link MalformedAnswer} when a member the guard reads has the wrong type. */
-function assertWellFormed(answer: Record<string, unknown>): void {
+function assertWellFormed(answer: Record<string, unknown>, scopeClaims: readonly string[] | undefined): void {
   for (const claim of ['iss', 'token_type'] as const) {
     const v = answer[claim];
     if (v !== undefined && v !== null && typeof v !== 'string') throw new MalformedAnswer(`${claim} is not a string`);
@@ -203,7 +203,7 @@ function assertWellFormed(answer: Record<string, unknown>): void {
   }
   finiteTime(answer.iat, 'iat');
   try {
-    scopesOf(answer);
+    scopesOf(answer, scopeClaims);
   } catch {
     throw new MalformedAnswer('scope is malformed');
   }
@@ -229,7 +229,7 @@ export function introspectionVerifier(
 
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
-    assertWellFormed(answer);
+    assertWellFormed(answer, c.scopeClaims);
     try {
       return checkActive(answer, nowSeconds);
     } catch (err) {
