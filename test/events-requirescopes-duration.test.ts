@@ -22,7 +22,7 @@ test('the requireScopes() deny counts the guard\'s time, not the app middleware 
   const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, clock, onEvent: (e) => { events.push(e); } }));
   const app = express();
   const slowAppMiddleware: express.RequestHandler = (_req, _res, next) => {
-    const until = performance.now() + 40; // the application's own work (CPU, no timer)
+    const until = performance.now() + 200; // the application's own work (CPU, no timer)
     while (performance.now() < until) { /* busy */ }
     next();
   };
@@ -34,6 +34,7 @@ test('the requireScopes() deny counts the guard\'s time, not the app middleware 
   const [allow, deny] = events as [Extract<GuardEvent, { type: 'allow' }>, Extract<GuardEvent, { type: 'deny' }>];
   expect(allow).toMatchObject({ type: 'allow', cached: true });
   expect(deny).toMatchObject({ type: 'deny', reason: 'insufficient_scope' });
-  expect(allow.durationMs).toBeLessThan(20);
-  expect(deny.durationMs).toBeLessThan(20); // actual: ≥ 40 (the app middleware's time)
+  // Bounds well under the application's 200 ms (a loaded CI machine may pause a cached request for tens of ms).
+  expect(allow.durationMs).toBeLessThan(100);
+  expect(deny.durationMs).toBeLessThan(100); // the bug this guards against: ≥ 200 (the app middleware's time)
 });

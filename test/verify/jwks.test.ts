@@ -368,7 +368,8 @@ describe('stale serving', () => {
     f.clock.advance(601_000);
     const started = performance.now();
     expect((await f.post(await f.sign(key))).status).toBe(200);
-    expect(performance.now() - started).toBeLessThan(500);
+    // Waiting for the hung refresh would take the 2 s timeout; the margin is for a loaded CI machine.
+    expect(performance.now() - started).toBeLessThan(1500);
   });
 
   test('a background refresh that succeeds replaces the keys', async () => {

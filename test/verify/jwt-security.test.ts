@@ -324,7 +324,8 @@ describe('the request', () => {
       const res = await rawRequest(`${live.url}/mcp`, 'POST', ['Authorization', h, 'Content-Type', 'application/json'], JSON.stringify(PING));
       const ms = performance.now() - started;
       expect([400, 401]).toContain(res.status);
-      expect(ms).toBeLessThan(250);
+      // Backtracking would take seconds to minutes; the margin is for a loaded CI machine.
+      expect(ms).toBeLessThan(1000);
     }
     expect(t.calls()).toBe(before);
   });
