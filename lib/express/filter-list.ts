@@ -14,8 +14,12 @@
  *
  * An answer that cannot be parsed (not UTF-8, not JSON, a compressed body, an unexpected shape, more
  * than {@link MAX_HELD_BYTES} held) is passed through unchanged, never corrupted, and reported as a
- * `list_unfiltered` event. Not filtered: events replayed on a later `GET` (resumability), list
- * answers on other requests' streams, `resources/templates/list`.
+ * `list_unfiltered` event.
+ *
+ * A `GET` that resumes a stream (`Last-Event-ID`) gets events the server stored for requests made
+ * on an earlier connection, whose ids are not known here: on it, every list answer is told by its
+ * shape (`listCallsByShape`) and filtered the same way, for as long as the stream lasts. Not
+ * filtered: list answers on other requests' streams, `resources/templates/list`.
  */
 import type { Request, Response } from 'express';
 import type { GuardEvent, ListUnfilteredReason } from '../events.js';
@@ -79,7 +83,8 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
   // guard on the same route (another policy) wraps it too, so each guard's filter applies.
   const INSTALLED = Symbol('mcp-oauth-guard.list-filter');
   return function installListFilter(req: Request, res: Response, auth: AuthInfo): void {
-    const calls = policy.listCalls(req.body);
+    const replay = req.method === 'GET' && req.headers['last-event-id'] !== undefined && policy.filteredLists.length > 0;
+    const calls = replay ? new Map() as ListCalls : policy.listCalls(req.body);
     if (!calls) return;
     const marked = res as unknown as Record<symbol, unknown>;
     if (marked[INSTALLED]) return;
@@ -89,13 +94,19 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
     req.headers['accept-encoding'] = 'identity';
     wrap(res, calls, (method, entry) => policy.allows(method, entry, auth), (outcome) => {
       if (outcome.tasks.length > 0) policy.tasksCreated(outcome.tasks, auth);
-    }, emit);
+    }, emit, replay ? { methods: policy.filteredLists, calls: (payload) => policy.replayedListCalls(payload) } : undefined);
   };
 }
 
-/** `seen`: called with the outcome of every payload filtered (the tasks it created). */
-function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined): void {
-  const methods: WatchedMethod[] = [...new Set([...calls.values()].flatMap((c) => c.methods))];
+/**
+ * `seen`: called with the outcome of every payload filtered (the tasks it created). `replayed`: a
+ * resumed stream's (`calls` is then empty): the lists filtered, and each payload's list answers
+ * told by their shape; the filter stays until the answer ends.
+ */
+function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined,
+  replayed?: { methods: readonly WatchedMethod[]; calls: (payload: unknown) => ListCalls | undefined }): void {
+  const byShape = replayed?.calls;
+  const methods: readonly WatchedMethod[] = replayed ? replayed.methods : [...new Set([...calls.values()].flatMap((c) => c.methods))];
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const call = {
     writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
@@ -184,9 +195,11 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       report('unparseable');
       return block;
     }
-    const outcome = filterPayload(parsed, calls, keep);
+    const target = byShape ? byShape(parsed) : calls;
+    if (target === undefined) return block;
+    const outcome = filterPayload(parsed, target, keep);
     seen(outcome);
-    settle(calls, outcome.answered);
+    if (!byShape) settle(calls, outcome.answered);
     if (outcome.unexpected.length > 0) report('unexpected_shape');
     return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload), first) : block;
   }
@@ -194,8 +207,8 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
   /** SSE: forward complete events (filtered), hold the unfinished one. */
   function sseChunk(buf: Buffer): Buffer {
     const out = sse.push(buf).map(filterSseEvent);
-    if (calls.size === 0 || sse.pendingBytes > MAX_HELD_BYTES) {
-      if (calls.size !== 0) report('too_large');
+    if ((!byShape && calls.size === 0) || sse.pendingBytes > MAX_HELD_BYTES) {
+      if (byShape || calls.size !== 0) report('too_large');
       out.push(sse.drain());
       mode = 'pass';
       restore();
@@ -222,7 +235,8 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       out = rewriteSse(body);
     } else if (body.length > 0) {
       try {
-        const outcome = filterPayload(JSON.parse(utf8.decode(body)) as unknown, calls, keep);
+        const parsed = JSON.parse(utf8.decode(body)) as unknown;
+        const outcome = filterPayload(parsed, byShape ? byShape(parsed) ?? new Map() : calls, keep);
         seen(outcome);
         if (outcome.unexpected.length > 0) report('unexpected_shape');
         if (outcome.changed) out = Buffer.from(JSON.stringify(outcome.payload), 'utf8');

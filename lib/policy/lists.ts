@@ -121,6 +121,30 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
   return calls;
 }
 
+/**
+ * The list answers of a payload told by their shape, for events replayed on a resumed `GET` stream
+ * (their requests were made on an earlier connection, so their ids are not known here): an answer,
+ * single or in a batch, whose `result` has an own array member of a watched list method's (`tools`,
+ * `prompts`, `resources`, `tasks`); `undefined` when there is none. Only ever removes entries.
+ */
+export function listCallsByShape(payload: unknown, methods: ReadonlySet<string>): ListCalls | undefined {
+  let calls: ListCalls | undefined;
+  for (const m of Array.isArray(payload) ? payload : [payload]) {
+    if (!isObject(m)) continue;
+    const result = own(m, 'result');
+    const key = idKey(own(m, 'id'));
+    if (!isObject(result) || key === undefined) continue;
+    for (const method of Object.keys(LIST_KEYS) as ListMethod[]) {
+      if (!methods.has(method) || !Array.isArray(own(result, LIST_KEYS[method]))) continue;
+      calls ??= new Map();
+      const call = calls.get(key);
+      if (!call) calls.set(key, { methods: [method], pending: 1 });
+      else if (!call.methods.includes(method)) call.methods.push(method);
+    }
+  }
+  return calls;
+}
+
 /** Count the answers a payload gave (its {@link FilterOutcome.answered}); an id with none still due is done. */
 export function settle(calls: ListCalls, answered: readonly string[]): void {
   for (const key of answered) {

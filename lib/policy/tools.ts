@@ -31,7 +31,7 @@ import { knownScopesOf, type Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { Bindings } from './bindings.js';
 import { isObject, metaOf, own, RELATED_TASK } from './jsonrpc.js';
-import { findListCalls, type ListCalls, type ListMethod } from './lists.js';
+import { findListCalls, LIST_KEYS, listCallsByShape, type ListCalls, type ListMethod } from './lists.js';
 import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
 import { holdsAll, stepUpScopes } from './scopes.js';
 
@@ -48,6 +48,10 @@ export interface Policy {
   check(body: unknown, auth: AuthInfo, base?: readonly string[]): string | undefined;
   /** The calls of a body whose answers this policy filters or reads (lists, task creations, 2026 `resources/read` for its `cacheScope`), or `undefined`. */
   listCalls(body: unknown): ListCalls | undefined;
+  /** The list methods whose answers this policy filters (none: no list is filtered). */
+  filteredLists: readonly ListMethod[];
+  /** The list answers of a replayed payload, told by their shape (`listCallsByShape`), or `undefined`. */
+  replayedListCalls(payload: unknown): ListCalls | undefined;
   /** True when `auth` may use `entry` of a `method` answer (a tool, prompt, resource, or task). */
   allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean;
   /** Tasks created by answers to `auth`'s requests: bound to its identity. */
@@ -228,6 +232,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
   return Object.freeze({
     check,
     listCalls: (body: unknown) => findListCalls(body, listMethods),
+    filteredLists: Object.freeze((Object.keys(LIST_KEYS) as ListMethod[]).filter((m) => listMethods.has(m))),
+    replayedListCalls: (payload: unknown) => listCallsByShape(payload, listMethods),
     allows,
     tasksCreated,
     close: () => tasks?.clear(),

@@ -15,25 +15,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 
-/** The SDK example's InMemoryEventStore cannot replay the GET stream ('_GET_stream'.split('_')[0] === ''): a correct one. */
-class EventLog implements EventStore {
-  #n = 0;
-  readonly events: Array<{ id: string; stream: string; message: JSONRPCMessage }> = [];
-  async storeEvent(stream: string, message: JSONRPCMessage) { const id = `e${++this.#n}`; this.events.push({ id, stream, message }); return id; }
-  async getStreamIdForEventId(id: string) { return this.events.find((e) => e.id === id)?.stream; }
-  async replayEventsAfter(last: string, { send }: { send: (id: string, m: JSONRPCMessage) => Promise<void> }) {
-    const i = this.events.findIndex((e) => e.id === last);
-    if (i < 0) return '';
-    const stream = this.events[i]!.stream;
-    for (const e of this.events.slice(i + 1)) if (e.stream === stream) await send(e.id, e.message);
-    return stream;
-  }
-}
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { EventLog } from '../helpers/event-log.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { tokenBuilder } from '../helpers/tokens.js';

@@ -1,4 +1,4 @@
-import { filterPayload, findListCalls, idKey, type KeepEntry } from '../../lib/policy/lists.js';
+import { filterPayload, findListCalls, idKey, listCallsByShape, type KeepEntry } from '../../lib/policy/lists.js';
 import { eventData, SseSplitter, withEventData } from '../../lib/policy/sse.js';
 
 const keep: KeepEntry = (_m, e) => (e as { name?: string }).name !== 'secret';
@@ -10,6 +10,19 @@ describe('list payload filtering', () => {
     expect(idKey(undefined)).toBeUndefined();
     expect(idKey(NaN)).toBeUndefined();
     expect(findListCalls({ id: 1, method: 'tools/list' }, new Set())).toBeUndefined();
+  });
+
+  test('replayed answers (ids unknown) are told by their shape: a result holding a watched list\'s array', () => {
+    const watched = new Set(['tools/list', 'tasks/list']);
+    const answer = { jsonrpc: '2.0', id: 7, result: { tools: tools('a', 'secret') } };
+    expect([...listCallsByShape(answer, watched)!]).toEqual([['n:7', { methods: ['tools/list'], pending: 1 }]]);
+    expect(filterPayload(answer, listCallsByShape(answer, watched)!, keep).payload).toEqual({ jsonrpc: '2.0', id: 7, result: { tools: tools('a') } });
+    // In a batch too; a list the policy does not filter, a request, a notification, an error, no array: nothing.
+    expect([...listCallsByShape([{ id: 'x', result: { tasks: [] } }, answer], watched)!.keys()]).toEqual(['s:x', 'n:7']);
+    for (const other of [{ id: 1, result: { prompts: [] } }, { id: 1, method: 'tools/list', params: { tools: [] } }, { method: 'n', result: { tools: [] } },
+      { id: 1, error: { code: 1, message: 'x' } }, { id: 1, result: { tools: {} } }, { id: 1, result: Object.create({ tools: [] }) as object }, null, 'x']) {
+      expect(listCallsByShape(other, watched)).toBeUndefined();
+    }
   });
 
   test('filters the answer to a pending call, leaves everything else alone, never mutates', () => {
