@@ -59,10 +59,11 @@ export interface Options {
    */
   scopeImplies?: ScopeMap;
   /**
-   * The claims a token's scopes are read from, together. Default: `scope`, else `scp`. Add the
-   * claims your authorization server grants permissions in, e.g. `['scp', 'roles']` for Entra ID
-   * application permissions, `['scope', 'permissions']` for Auth0 RBAC: their values then count as
-   * scopes for every check. Claims that name no permission (`sub`, `aud`, `iss`, …) are refused.
+   * The claims a token's scopes are read from, in order: the first the token carries is used, the
+   * others are not read. Default: `scope`, else `scp`. E.g. `['scp', 'roles']` for Entra ID, whose
+   * app-only tokens carry application permissions in `roles` and no `scp` (a delegated token keeps
+   * its `scp`: the user's `roles` in it are not its client's grant). Claims that carry no
+   * permission (`sub`, `aud`, `iss`, `nonce`, `preferred_username`, …) are refused.
    */
   scopeClaims?: readonly string[];
   /**
@@ -381,8 +382,16 @@ function checkScopeMap(value: unknown, name: string, problems: string[]): ScopeM
   return Object.freeze(out);
 }
 
-/** Claims that carry no permission (identity, audience, times, the token's own kind): never read as scopes. */
-const NOT_SCOPE_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'azp', 'appid', 'cnf', 'typ', 'token_type', 'token_use', 'active', 'username', 'email', 'name']);
+/**
+ * Claims that carry no permission (identity, audience, times, the token's own kind, values a client
+ * or user chooses): never read as scopes.
+ */
+const NOT_SCOPE_CLAIMS = new Set([
+  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'azp', 'appid', 'cnf', 'typ', 'token_type', 'token_use', 'active',
+  'nonce', 'auth_time', 'acr', 'amr', 'at_hash', 'c_hash', 's_hash', 'sid', 'oid', 'tid', 'idtyp', 'ver', 'uti', 'rh', 'ipaddr',
+  'username', 'preferred_username', 'unique_name', 'upn', 'email', 'email_verified', 'name', 'given_name', 'family_name', 'middle_name',
+  'nickname', 'phone_number', 'phone_number_verified', 'login_hint', 'locale', 'zoneinfo', 'picture', 'profile', 'website',
+]);
 
 /** `scopeClaims`: a non-empty list of claim names, none of {@link NOT_SCOPE_CLAIMS}. */
 function checkScopeClaims(value: unknown, problems: string[]): readonly string[] | undefined {

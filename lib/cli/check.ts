@@ -17,7 +17,7 @@ import { mcpAuth } from '../guard.js';
 import type { Config } from '../options.js';
 import { grantedScopes, missingScopes } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
-import { clientIdOf } from '../verify/claims.js';
+import { clientIdOf, scopesOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
 import { resolveTool, toolRules } from './tool-rules.js';
 import { printable } from './printable.js';
@@ -86,11 +86,13 @@ function strings(v: unknown): string[] | undefined {
   return undefined;
 }
 
-/** The scopes as the guard reads them (`scopeClaims`, else `scope` then `scp`), leniently: what a claim of the wrong type leaves out. */
-function scopesOf(claims: Record<string, unknown>, scopeClaims: readonly string[] | undefined): string[] | undefined {
-  const lists = (scopeClaims ?? [claims.scope !== undefined && claims.scope !== null ? 'scope' : 'scp']).map((name) => strings(claims[name]));
-  if (lists.every((l) => l === undefined)) return undefined;
-  return [...new Set(lists.flatMap((l) => l ?? []).flatMap((s) => s.split(' ')).filter((s) => s !== ''))];
+/** The scopes as the guard reads them (`scopesOf` of `verify/claims.ts`); `undefined` for a claim of the wrong type. */
+function scopesIn(claims: Record<string, unknown>, scopeClaims: readonly string[] | undefined): string[] | undefined {
+  try {
+    return [...scopesOf(claims, scopeClaims)];
+  } catch {
+    return undefined;
+  }
 }
 
 function claimsView(claims: Record<string, unknown>, verified: boolean, clientId: string | undefined, nowMs: number, scopeClaims: readonly string[] | undefined): NonNullable<CheckReport['claims']> {
@@ -102,7 +104,7 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
     view.expiresAt = claims.exp;
     view.expires = humanExpiry(claims.exp, nowMs);
   }
-  const scopes = scopesOf(claims, scopeClaims);
+  const scopes = scopesIn(claims, scopeClaims);
   if (scopes) view.scopes = scopes;
   const cid = clientId ?? (clientIdOf(claims) || undefined);
   if (cid) view.clientId = cid;

@@ -2,8 +2,9 @@
  * Verified claims (from a JWT or an introspection answer) → the MCP SDK's `AuthInfo`.
  *
  * Scopes come from `scope` (space-delimited string) or `scp` (array of strings, or a string, as
- * Entra ID sends), or, with `scopeClaims`, from each claim it names (e.g. Entra's `roles`, Auth0's
- * `permissions`), together; a claim of the wrong type is the token's fault (401), never a 500.
+ * Entra ID sends), or, with `scopeClaims`, from the first of the claims it names that the token
+ * carries (e.g. `scp`, else Entra's `roles`); a claim of the wrong type is the token's fault (401),
+ * never a 500.
  * `clientId` is `client_id`, else `azp`, else `appid`, else `''`. `expiresAt` is `exp` (seconds).
  * `scopes` also holds the scopes the token's scopes imply (`scopeImplies`); `extra.scope` keeps the claim as sent.
  * Other kinds of token (refresh, ID, bound to a key) are refused by both paths ({@link assertBearerAccessToken}).
@@ -21,16 +22,16 @@ function scopeList(raw: unknown, name: string): string[] {
 }
 
 /**
- * The token's scopes, a frozen, de-duplicated list: `scope`, else `scp`; with `scopeClaims`,
- * every claim it names, together (own claims only).
+ * The token's scopes, a frozen, de-duplicated list: `scope`, else `scp`; with `scopeClaims`, the
+ * first of the claims it names that the token carries (an own claim, `null` included: then none),
+ * never several together. A delegated token's grant (`scp`) is what its client may do; the user's
+ * roles or permissions, which such a token may carry too, are not: merged, they would give every
+ * client whatever its user may do.
  */
 export function scopesOf(claims: Record<string, unknown>, scopeClaims?: readonly string[]): readonly string[] {
   if (scopeClaims === undefined) return Object.freeze([...new Set(scopeList(claims.scope !== undefined ? claims.scope : claims.scp, 'scope'))]);
-  const out = new Set<string>();
-  for (const name of scopeClaims) {
-    if (Object.prototype.hasOwnProperty.call(claims, name)) for (const s of scopeList(claims[name], name)) out.add(s);
-  }
-  return Object.freeze([...out]);
+  const name = scopeClaims.find((n) => Object.prototype.hasOwnProperty.call(claims, n) && claims[n] !== undefined);
+  return Object.freeze(name === undefined ? [] : [...new Set(scopeList(claims[name], name))]);
 }
 
 /**
