@@ -24,7 +24,7 @@
 import type { Request, Response } from 'express';
 import type { GuardEvent, ListUnfilteredReason } from '../events.js';
 import { filterPayload, settle, type FilterOutcome, type KeepEntry, type ListCalls, type WatchedMethod } from '../policy/lists.js';
-import { eventData, SseSplitter, withEventData } from '../policy/sse.js';
+import { EventEnd, eventData, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import { isJsonEssence, mediaType } from './body.js';
@@ -121,8 +121,9 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
   const sse = new SseSplitter();
   let reported = false;
 
+  /** Once per answer; on a resumed stream, which lasts, once per event that goes unfiltered. */
   function report(reason: ListUnfilteredReason): void {
-    if (reported || !emit) return;
+    if ((reported && !byShape) || !emit) return;
     reported = true;
     for (const method of methods) emit({ type: 'list_unfiltered', method, reason });
   }
@@ -204,14 +205,44 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
     return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload), first) : block;
   }
 
-  /** SSE: forward complete events (filtered), hold the unfinished one. */
+  /** On a resumed stream: the rest of an event too large to hold, passed through as it comes. */
+  let skipping: EventEnd | undefined;
+
+  /**
+   * SSE: forward complete events (filtered), hold the unfinished one. An unfinished event over
+   * {@link MAX_HELD_BYTES} goes out unparsed: on an answer with list calls the filter then steps
+   * aside; on a resumed stream only that event is let through, and the ones after it are filtered.
+   */
   function sseChunk(buf: Buffer): Buffer {
-    const out = sse.push(buf).map(filterSseEvent);
+    const out: Buffer[] = [];
+    if (skipping) {
+      const end = skipping.feed(buf);
+      if (end === -1) return buf;
+      skipping = undefined;
+      out.push(buf.subarray(0, end));
+      buf = buf.subarray(end);
+    }
+    for (const e of sse.push(buf)) out.push(filterSseEvent(e));
     if ((!byShape && calls.size === 0) || sse.pendingBytes > MAX_HELD_BYTES) {
       if (byShape || calls.size !== 0) report('too_large');
-      out.push(sse.drain());
-      mode = 'pass';
-      restore();
+      const held = sse.drain();
+      if (byShape) {
+        // Let this event through unparsed, and go on splitting after its end.
+        const skip = new EventEnd();
+        const end = skip.feed(held);
+        if (end === -1) {
+          skipping = skip;
+          out.push(held);
+        } else {
+          out.push(held.subarray(0, end));
+          for (const e of sse.push(held.subarray(end))) out.push(filterSseEvent(e));
+        }
+        firstEvent = false;
+      } else {
+        out.push(held);
+        mode = 'pass';
+        restore();
+      }
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
@@ -320,8 +351,8 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       held.push(buf);
       return finishHeld(cb);
     }
+    const out = Buffer.concat([sseChunk(buf), ...sse.flush().map(filterSseEvent), sse.drain()]);
     mode = 'pass';
-    const out = Buffer.concat([...sse.push(buf).map(filterSseEvent), ...sse.flush().map(filterSseEvent), sse.drain()]);
     return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
   } as Response['end'];
 

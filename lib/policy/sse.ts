@@ -100,6 +100,34 @@ export class SseSplitter {
   }
 }
 
+/**
+ * Finds where an event ends (its empty line) in bytes fed to it piece by piece, holding nothing:
+ * for letting an event too large to hold pass through while the events after it are still split.
+ * Starts at the beginning of an event. A line ends at LF, CR or CR LF; when a CR ends the event,
+ * an LF right after it is left for the splitter (an empty block, which carries nothing).
+ */
+export class EventEnd {
+  private atLineStart = true;
+  private afterCR = false;
+
+  /** The index just past the end of the event in `bytes`, or -1 when it does not end there. */
+  feed(bytes: Buffer): number {
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i]!;
+      if (c === LF && this.afterCR) { this.afterCR = false; continue; }
+      this.afterCR = false;
+      if (c === LF || c === CR) {
+        if (this.atLineStart) return i + 1;
+        this.atLineStart = true;
+        this.afterCR = c === CR;
+      } else {
+        this.atLineStart = false;
+      }
+    }
+    return -1;
+  }
+}
+
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**

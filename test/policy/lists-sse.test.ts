@@ -1,5 +1,5 @@
 import { filterPayload, findListCalls, idKey, listCallsByShape, type KeepEntry } from '../../lib/policy/lists.js';
-import { eventData, SseSplitter, withEventData } from '../../lib/policy/sse.js';
+import { EventEnd, eventData, SseSplitter, withEventData } from '../../lib/policy/sse.js';
 
 const keep: KeepEntry = (_m, e) => (e as { name?: string }).name !== 'secret';
 const tools = (...names: string[]) => names.map((name) => ({ name, inputSchema: { type: 'object' } }));
@@ -122,5 +122,18 @@ describe('SSE splitting', () => {
     expect(eventData(enc(': only a comment\n\n'))).toBeUndefined();
     expect(withEventData(block, '{"a":2}').toString()).toBe('event: message\nid: 7\ndata: {"a":2}\n\n');
     expect(() => eventData(Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a]))).toThrow();
+  });
+});
+
+describe('EventEnd (the end of an event let through unheld)', () => {
+  const feedAll = (pieces: string[]): number[] => { const e = new EventEnd(); return pieces.map((p) => e.feed(Buffer.from(p))); };
+  test('an empty line after LF, CR or CR LF lines; across pieces; not inside a line', () => {
+    expect(feedAll(['data: x\n\nnext'])).toEqual([9]);
+    // A CR that ends the event: the LF after it is left to the splitter (an empty block, passed as is).
+    expect(feedAll(['data: x\r\n\r\nnext'])).toEqual([10]);
+    expect(feedAll(['data: x\r\r'])).toEqual([9]);
+    expect(feedAll(['data: x', '\n', '\n'])).toEqual([-1, -1, 1]);
+    expect(feedAll(['data: x\r', '\n\r'])).toEqual([-1, 2]);
+    expect(feedAll(['data: a\ndata: b\n', 'id: 1\n', 'x'])).toEqual([-1, -1, -1]);
   });
 });
