@@ -13,7 +13,6 @@ import { loopbackJwtSuite } from '../helpers/fixture.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const fx = loopbackJwtSuite(RESOURCE);
-let http: Server | undefined;
 const servers: Server[] = [];
 afterAll(async () => {
   for (const s of servers) {
@@ -25,12 +24,29 @@ afterAll(async () => {
 const BIG = 17 * 1024 * 1024;
 const LIST = { jsonrpc: '2.0', id: 2, result: { tools: [{ name: 'notes_list', inputSchema: { type: 'object' } }, { name: 'admin_wipe', inputSchema: { type: 'object' } }] } };
 
-test('a replayed tools/list answer after an oversized event is still filtered', async () => {
+/**
+ * A guard (tool policy, events kept) in front of a GET handler that writes `write`'s SSE, then a
+ * resumed GET with a `notes:read` token: the answer's body and the events.
+ */
+async function resume(write: (res: express.Response) => void): Promise<{ body: string; events: GuardEvent[] }> {
   const events: GuardEvent[] = [];
   const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] }, onEvent: (e) => { events.push(e); } }));
   const app = express();
   app.get('/mcp', guard.protect(), (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    write(res);
+    res.end();
+  });
+  const http = await new Promise<Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  servers.push(http);
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
+  const res = await fetch(url, { headers: { authorization: `Bearer ${await fx.token({ scope: 'notes:read' })}`, accept: 'text/event-stream', 'last-event-id': 'e4' } });
+  expect(res.status).toBe(200);
+  return { body: await res.text(), events };
+}
+
+test('a replayed tools/list answer after an oversized event is still filtered', async () => {
+  const { body, events } = await resume((res) => {
     // A large notification written in two pieces (its first piece alone is over 16 MiB, incomplete).
     const big = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(BIG) } });
     const text = `event: message\nid: e5\ndata: ${big}\n\n`;
@@ -38,16 +54,7 @@ test('a replayed tools/list answer after an oversized event is still filtered', 
     res.write(text.slice(BIG));
     // The stored answer to a tools/list made on the earlier connection.
     res.write(`event: message\nid: e6\ndata: ${JSON.stringify(LIST)}\n\n`);
-    res.end();
   });
-  http = await new Promise<Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  servers.push(http);
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  const token = await fx.token({ scope: 'notes:read' });
-
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'last-event-id': 'e4' } });
-  expect(res.status).toBe(200);
-  const body = await res.text();
   const last = body.split('\n\n').filter((e) => e.includes('id: e6'))[0]!;
   const data = JSON.parse(last.split('\n').find((l) => l.startsWith('data:'))!.slice(5)) as typeof LIST;
   expect(events.some((e) => e.type === 'list_unfiltered' && e.reason === 'too_large')).toBe(true);
@@ -55,25 +62,12 @@ test('a replayed tools/list answer after an oversized event is still filtered', 
 });
 
 test('every unfiltered list answer on a long resumed stream is reported, not only the first unparsed event', async () => {
-  const events: GuardEvent[] = [];
-  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] }, onEvent: (e) => { events.push(e); } }));
-  const app = express();
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+  const { body, events } = await resume((res) => {
     const note = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(BIG) } };
     res.write(`event: message\nid: e5\ndata: ${JSON.stringify(note)}\n\n`);
     const list = { jsonrpc: '2.0', id: 2, result: { tools: [{ name: 'notes_list', description: 'y'.repeat(BIG) }, { name: 'admin_wipe' }] } };
     res.write(`event: message\nid: e6\ndata: ${JSON.stringify(list)}\n\n`);
-    res.end();
   });
-  http = await new Promise<Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  servers.push(http);
-  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  const token = await fx.token({ scope: 'notes:read' });
-
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'last-event-id': 'e4' } });
-  expect(res.status).toBe(200);
-  const body = await res.text();
   expect(body).toContain('admin_wipe'); // passed unparsed (over 16 MiB), as documented
   const reports = events.filter((e) => e.type === 'list_unfiltered' && e.method === 'tools/list');
   expect(reports.length).toBeGreaterThanOrEqual(2);
