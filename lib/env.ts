@@ -14,7 +14,7 @@ const list: Parser = (v) => v.split(/[\s,]+/).filter((s) => s !== '');
 const text: Parser = (v) => v.trim();
 /** One value as a string, several (separated by commas or whitespace) as a list. */
 const oneOrMore: Parser = (v) => {
-  const values = list(v, '', []) as string[];
+  const values = v.split(/[\s,]+/).filter((s) => s !== '');
   return values.length === 1 ? values[0] : values;
 };
 // Plain decimals only: `Number()` alone would read 0x10 as 16, 1e3 as 1000 and +5 as 5.

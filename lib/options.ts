@@ -8,6 +8,7 @@
 import { ConfigError } from './errors.js';
 import { closeHierarchy, isScopeToken, type ScopeHierarchy } from './policy/scopes.js';
 import type { GuardEvent } from './events.js';
+import { DEFAULT_SCOPE_CLAIMS } from './verify/claims.js';
 
 /**
  * Map of names (tool names, `prefix*` patterns or `*`; URI prefixes for `resourceScopes`) to the
@@ -23,8 +24,8 @@ export interface Options {
    * Issuer identifier of the authorization server, or of each of several trusted ones. Required:
    * `iss` is compared to it exactly, and the metadata's `authorization_servers` lists it (them).
    * With several, a JWT is checked against the keys of the issuer its `iss` names, and only
-   * against those (each issuer's `jwks_uri` discovered); they need `tokenFormat: 'jwt'` and no
-   * `jwksUri`.
+   * against those (each issuer's `jwks_uri` discovered); they need `tokenFormat: 'jwt'`, and no
+   * `jwksUri` or `introspection`.
    */
   issuer: string | readonly string[];
   /** JWKS URL. Default: `jwks_uri` discovered from the issuer (RFC 8414, then OpenID Connect discovery). */
@@ -101,7 +102,7 @@ export interface Options {
   jwksMaxStaleSeconds?: number;
   /** Largest JWKS or metadata document accepted, in bytes. Default 262144. */
   jwksMaxBytes?: number;
-  /** Protected resource metadata: `authorization_servers`. Default `[issuer]`. */
+  /** Protected resource metadata: `authorization_servers`. Default: every issuer. */
   authorizationServers?: readonly string[];
   /** Protected resource metadata: `resource_name`. */
   resourceName?: string;
@@ -157,8 +158,8 @@ export interface Config {
   readonly bindSessions: boolean;
   /** `scopeImplies` closed (each scope → all it implies), `undefined` when none. */
   readonly scopeImplies: ScopeHierarchy | undefined;
-  /** `scopeClaims`, `undefined` for the default (`scope`, else `scp`). */
-  readonly scopeClaims: readonly string[] | undefined;
+  /** `scopeClaims` (default `['scope', 'scp']`). */
+  readonly scopeClaims: readonly string[];
   readonly scopesSupported: readonly string[];
   /** What every request needs and a 401 names by default: `requiredScopes` ∪ the `*` tool rule's scopes. */
   readonly baseScopes: readonly string[];
@@ -635,7 +636,7 @@ export function resolveOptions(input: Options): Config {
     filterLists: checkBoolean(input.filterLists, 'filterLists', hasPolicy, problems),
     bindSessions: checkBoolean(input.bindSessions, 'bindSessions', true, problems),
     scopeImplies: checkImplies(input.scopeImplies, problems),
-    scopeClaims: checkScopeClaims(input.scopeClaims, problems),
+    scopeClaims: checkScopeClaims(input.scopeClaims, problems) ?? DEFAULT_SCOPE_CLAIMS,
     scopesSupported,
     baseScopes: baseSet,
     challengeScope,

@@ -87,7 +87,7 @@ function strings(v: unknown): string[] | undefined {
 }
 
 /** The scopes as the guard reads them (`scopesOf` of `verify/claims.ts`); `undefined` for a claim of the wrong type. */
-function scopesIn(claims: Record<string, unknown>, scopeClaims: readonly string[] | undefined): string[] | undefined {
+function scopesIn(claims: Record<string, unknown>, scopeClaims: readonly string[]): string[] | undefined {
   try {
     return [...scopesOf(claims, scopeClaims)];
   } catch {
@@ -95,7 +95,7 @@ function scopesIn(claims: Record<string, unknown>, scopeClaims: readonly string[
   }
 }
 
-function claimsView(claims: Record<string, unknown>, verified: boolean, clientId: string | undefined, nowMs: number, scopeClaims: readonly string[] | undefined): NonNullable<CheckReport['claims']> {
+function claimsView(claims: Record<string, unknown>, verified: boolean, clientId: string | undefined, nowMs: number, scopeClaims: readonly string[]): NonNullable<CheckReport['claims']> {
   const view: NonNullable<CheckReport['claims']> = { verified };
   if (typeof claims.iss === 'string') view.issuer = claims.iss;
   const aud = strings(claims.aud);

@@ -474,17 +474,20 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     id: 'resource_metadata', status: 'info',
     message: `clients will fetch ${config.resourceMetadataUrl}${config.resourceMetadataUrl !== rootMeta ? ` (then ${rootMeta})` : ''}; mount auth.metadata() so both answer`,
   });
-  // Each trusted issuer's metadata and keys (introspection, and the scopes compared, are the first's).
+  // Each trusted issuer's metadata and keys (introspection, and the scopes compared, are the
+  // first's); with several, each of those checks names its issuer.
   let meta: Metadata | undefined;
   for (const issuer of config.issuers) {
     const ic = configForIssuer(config, issuer);
     const discovery = new Discovery(ic);
-    const found = await checkMetadata(ic, discovery, out, config.issuers);
-    await checkJwks(ic, found, out);
+    const checks: DoctorCheck[] = [];
+    const found = await checkMetadata(ic, discovery, checks, config.issuers);
+    await checkJwks(ic, found, checks);
     if (issuer === config.issuer) {
       meta = found;
-      await checkIntrospection(ic, discovery, out);
+      await checkIntrospection(ic, discovery, checks);
     }
+    for (const c of checks) out.push(config.issuers.length > 1 ? { ...c, message: `(issuer ${issuer}) ${c.message}` } : c);
   }
   checkPolicy(config, meta, out);
   return { ok: !out.some((c) => c.status === 'fail'), checks: out };

@@ -33,7 +33,7 @@ import { headerOf, headersIndex, writeHeadHeaders, type Headers } from './head.j
 /** Largest answer parsed for filtering (a JSON body, or one SSE event, however it was written), in bytes. */
 export const MAX_HELD_BYTES = 16 * 1024 * 1024;
 
-/** Installs the filter on a response when the request makes list calls. */
+/** Installs the filter on a response when the request makes list calls, or resumes a stream (`GET` with `Last-Event-ID`). */
 export type ListFilter = (req: Request, res: Response, auth: AuthInfo) => void;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

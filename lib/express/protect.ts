@@ -3,7 +3,10 @@
  * checks that an `Mcp-Session-Id` is the token's identity's (`bindSessions`), applies required,
  * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed. On the way out it
  * binds a session an `initialize` answer issues, releases one its owner's `DELETE` ends, and ends
- * a GET or `subscriptions/listen` event stream when its token expires (`stream-expiry.ts`).
+ * a GET or `subscriptions/listen` event stream when its token expires (`stream-expiry.ts`). Under
+ * a tool policy it also refuses MCP 2026-07-28 standard headers (`Mcp-Method`, `Mcp-Name`) that do
+ * not name what the body does (`policy/standard-headers.ts`), and filters list answers, those
+ * replayed on a resumed `GET` stream included (`filter-list.ts`).
  * Every failure goes to the one responder; the handler never runs after one.
  *
  * It answers GET, HEAD and OPTIONS of its RFC 9728 metadata paths itself with the document (any
@@ -48,7 +51,7 @@ export interface ProtectContext {
   readBody?: (req: Request) => Promise<void> | undefined;
   /** With `bindSessions`: which identity each `Mcp-Session-Id` belongs to (bound when issued). */
   sessions: Bindings | undefined;
-  /** With a policy: wrap the response of an allowed request whose answers it filters or reads (lists, task creations, 2026 `resources/read` for its `cacheScope`). */
+  /** With a policy: wrap the response of an allowed request whose answers it filters or reads (lists, task creations, 2026 `resources/read` for its `cacheScope`; every list answer of a resumed `GET` stream). */
   filterLists?: (req: Request, res: Response, auth: AuthInfo) => void;
   /** The `onEvent` emitter, `undefined` without a listener (then no trace is kept at all). */
   emit?: GuardEventListener | undefined;
@@ -62,7 +65,7 @@ export interface ProtectOptions {
   scopes?: readonly string[];
   /**
    * Apply the tool policy (`toolScopes`, `promptScopes`, `resourceScopes`: body checks, default
-   * deny, list filtering) on this route. Default true. Set `false` on routes that are not MCP
+   * deny, list filtering, the standard-header check) on this route. Default true. Set `false` on routes that are not MCP
    * endpoints (uploads, forms, admin APIs), so their non-JSON bodies are not refused: only
    * `requiredScopes` and `scopes` apply there.
    */

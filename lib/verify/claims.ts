@@ -21,15 +21,17 @@ function scopeList(raw: unknown, name: string): string[] {
   throw new InvalidTokenError({ reason: 'claim_invalid', description: `The access token ${name} claim is malformed` });
 }
 
+/** The claims scopes are read from by default: `scope`, else `scp` (Entra ID, Okta). */
+export const DEFAULT_SCOPE_CLAIMS: readonly string[] = Object.freeze(['scope', 'scp']);
+
 /**
- * The token's scopes, a frozen, de-duplicated list: `scope`, else `scp`; with `scopeClaims`, the
- * first of the claims it names that the token carries (an own claim, `null` included: then none),
- * never several together. A delegated token's grant (`scp`) is what its client may do; the user's
- * roles or permissions, which such a token may carry too, are not: merged, they would give every
- * client whatever its user may do.
+ * The token's scopes, a frozen, de-duplicated list: from the first of `scopeClaims` (default
+ * `scope`, else `scp`) that the token carries (an own claim, `null` included: then none), never
+ * several together. A delegated token's grant (`scp`) is what its client may do; the user's roles
+ * or permissions, which such a token may carry too, are not: merged, they would give every client
+ * whatever its user may do.
  */
-export function scopesOf(claims: Record<string, unknown>, scopeClaims?: readonly string[]): readonly string[] {
-  if (scopeClaims === undefined) return Object.freeze([...new Set(scopeList(claims.scope !== undefined ? claims.scope : claims.scp, 'scope'))]);
+export function scopesOf(claims: Record<string, unknown>, scopeClaims: readonly string[] = DEFAULT_SCOPE_CLAIMS): readonly string[] {
   const name = scopeClaims.find((n) => Object.prototype.hasOwnProperty.call(claims, n) && claims[n] !== undefined);
   return Object.freeze(name === undefined ? [] : [...new Set(scopeList(claims[name], name))]);
 }
@@ -112,18 +114,26 @@ function deepFreeze<T extends object>(root: T): T {
   return root;
 }
 
+/** What {@link toAuthInfo} takes from the configuration (`Config` has them all). */
+export interface AuthInfoSettings {
+  resource: string;
+  scopeImplies?: ScopeHierarchy | undefined;
+  scopeClaims?: readonly string[] | undefined;
+}
+
 /**
  * Build a deeply frozen `AuthInfo`: one cached object serves every request with the same token,
  * so no handler may change what the next request sees (nested claims included; `resource` is a
  * fresh `URL` on each read, a `URL` being mutable). `expSeconds` must already be a validated
  * finite number.
  */
-export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, resource: string, hierarchy?: ScopeHierarchy, scopeClaims?: readonly string[]): AuthInfo {
+export function toAuthInfo(token: string, claims: Record<string, unknown>, expSeconds: number, s: AuthInfoSettings): AuthInfo {
   const extra = deepFreeze({ ...claims, iss: claims.iss, sub: claims.sub, aud: claims.aud });
+  const resource = s.resource;
   return Object.freeze({
     token,
     clientId: clientIdOf(claims),
-    scopes: withImplied(scopesOf(claims, scopeClaims), hierarchy) as string[],
+    scopes: withImplied(scopesOf(claims, s.scopeClaims), s.scopeImplies) as string[],
     expiresAt: expSeconds,
     get resource(): URL {
       return new URL(resource);

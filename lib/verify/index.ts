@@ -61,7 +61,7 @@ export class Verifier {
       const verifyJwt = jwtVerifier(ic, keys);
       const jwt = async (token: string): Promise<AuthInfo> => {
         const { payload } = await verifyJwt(token);
-        return toAuthInfo(token, payload as Record<string, unknown>, payload.exp as number, c.resource, c.scopeImplies, c.scopeClaims);
+        return toAuthInfo(token, payload as Record<string, unknown>, payload.exp as number, c);
       };
       return { issuer, discovery, keys, jwt };
     });
@@ -78,7 +78,7 @@ export class Verifier {
         // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
         // requireBearerAuth would take the token just accepted for expired.
         const expiresAt = exp ?? Math.ceil(c.clock() / 1000 + Math.max(c.cacheMaxAgeSeconds, 1));
-        return toAuthInfo(token, claims, expiresAt, c.resource, c.scopeImplies, c.scopeClaims);
+        return toAuthInfo(token, claims, expiresAt, c);
       };
     }
   }

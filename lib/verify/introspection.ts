@@ -192,7 +192,7 @@ function finiteTime(value: unknown, claim: string): number | undefined {
 }
 
 /** Throws {@link MalformedAnswer} when a member the guard reads has the wrong type. */
-function assertWellFormed(answer: Record<string, unknown>, scopeClaims: readonly string[] | undefined): void {
+function assertWellFormed(answer: Record<string, unknown>, scopeClaims: readonly string[]): void {
   for (const claim of ['iss', 'token_type'] as const) {
     const v = answer[claim];
     if (v !== undefined && v !== null && typeof v !== 'string') throw new MalformedAnswer(`${claim} is not a string`);
@@ -205,7 +205,7 @@ function assertWellFormed(answer: Record<string, unknown>, scopeClaims: readonly
   try {
     scopesOf(answer, scopeClaims);
   } catch {
-    throw new MalformedAnswer('scope is malformed');
+    throw new MalformedAnswer('the scope claim is malformed');
   }
 }
 

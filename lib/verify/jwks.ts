@@ -47,7 +47,7 @@ export interface KeySetSettings {
   clock: () => number;
   emit: ((event: GuardEvent) => void) | undefined;
   /** The issuer whose keys these are, named in the events (several issuers: which one is down). */
-  issuer?: string;
+  issuer: string;
   /** Called when the URI answered with something other than a key set (an HTTP error, not JSON, no usable key). */
   notAKeySet?: () => void;
   /** Why the metadata naming the URI could not be read again, if it could not (named when the keys are gone). */
@@ -86,7 +86,7 @@ export class RemoteKeySet {
     } else if (now - this.#loadedAt > this.s.maxAgeMs) {
       if (this.#canFetch(now)) void this.#refresh(now, false).catch(() => {});
       if (this.#lastFailure !== undefined) {
-        this.s.emit?.({ type: 'stale_keys_served', issuer: this.s.issuer ?? '', jwksUri: this.#loadedFrom, ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
+        this.s.emit?.({ type: 'stale_keys_served', issuer: this.s.issuer, jwksUri: this.#loadedFrom, ageSeconds: Math.round((now - this.#loadedAt) / 1000) });
       }
     }
     // A listener may have closed the set (events are synchronous).
@@ -213,11 +213,11 @@ export class RemoteKeySet {
       this.#generation++;
       this.#loadedFrom = uri;
       this.#lastFailure = undefined;
-      this.s.emit?.({ type: 'keys_refreshed', issuer: this.s.issuer ?? '', jwksUri: uri, keyCount: usable.length });
+      this.s.emit?.({ type: 'keys_refreshed', issuer: this.s.issuer, jwksUri: uri, keyCount: usable.length });
     } catch (err) {
       this.#lastFailure = err;
       if (err instanceof FetchFailure && (err.kind === 'status' || err.kind === 'not_json')) this.s.notAKeySet?.();
-      this.s.emit?.({ type: 'keys_refresh_failed', issuer: this.s.issuer ?? '', jwksUri: uri, reason: describeFailure(err) });
+      this.s.emit?.({ type: 'keys_refresh_failed', issuer: this.s.issuer, jwksUri: uri, reason: describeFailure(err) });
     }
   }
 

@@ -152,7 +152,7 @@ test("one client of a user opening sessions pushes out its own, not the same use
 const RESOURCE = 'https://mcp.example.com/mcp';
 const exp = Math.floor(Date.now() / 1000) + 3600;
 /** What introspection builds from a minimal active answer for `token` (no sub, no client). */
-const minimal = (token: string) => toAuthInfo(token, { active: true, aud: RESOURCE, scope: 'mcp', exp }, exp, RESOURCE);
+const minimal = (token: string) => toAuthInfo(token, { active: true, aud: RESOURCE, scope: 'mcp', exp }, exp, { resource: RESOURCE });
 
 test("one holder of a sub-less, client-less token cannot push out another such token's binding", () => {
   const b = new Bindings(20); // quota 2 per principal

@@ -36,7 +36,7 @@ beforeAll(async () => {
     { ...ec.publicKey.export({ format: 'jwk' }), kid: 'ES256', alg: 'ES256', use: 'sig' },
   ];
   const config = resolveOptions({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri, clock: () => NOW * 1000 });
-  keys = new RemoteKeySet(async () => as.jwksUri, { algorithms: DEFAULT_ALGORITHMS, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => NOW * 1000, emit: undefined });
+  keys = new RemoteKeySet(async () => as.jwksUri, { algorithms: DEFAULT_ALGORITHMS, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => NOW * 1000, emit: undefined, issuer: as.issuer });
   await keys.ready();
   verify = jwtVerifier(config, keys);
 });

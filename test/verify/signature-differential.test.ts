@@ -244,7 +244,7 @@ async function outcome(p: Promise<unknown>): Promise<Outcome> {
 function setup(strict: boolean): { config: Config; keys: RemoteKeySet } {
   const config = resolveOptions({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri, strict, clock: () => NOW * 1000 });
   const keys = new RemoteKeySet(async () => as.jwksUri, {
-    algorithms: config.algorithms, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => NOW * 1000, emit: undefined,
+    algorithms: config.algorithms, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => NOW * 1000, emit: undefined, issuer: config.issuer,
   });
   return { config, keys };
 }

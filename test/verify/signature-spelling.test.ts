@@ -82,7 +82,7 @@ test('both signature paths (node:crypto and jose.jwtVerify) refuse it', async ()
   const config = resolveOptions({ resource: RESOURCE, issuer: as.issuer, jwksUri: as.jwksUri });
   for (const native of [true, false]) {
     const keys = new RemoteKeySet(async () => as.jwksUri, {
-      algorithms: config.algorithms, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => Date.now(), emit: undefined,
+      algorithms: config.algorithms, timeoutMs: 2000, cooldownMs: 30_000, maxAgeMs: 600_000, maxStaleMs: 3_600_000, maxBytes: 262_144, clock: () => Date.now(), emit: undefined, issuer: config.issuer,
     });
     try {
       let reason = 'accepted';
