@@ -100,35 +100,30 @@ function traceOf(req: Request): DecisionTrace | undefined {
 }
 
 /**
- * The `Authorization` header values: `req.headers.authorization`, or every raw value when the
- * request carried more than one (Node keeps only the first in `req.headers`). A value set by an
- * earlier middleware on `req.headers` is honoured.
+ * A header that may appear once, given its `req.headers` value: `undefined` when absent, that
+ * value, or every raw value when the request carried several lines of it (Node keeps the first,
+ * or joins them, in `req.headers`) or a middleware set a list. A value an earlier middleware set
+ * on `req.headers` is honoured. `name` is lower case, `spelled` its usual spelling (compared
+ * first, so the usual request costs no lower-casing).
  */
-function authorizationHeaders(req: Request, first: string | undefined): string[] {
-  if (first === undefined) return [];
+function headerLines(req: Request, name: string, spelled: string, value: string | string[] | undefined): string | string[] | undefined {
+  if (value === undefined || Array.isArray(value)) return value;
   const raw = req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && (name === 'authorization' || name === 'Authorization' || name.toLowerCase() === 'authorization')) count++;
+    const n = raw[i]!;
+    if (n.length === name.length && (n === spelled || n === name || n.toLowerCase() === name)) count++;
   }
-  if (count <= 1) return [first];
-  const values: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
-  return values;
-}
-
-/**
- * A header that may appear once: its value, `undefined` when absent, or every value when the
- * request carried several lines of it (Node joins them in `req.headers`) or a middleware set a list.
- */
-function singleton(req: Request, name: string): string | string[] | undefined {
-  const value = req.headers[name];
-  if (value === undefined || Array.isArray(value)) return value;
-  const raw = req.rawHeaders;
+  if (count <= 1) return value;
   const lines: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) lines.push(raw[i + 1]!);
-  return lines.length > 1 ? lines : value;
+  return lines;
+}
+
+/** The `Authorization` header values (every line: two are refused). */
+function authorizationHeaders(req: Request, first: string | undefined): readonly string[] {
+  const v = headerLines(req, 'authorization', 'Authorization', first);
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
@@ -194,7 +189,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
       if (policy) {
         const body: unknown = req.body;
         // MCP 2026-07-28 (SEP-2243): a standard header there must name what the body does.
-        const mismatch = headerMismatch(singleton(req, 'mcp-method'), singleton(req, 'mcp-name'), body);
+        const headers = req.headers;
+        const mismatch = headerMismatch(headerLines(req, 'mcp-method', 'Mcp-Method', headers['mcp-method']), headerLines(req, 'mcp-name', 'Mcp-Name', headers['mcp-name']), body);
         if (mismatch !== undefined) throw new HeaderMismatchError({ description: mismatch });
         // The policy checks the route's scopes together with the calls', so one 403 names them all.
         policy.check(body, info, needed);

@@ -10,6 +10,8 @@
  * read under `resourceScopes`): a 2026-07-28 result (it has a `resultType`) goes out with
  * `cacheScope: "private"` whatever it said (a final one without it is taken for shareable), so no
  * shared cache serves it to another authorization. Everything else in a payload is left as it is.
+ * Answers are matched to the calls of their request by id; on a resumed stream, whose requests were
+ * made on an earlier connection, by their shape (`listCallsByShape`).
  */
 import { CLIENT_CAPABILITIES, isObject, metaOf, own, PROTOCOL_VERSION, TASKS_EXTENSION } from './jsonrpc.js';
 
@@ -127,15 +129,15 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
  * single or in a batch, whose `result` has an own array member of a watched list method's (`tools`,
  * `prompts`, `resources`, `tasks`); `undefined` when there is none. Only ever removes entries.
  */
-export function listCallsByShape(payload: unknown, methods: ReadonlySet<string>): ListCalls | undefined {
+export function listCallsByShape(payload: unknown, lists: readonly ListMethod[]): ListCalls | undefined {
   let calls: ListCalls | undefined;
   for (const m of Array.isArray(payload) ? payload : [payload]) {
     if (!isObject(m)) continue;
     const result = own(m, 'result');
     const key = idKey(own(m, 'id'));
     if (!isObject(result) || key === undefined) continue;
-    for (const method of Object.keys(LIST_KEYS) as ListMethod[]) {
-      if (!methods.has(method) || !Array.isArray(own(result, LIST_KEYS[method]))) continue;
+    for (const method of lists) {
+      if (!Array.isArray(own(result, LIST_KEYS[method]))) continue;
       calls ??= new Map();
       const call = calls.get(key);
       if (!call) calls.set(key, { methods: [method], pending: 1 });

@@ -229,11 +229,12 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
     for (const id of taskIds) tasks!.bind(id, auth);
   }
 
+  const filteredLists: readonly ListMethod[] = Object.freeze((Object.keys(LIST_KEYS) as ListMethod[]).filter((m) => listMethods.has(m)));
   return Object.freeze({
     check,
     listCalls: (body: unknown) => findListCalls(body, listMethods),
-    filteredLists: Object.freeze((Object.keys(LIST_KEYS) as ListMethod[]).filter((m) => listMethods.has(m))),
-    replayedListCalls: (payload: unknown) => listCallsByShape(payload, listMethods),
+    filteredLists,
+    replayedListCalls: (payload: unknown) => listCallsByShape(payload, filteredLists),
     allows,
     tasksCreated,
     close: () => tasks?.clear(),

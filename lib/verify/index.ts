@@ -21,16 +21,28 @@ import { introspectionVerifier } from './introspection.js';
 import { RemoteKeySet } from './jwks.js';
 import { jwtVerifier, looksLikeJws } from './jwt.js';
 
+/** One trusted issuer: its discovery, and (unless every token is introspected) its keys and JWT check. */
+interface Issuer {
+  issuer: string;
+  discovery: Discovery;
+  keys: RemoteKeySet | undefined;
+  jwt: ((token: string) => Promise<AuthInfo>) | undefined;
+}
+
 /** Verifies tokens into `AuthInfo`, with caching and coalescing. */
 export class Verifier {
   readonly cache: VerificationCache;
-  readonly discovery: Discovery;
-  readonly keys: RemoteKeySet | undefined;
   readonly #c: Config;
-  readonly #jwt: ((token: string) => Promise<AuthInfo>) | undefined;
-  /** With several issuers: each one's discovery, keys and JWT check (`discovery` and `keys` are the first's). */
-  readonly #issuers: Map<string, { discovery: Discovery; keys: RemoteKeySet; jwt: (token: string) => Promise<AuthInfo> }> | undefined;
+  /** Every trusted issuer, in the configured order; the first's discovery also serves introspection. */
+  readonly #issuers: readonly Issuer[];
+  /** With several issuers: each by its identifier, for the JWT whose `iss` names it. */
+  readonly #byIss: ReadonlyMap<string, Issuer> | undefined;
   readonly #opaque: ((token: string) => Promise<AuthInfo>) | undefined;
+
+  /** The first issuer's key set (diagnostics and benchmarks: `bench/micro.ts`). */
+  get keys(): RemoteKeySet | undefined {
+    return this.#issuers[0]!.keys;
+  }
 
   constructor(c: Config, emit: ((event: GuardEvent) => void) | undefined) {
     this.#c = c;
@@ -40,7 +52,7 @@ export class Verifier {
       negativeSeconds: c.negativeCacheSeconds,
       clock: c.clock,
     });
-    const issuers = c.issuers.map((issuer) => {
+    this.#issuers = c.issuers.map((issuer): Issuer => {
       const ic = configForIssuer(c, issuer);
       const discovery = new Discovery(ic);
       if (c.tokenFormat === 'opaque') return { issuer, discovery, keys: undefined, jwt: undefined };
@@ -65,13 +77,9 @@ export class Verifier {
       };
       return { issuer, discovery, keys, jwt };
     });
-    const first = issuers[0]!;
-    this.discovery = first.discovery;
-    this.keys = first.keys;
-    this.#jwt = first.jwt;
-    if (issuers.length > 1) this.#issuers = new Map(issuers.map((i) => [i.issuer, { discovery: i.discovery, keys: i.keys!, jwt: i.jwt! }]));
+    if (this.#issuers.length > 1) this.#byIss = new Map(this.#issuers.map((i) => [i.issuer, i]));
     if (c.tokenFormat !== 'jwt') {
-      const introspect = introspectionVerifier(c, this.discovery, emit);
+      const introspect = introspectionVerifier(c, this.#issuers[0]!.discovery, emit);
       this.#opaque = async (token) => {
         const { claims, exp } = await introspect(token);
         // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
@@ -107,7 +115,7 @@ export class Verifier {
 
   async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
     const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
-    const run = jwt ? (this.#issuers === undefined ? this.#jwt : this.#jwtOfIssuer(token)) : this.#opaque;
+    const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : this.#opaque;
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
       const info = await run(token);
@@ -129,15 +137,15 @@ export class Verifier {
    * JWT check's to refuse with its own reason (`malformed_token`, `unsupported_token_type`): the
    * first issuer's, which refuses it before asking for any key.
    */
-  #jwtOfIssuer(token: string): (token: string) => Promise<AuthInfo> {
-    if (!looksLikeJws(token)) return this.#jwt!;
+  #jwtOfIssuer(token: string): ((token: string) => Promise<AuthInfo>) | undefined {
+    if (!looksLikeJws(token)) return this.#issuers[0]!.jwt;
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
     } catch {
       iss = undefined;
     }
-    const found = typeof iss === 'string' ? this.#issuers!.get(iss) : undefined;
+    const found = typeof iss === 'string' ? this.#byIss!.get(iss) : undefined;
     if (found === undefined) throw new InvalidTokenError({ reason: 'issuer_mismatch', description: 'The access token issuer is not accepted' });
     return found.jwt;
   }
@@ -149,33 +157,33 @@ export class Verifier {
    */
   async #publishesKeys(): Promise<boolean> {
     if (this.#c.jwksUri !== undefined) return true;
-    const uri: unknown = (await this.discovery.get()).serverMetadata().jwks_uri;
+    const uri: unknown = (await this.#issuers[0]!.discovery.get()).serverMetadata().jwks_uri;
     return uri !== undefined && uri !== null && uri !== '';
   }
 
   /** Warm discovery and keys; rejects with the reason (also when introspection has no endpoint). */
   async ready(): Promise<void> {
-    if (this.#issuers !== undefined) {
-      // Which issuer failed: each has its own keys, and an operator must know which one is down.
-      await Promise.all([...this.#issuers].map(async ([issuer, i]) => {
+    const several = this.#byIss !== undefined;
+    if (several || this.#c.tokenFormat === 'jwt' || (this.#issuers[0]!.keys && await this.#publishesKeys())) {
+      await Promise.all(this.#issuers.map(async ({ issuer, keys }) => {
         try {
-          await i.keys.ready();
+          await keys?.ready();
         } catch (err) {
-          if (!(err instanceof AuthUnavailableError)) throw err;
+          // With several issuers, which one failed: an operator must know which server is down.
+          if (!several || !(err instanceof AuthUnavailableError)) throw err;
           throw new AuthUnavailableError({ reason: err.reason, description: `${err.description} (issuer ${issuer})`, retryAfterSeconds: err.retryAfterSeconds, cause: err });
         }
       }));
     }
-    else if (this.keys && (this.#c.tokenFormat === 'jwt' || await this.#publishesKeys())) await this.keys.ready();
     // Rejects when no introspection endpoint is known (NO_INTROSPECTION_ENDPOINT).
-    if (this.#opaque) await this.discovery.introspection();
+    if (this.#opaque) await this.#issuers[0]!.discovery.introspection();
   }
 
   /** Abort fetches under way, stop fetching, drop cached tokens. */
   close(): void {
-    for (const i of this.#issuers?.values() ?? [{ keys: this.keys, discovery: this.discovery }]) {
-      i.keys?.close();
-      i.discovery.close();
+    for (const { keys, discovery } of this.#issuers) {
+      keys?.close();
+      discovery.close();
     }
     this.cache.close();
   }

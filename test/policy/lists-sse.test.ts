@@ -13,7 +13,7 @@ describe('list payload filtering', () => {
   });
 
   test('replayed answers (ids unknown) are told by their shape: a result holding a watched list\'s array', () => {
-    const watched = new Set(['tools/list', 'tasks/list']);
+    const watched = ['tools/list', 'tasks/list'] as const;
     const answer = { jsonrpc: '2.0', id: 7, result: { tools: tools('a', 'secret') } };
     expect([...listCallsByShape(answer, watched)!]).toEqual([['n:7', { methods: ['tools/list'], pending: 1 }]]);
     expect(filterPayload(answer, listCallsByShape(answer, watched)!, keep).payload).toEqual({ jsonrpc: '2.0', id: 7, result: { tools: tools('a') } });
