@@ -84,29 +84,57 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
   const INSTALLED = Symbol('mcp-oauth-guard.list-filter');
   return function installListFilter(req: Request, res: Response, auth: AuthInfo): void {
     const replay = req.method === 'GET' && req.headers['last-event-id'] !== undefined && policy.filteredLists.length > 0;
-    const calls = replay ? new Map() as ListCalls : policy.listCalls(req.body);
-    if (!calls) return;
+    const calls = replay ? undefined : policy.listCalls(req.body);
+    if (!replay && !calls) return;
     const marked = res as unknown as Record<symbol, unknown>;
     if (marked[INSTALLED]) return;
     marked[INSTALLED] = true;
     // The filter reads the answer as the handler wrote it: ask a compressor mounted after protect()
     // (`compression`) for none, or any client could get the list unfiltered by asking for gzip.
     req.headers['accept-encoding'] = 'identity';
-    wrap(res, calls, (method, entry) => policy.allows(method, entry, auth), (outcome) => {
+    const matcher = calls ? byIds(calls) : byShape(policy.filteredLists, (payload) => policy.replayedListCalls(payload));
+    wrap(res, matcher, (method, entry) => policy.allows(method, entry, auth), (outcome) => {
       if (outcome.tasks.length > 0) policy.tasksCreated(outcome.tasks, auth);
-    }, emit, replay ? { methods: policy.filteredLists, calls: (payload) => policy.replayedListCalls(payload) } : undefined);
+    }, emit);
   };
 }
 
-/**
- * `seen`: called with the outcome of every payload filtered (the tasks it created). `replayed`: a
- * resumed stream's (`calls` is then empty): the lists filtered, and each payload's list answers
- * told by their shape; the filter stays until the answer ends.
- */
-function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined,
-  replayed?: { methods: readonly WatchedMethod[]; calls: (payload: unknown) => ListCalls | undefined }): void {
-  const byShape = replayed?.calls;
-  const methods: readonly WatchedMethod[] = replayed ? replayed.methods : [...new Set([...calls.values()].flatMap((c) => c.methods))];
+/** How a filter finds the answers it looks at in what the server writes. */
+interface Matcher {
+  /** The methods a `list_unfiltered` event names. */
+  readonly methods: readonly WatchedMethod[];
+  /** The calls a payload answers, or `undefined` when it answers none. */
+  callsIn(payload: unknown): ListCalls | undefined;
+  /** A payload gave these answers. */
+  answered(keys: readonly string[]): void;
+  /** No answer is due any more: the filter may step aside. */
+  done(): boolean;
+  /**
+   * The answer is a stream that lasts (a resumed `GET`): every event that goes out unfiltered is
+   * reported, and an event too large to hold is let through alone instead of the filter stepping aside.
+   */
+  readonly lasting: boolean;
+}
+
+/** The answers to the calls of this request, by their JSON-RPC ids. */
+function byIds(calls: ListCalls): Matcher {
+  return {
+    methods: [...new Set([...calls.values()].flatMap((c) => c.methods))],
+    callsIn: () => calls,
+    answered: (keys) => settle(calls, keys),
+    done: () => calls.size === 0,
+    lasting: false,
+  };
+}
+
+/** On a resumed stream: every list answer, told by its shape (its request was made on an earlier connection). */
+function byShape(methods: readonly WatchedMethod[], callsIn: (payload: unknown) => ListCalls | undefined): Matcher {
+  return { methods, callsIn, answered: () => undefined, done: () => false, lasting: true };
+}
+
+/** `seen`: called with the outcome of every payload filtered (the tasks it created). */
+function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined): void {
+  const methods = m.methods;
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const call = {
     writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
@@ -123,7 +151,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
 
   /** Once per answer; on a resumed stream, which lasts, once per event that goes unfiltered. */
   function report(reason: ListUnfilteredReason): void {
-    if ((reported && !byShape) || !emit) return;
+    if ((reported && !m.lasting) || !emit) return;
     reported = true;
     for (const method of methods) emit({ type: 'list_unfiltered', method, reason });
   }
@@ -196,11 +224,11 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       report('unparseable');
       return block;
     }
-    const target = byShape ? byShape(parsed) : calls;
-    if (target === undefined) return block;
-    const outcome = filterPayload(parsed, target, keep);
+    const calls = m.callsIn(parsed);
+    if (calls === undefined) return block;
+    const outcome = filterPayload(parsed, calls, keep);
     seen(outcome);
-    if (!byShape) settle(calls, outcome.answered);
+    m.answered(outcome.answered);
     if (outcome.unexpected.length > 0) report('unexpected_shape');
     return outcome.changed ? withEventData(block, JSON.stringify(outcome.payload), first) : block;
   }
@@ -223,10 +251,10 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
       buf = buf.subarray(end);
     }
     for (const e of sse.push(buf)) out.push(filterSseEvent(e));
-    if ((!byShape && calls.size === 0) || sse.pendingBytes > MAX_HELD_BYTES) {
-      if (byShape || calls.size !== 0) report('too_large');
+    if (m.done() || sse.pendingBytes > MAX_HELD_BYTES) {
+      if (!m.done()) report('too_large');
       const held = sse.drain();
-      if (byShape) {
+      if (m.lasting) {
         // Let this event through unparsed, and go on splitting after its end.
         const skip = new EventEnd();
         const end = skip.feed(held);
@@ -267,7 +295,7 @@ function wrap(res: Response, calls: ListCalls, keep: KeepEntry, seen: (outcome: 
     } else if (body.length > 0) {
       try {
         const parsed = JSON.parse(utf8.decode(body)) as unknown;
-        const outcome = filterPayload(parsed, byShape ? byShape(parsed) ?? new Map() : calls, keep);
+        const outcome = filterPayload(parsed, m.callsIn(parsed) ?? new Map(), keep);
         seen(outcome);
         if (outcome.unexpected.length > 0) report('unexpected_shape');
         if (outcome.changed) out = Buffer.from(JSON.stringify(outcome.payload), 'utf8');
