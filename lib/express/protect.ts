@@ -100,14 +100,15 @@ function traceOf(req: Request): DecisionTrace | undefined {
 }
 
 /**
- * A header that may appear once, given its `req.headers` value: `undefined` when absent, that
- * value, or every raw value when the request carried several lines of it (Node keeps the first,
- * or joins them, in `req.headers`) or a middleware set a list. A value an earlier middleware set
- * on `req.headers` is honoured. `name` is lower case, `spelled` its usual spelling (compared
+ * A header that may appear once, given its `req.headers` value: `undefined` when absent, every
+ * raw value when the request carried several lines of it (Node keeps the first, or joins them, in
+ * `req.headers`), else that value (a list, when a middleware set one: its values count as lines).
+ * A value an earlier middleware set on `req.headers` is honoured. `name` is lower case, `spelled` its usual spelling (compared
  * first, so the usual request costs no lower-casing).
  */
 function headerLines(req: Request, name: string, spelled: string, value: string | string[] | undefined): string | string[] | undefined {
-  if (value === undefined || Array.isArray(value)) return value;
+  if (value === undefined) return undefined;
+  // (A list a middleware set is taken as it is, unless the request itself carried several lines.)
   const raw = req.rawHeaders;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {

@@ -9,6 +9,7 @@
  */
 import request from 'supertest';
 import { runCheck } from '../../lib/cli/check.js';
+import { scopesOf } from '../../lib/verify/claims.js';
 import { fromEnv, mcpAuth, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
@@ -56,6 +57,12 @@ test('in order: the first claim the token carries, null included (then no scope)
   expect((await send(t, { scope: undefined, scp: ['notes.write'] })).status).toBe(200);
   const rolesOnly = app({ scopeClaims: ['roles'] });
   expect((await send(rolesOnly, { scope: 'notes.write' })).status).toBe(403);
+});
+
+test('only the token\'s own claims are read: an inherited scope (a polluted prototype) is not', () => {
+  const claims = Object.assign(Object.create({ scope: 'inherited' }) as Record<string, unknown>, { scp: ['own'] });
+  expect(scopesOf(claims)).toEqual(['own']);
+  expect(scopesOf(Object.create({ scp: 'inherited' }) as Record<string, unknown>)).toEqual([]);
 });
 
 test('control: by default scope wins over scp (unchanged)', async () => {
