@@ -92,7 +92,7 @@ export function makeListFilter(policy: Policy, emit?: (event: GuardEvent) => voi
     // The filter reads the answer as the handler wrote it: ask a compressor mounted after protect()
     // (`compression`) for none, or any client could get the list unfiltered by asking for gzip.
     req.headers['accept-encoding'] = 'identity';
-    const matcher = calls ? byIds(calls) : byShape(policy.filteredLists, (payload) => policy.replayedListCalls(payload));
+    const matcher = calls ? byIds(calls) : byShape(policy.filteredLists, policy.replayedListCalls);
     wrap(res, matcher, (method, entry) => policy.allows(method, entry, auth), (outcome) => {
       if (outcome.tasks.length > 0) policy.tasksCreated(outcome.tasks, auth);
     }, emit);
@@ -134,7 +134,6 @@ function byShape(methods: readonly WatchedMethod[], callsIn: (payload: unknown) 
 
 /** `seen`: called with the outcome of every payload filtered (the tasks it created). */
 function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: FilterOutcome) => void, emit: ((event: GuardEvent) => void) | undefined): void {
-  const methods = m.methods;
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const call = {
     writeHead: orig.writeHead as unknown as (...args: unknown[]) => Response,
@@ -153,7 +152,7 @@ function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: Filter
   function report(reason: ListUnfilteredReason): void {
     if ((reported && !m.lasting) || !emit) return;
     reported = true;
-    for (const method of methods) emit({ type: 'list_unfiltered', method, reason });
+    for (const method of m.methods) emit({ type: 'list_unfiltered', method, reason });
   }
 
   /**

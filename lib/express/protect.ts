@@ -186,9 +186,10 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
 
   /** `session`: the request's `Mcp-Session-Id` (read when sessions are bound), already found the token's. */
   function allowed(req: Request, res: Response, next: NextFunction, info: AuthInfo, session: string | undefined): void {
+    // (Read once: the body as the policy read it, when it had to read it itself.)
+    const body: unknown = req.body;
     try {
       if (policy) {
-        const body: unknown = req.body;
         // MCP 2026-07-28 (SEP-2243): a standard header there must name what the body does.
         const headers = req.headers;
         const mismatch = headerMismatch(headerLines(req, 'mcp-method', 'Mcp-Method', headers['mcp-method']), headerLines(req, 'mcp-name', 'Mcp-Name', headers['mcp-name']), body);
@@ -210,7 +211,6 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     // its first write); not every ordinary POST (three wrappers on `res` are not free, and a parsed
     // body that is no listen settles it: a header saying otherwise, the server refuses).
     const method = req.method;
-    const body: unknown = req.body;
     if (info.expiresAt !== undefined && (method === 'GET' || (method === 'POST' && (body === undefined || isListen(body))))) {
       // At the same instant the guard stops accepting the token (exp + clockTolerance).
       endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => req.method === 'GET' || opensListen(req), () => emit?.(streamEndedEvent(info)));
