@@ -50,7 +50,7 @@ test('the metadata gives a client something to ask for when the 401 names no sco
   expect(first.status).toBe(401);
   expect(first.headers.get('www-authenticate')).not.toMatch(/scope=/);
   const doc = await (await fetch(`http://127.0.0.1:${(http.address() as AddressInfo).port}/.well-known/oauth-protected-resource/mcp`)).json() as { scopes_supported?: string[] };
-  expect(doc.scopes_supported?.length ?? 0).toBeGreaterThan(0); // FAILS: scopes_supported omitted
+  expect(doc.scopes_supported?.length ?? 0).toBeGreaterThan(0);
 });
 
 test.each([
@@ -60,6 +60,6 @@ test.each([
   const provider = new DemoOAuthProvider(REDIRECT);
   const result = await (authFn as typeof authV1)(provider, { serverUrl: url });
   expect(result).toBe('REDIRECT');
-  expect(provider.lastAuthorization?.error).toBeUndefined(); // FAILS: "access_denied"
+  expect(provider.lastAuthorization?.error).toBeUndefined();
   expect(provider.lastAuthorization?.code).toBeDefined();
 });

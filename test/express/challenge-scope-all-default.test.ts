@@ -31,7 +31,7 @@ test.each([
   expect(first.status).toBe(401);
   const scope = parseChallenge(first.headers['www-authenticate']).params.scope ?? '';
   // What 'base' would say: 'all' must ask for more than that.
-  expect(scope.split(' ').sort()).toEqual(['notes:read', 'notes:write']); // FAILS: "notes:read"
+  expect(scope.split(' ').sort()).toEqual(['notes:read', 'notes:write']);
 
   // A client that takes exactly the 401's scope and cannot step up.
   const token = await fx.token({ scope });

@@ -45,7 +45,7 @@ test("requireScopes() routes: the 403 keeps the scope another requireScopes() le
   const res = await request(a).post('/billing').set('Authorization', `Bearer ${token}`).send(PING);
   expect(res.status).toBe(403);
   const scope = parseChallenge(res.headers['www-authenticate']).params.scope!;
-  expect(scope.split(' ').sort()).toEqual(['admin', 'billing', 'mcp']); // FAILS: "billing mcp"
+  expect(scope.split(' ').sort()).toEqual(['admin', 'billing', 'mcp']);
 
   // What a client that takes the challenge's scope gets: a token the admin route now refuses.
   const stepped = await fx.token({ scope });

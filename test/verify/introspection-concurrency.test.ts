@@ -5,9 +5,12 @@
  * call each at the authorization server. The refusal is not cached: once calls finish, the same
  * token is introspected. The authorization server holds its answers until the test releases them.
  */
+import express from 'express';
 import request from 'supertest';
 import { fromEnv, type GuardEvent } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
+import { listen } from '../helpers/http.js';
+import { turns } from '../helpers/parking-jwks.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
 
@@ -74,13 +77,26 @@ test('the refusal is not remembered: the same token, once calls have finished, i
 test('concurrent uses of one token share one call and count once', async () => {
   const t = buildApp(opaqueOptions(as, { introspection: { maxConcurrent: 1 } as never }));
   apps.push(t);
+  // Count the requests that reached the guard: the answer is held until all five are under way.
+  let arrived = 0;
+  const app = express();
+  app.use(express.json(), (_req, _res, next) => { arrived++; next(); });
+  app.post('/mcp', t.guard.protect(), (_req, res) => { res.json({ ok: true }); });
+  const srv = await listen(app);
   const held = holdAnswers();
-  const token = opaqueToken();
-  const all = Array.from({ length: 5 }, () => request(t.app).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING).then((r) => r));
-  await held.reached(1);
-  held.release();
-  expect((await Promise.all(all)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-  expect(held.started()).toBe(1);
+  try {
+    const token = opaqueToken();
+    const all = Array.from({ length: 5 }, () => request(srv.url).post('/mcp').set('Authorization', `Bearer ${token}`).send(PING).then((r) => r));
+    await held.reached(1);
+    for (let i = 0; i < 200 && arrived < 5; i++) await turns(1);
+    expect(arrived).toBe(5);
+    held.release();
+    expect((await Promise.all(all)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(held.started()).toBe(1);
+  } finally {
+    held.release();
+    await srv.close();
+  }
 });
 
 test('maxConcurrent is a whole number from 1, from options and MCP_AUTH_INTROSPECTION_MAX_CONCURRENT; 128 by default', () => {

@@ -8,6 +8,7 @@ import request from 'supertest';
 import { runDoctor } from '../../lib/cli/doctor.js';
 import { mcpAuth, fromEnv, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
+import { configProblems } from '../helpers/config.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { tokenBuilder } from '../helpers/tokens.js';
@@ -127,14 +128,7 @@ test('ready() rejects when one issuer cannot be reached', async () => {
 
 describe('options', () => {
   const base = { resource: RESOURCE };
-  const problems = (o: Record<string, unknown>): string[] => {
-    try {
-      mcpAuth(o as unknown as Options);
-    } catch (err) {
-      return (err as { problems: string[] }).problems;
-    }
-    return [];
-  };
+  const problems = configProblems;
   test('several issuers need JWTs and discovered keys', () => {
     expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], jwksUri: 'https://a.example/jwks' })).toEqual([expect.stringMatching(/^jwksUri cannot be set with several issuers/)]);
     expect(problems({ ...base, issuer: ['https://a.example', 'https://b.example'], introspection: { clientId: 'c', clientSecret: 's' } })).toEqual([expect.stringMatching(/^introspection cannot be set with several issuers/)]);

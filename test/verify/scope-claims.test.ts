@@ -10,8 +10,9 @@
 import request from 'supertest';
 import { runCheck } from '../../lib/cli/check.js';
 import { scopesOf } from '../../lib/verify/claims.js';
-import { fromEnv, mcpAuth, type Options } from '../../lib/index.js';
+import { fromEnv, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
+import { configProblems } from '../helpers/config.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
@@ -84,7 +85,7 @@ test('check shows the scopes as the guard reads them, for a refused token too (s
   const env = { MCP_AUTH_RESOURCE: RESOURCE, MCP_AUTH_ISSUER: fx.as.issuer };
   const now = Math.floor(Date.now() / 1000);
   for (const claims of [{ scope: null, scp: ['admin'] }, { scope: null, scp: ['admin'], iat: now - 7200, exp: now - 3600 }]) {
-    expect((await runCheck(await fx.token(claims), { env })).claims?.scopes ?? []).toEqual([]);
+    expect((await runCheck(await fx.token(claims), { env })).claims?.scopes).toEqual([]);
   }
   const roles = await runCheck(await fx.token({ scope: undefined, roles: ['notes.write'], iat: now - 7200, exp: now - 3600 }), { env: { ...env, MCP_AUTH_SCOPE_CLAIMS: 'scp roles' } });
   expect(roles.decision).toBe('deny');
@@ -109,14 +110,7 @@ describe('introspection', () => {
 });
 
 test('options: a non-empty list of claim names, none that carries no permission; MCP_AUTH_SCOPE_CLAIMS', () => {
-  const problems = (v: unknown): readonly string[] => {
-    try {
-      mcpAuth({ resource: RESOURCE, issuer: 'https://auth.example.com', scopeClaims: v } as Options);
-      return [];
-    } catch (err) {
-      return (err as { problems: readonly string[] }).problems;
-    }
-  };
+  const problems = (v: unknown): readonly string[] => configProblems({ resource: RESOURCE, issuer: 'https://auth.example.com', scopeClaims: v });
   expect(problems([])).toEqual([expect.stringMatching(/^scopeClaims must not be empty/)]);
   for (const name of ['sub', 'aud', 'nonce', 'preferred_username', 'upn', 'oid', 'tid', 'amr', 'acr', 'email', 'given_name', 'nickname']) {
     expect(problems(['roles', name])).toEqual([`scopeClaims: "${name}" carries no permission and cannot be read as scopes`]);

@@ -60,7 +60,7 @@ describe('an answer over the 16 MiB hold cap', () => {
     const events: GuardEvent[] = [];
     const { result: res, largest } = await largestParse(() => list(env, build(env, viaEnd(20 * MiB), events)));
     expect(res.status).toBe(200);
-    // Today the guard decodes and parses the whole 20 MiB answer (and filters it) in one synchronous step.
+    // No string over the cap reaches JSON.parse (it passes unparsed, reported too_large).
     expect(largest).toBeLessThanOrEqual(16 * MiB);
     expect(events).toContainEqual({ type: 'list_unfiltered', method: 'tools/list', reason: 'too_large' });
   }, 30_000);
