@@ -79,20 +79,14 @@ test.each([
   expect(open!.write('data: later\n\n')).toBe(true);
 });
 
-test('a POST answer streamed past exp (a tool call\'s result) is not cut', async () => {
-  const s = await stream(await tokenFor(60), 'POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'long', arguments: {} } });
+test.each([
+  ['a POST answer streamed past exp (a tool call\'s result)', 'POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'long', arguments: {} } }, '', 'result', 'data: result'],
+  ['a GET that is not an event stream', 'GET', undefined, '?type=bytes', 'bytes', 'bytes'],
+] as const)('%s is not cut', async (_label, method, body, query, data, expected) => {
+  const s = await stream(await tokenFor(60), method, body, query);
   clock.advance(66_000);
-  await write(s, 'result');
-  expect(s.text()).toContain('data: result');
-  open!.end();
-  await s.ended;
-});
-
-test('a GET that is not an event stream is not cut', async () => {
-  const s = await stream(await tokenFor(60), 'GET', undefined, '?type=bytes');
-  clock.advance(66_000);
-  await write(s, 'bytes');
-  expect(s.text()).toContain('bytes');
+  await write(s, data);
+  expect(s.text()).toContain(expected);
   open!.end();
   await s.ended;
 });
