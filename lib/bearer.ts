@@ -22,6 +22,16 @@ export interface BearerInput {
 }
 
 const BEARER = 'bearer';
+const DPOP = 'dpop';
+
+/**
+ * With DPoP on (`dpop` not `'off'`): the `DPoP` scheme (RFC 9449 §7.1, the same token68 syntax) is
+ * a credential too; `required` makes `Bearer` none. `used` is set when the credential was `DPoP`.
+ */
+export interface DpopScheme {
+  readonly required: boolean;
+  used: boolean;
+}
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
@@ -40,9 +50,10 @@ export function extractBearer(input: BearerInput, maxTokenBytes: number): string
 /**
  * The checks of {@link extractBearer} but the b64token grammar: the one credential of a request,
  * its scheme and its size. `protect()` checks the grammar only when the verification cache does
- * not know the token (a cached token is the very string that passed it before).
+ * not know the token (a cached token is the very string that passed it before). `dpop`: see
+ * {@link DpopScheme}.
  */
-export function bearerCredential(input: BearerInput, maxTokenBytes: number): string {
+export function bearerCredential(input: BearerInput, maxTokenBytes: number, dpop?: DpopScheme): string {
   if (input.tokenInQuery) {
     throw new InvalidRequestError({ reason: 'token_in_query', description: 'Access tokens are accepted in the Authorization header only' });
   }
@@ -56,9 +67,16 @@ export function bearerCredential(input: BearerInput, maxTokenBytes: number): str
   }
   const value = headers[0]!.trim();
   if (value === '') throw new MissingTokenError();
-  const start = schemeLength(value);
+  let start = schemeLength(value, BEARER);
+  if (dpop !== undefined) {
+    if (start !== -1 && dpop.required) throw new MissingTokenError({ description: 'A DPoP-bound access token is required: use the DPoP scheme' });
+    if (start === -1) {
+      start = schemeLength(value, DPOP);
+      dpop.used = start !== -1;
+    }
+  }
   if (start === -1) {
-    // Another scheme (Basic, DPoP, ...) is no bearer credential: challenge for Bearer.
+    // Another scheme (Basic, DPoP when it is off, ...) is no credential here: a challenge for ours.
     if (/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |$)/.test(value.slice(0, 64))) throw new MissingTokenError();
     throw new InvalidRequestError({ reason: 'malformed_header', description: 'Malformed Authorization header' });
   }
@@ -81,16 +99,17 @@ export function assertTokenGrammar(token: string): void {
 }
 
 /**
- * Length of `Bearer` (any case) and the spaces after it, or -1 when the value has another scheme:
- * `/^bearer(?: +|$)/i` without a match array per request.
+ * Length of the scheme `name` (lower case letters; any case in `value`) and the spaces after it,
+ * or -1 when the value has another scheme: `/^bearer(?: +|$)/i` without a match array per request.
  */
-function schemeLength(value: string): number {
-  if (value.length < 6 || (value.length > 6 && value.charCodeAt(6) !== 32)) return -1;
-  for (let i = 0; i < 6; i++) {
+function schemeLength(value: string, name: string): number {
+  const n = name.length;
+  if (value.length < n || (value.length > n && value.charCodeAt(n) !== 32)) return -1;
+  for (let i = 0; i < n; i++) {
     // ASCII letters only: `| 0x20` folds exactly 'B' onto 'b', 'E' onto 'e', and so on.
-    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return -1;
+    if ((value.charCodeAt(i) | 0x20) !== name.charCodeAt(i)) return -1;
   }
-  let i = 6;
+  let i = n;
   while (i < value.length && value.charCodeAt(i) === 32) i++;
   return i;
 }

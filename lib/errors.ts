@@ -24,8 +24,8 @@ export type McpAuthErrorCode =
 /** Wire codes that reach a response (`CONFIG_INVALID` is answered as `AUTH_MISCONFIGURED`). */
 export type WireCode = Exclude<McpAuthErrorCode, 'CONFIG_INVALID'>;
 
-/** RFC 6750 §3.1 error codes. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+/** Challenge error codes: RFC 6750 §3.1's, and RFC 9449 §7.1's `invalid_dpop_proof`. */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof';
 
 /** Finer, stable reasons (closed list) for logs, metrics and tests. */
 export type McpAuthErrorReason =
@@ -55,6 +55,12 @@ export type McpAuthErrorReason =
   | 'claim_invalid'
   | 'type_not_allowed'
   | 'token_inactive'
+  | 'token_bound_to_key'
+  | 'token_not_bound'
+  // 401 invalid_dpop_proof
+  | 'dpop_proof_invalid'
+  | 'dpop_proof_replayed'
+  | 'dpop_key_mismatch'
   // 403
   | 'insufficient_scope'
   | 'tool_not_allowed'
@@ -144,6 +150,16 @@ export class InvalidRequestError extends McpAuthError {
 export class InvalidTokenError extends McpAuthError {
   constructor(init: ErrorInit) {
     super('UNAUTHORIZED', 401, 'invalid_token', init, 'The access token is invalid');
+  }
+}
+
+/**
+ * The DPoP proof of a request (RFC 9449 §4.3) is missing, malformed, or not made with the key the
+ * token is bound to: 401 `invalid_dpop_proof` (RFC 9449 §7.1), challenged with the `DPoP` scheme.
+ */
+export class InvalidDpopProofError extends McpAuthError {
+  constructor(init: Partial<ErrorInit> & { description: string }) {
+    super('UNAUTHORIZED', 401, 'invalid_dpop_proof', { reason: 'dpop_proof_invalid', ...init }, 'The DPoP proof is invalid');
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { RequestHandler } from 'express';
 import { checkToken } from './bearer.js';
+import { InvalidTokenError } from './errors.js';
 import { makeEmitter } from './events.js';
 import { makeBodyReader } from './express/body.js';
 import { makeListFilter } from './express/filter-list.js';
@@ -15,6 +16,8 @@ import { knownScopesOf, resolveOptions, type Config, type Options } from './opti
 import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
+import { boundKeyOf } from './verify/claims.js';
+import { DpopProofChecker } from './verify/dpop.js';
 import { Verifier } from './verify/index.js';
 
 /** What {@link mcpAuth} returns. */
@@ -27,6 +30,7 @@ export interface McpAuthGuard {
    * Framework-free verification: `AuthInfo`, or a rejection with an `McpAuthError`. The token gets
    * the header path's checks first (size cap, b64token grammar: failures are 401 `invalid_token`).
    * `requiredScopes`, route and tool scopes are not applied: check `scopes` yourself (`hasScopes`).
+   * A token bound to a key (DPoP) is refused: no proof comes with it.
    */
   verify(token: string): Promise<AuthInfo>;
   /** Resolves once discovery and keys are loaded; rejects with the reason. Optional warm-up. */
@@ -60,6 +64,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;
+  const dpop = config.dpop === 'off' ? undefined : new DpopProofChecker(config);
   const ctx: ProtectContext = {
     config,
     verifier,
@@ -71,17 +76,26 @@ export function mcpAuth(options: Options): McpAuthGuard {
     filterLists: policy ? makeListFilter(policy, emit) : undefined,
     emit,
     sendMetadata,
+    dpop,
   };
 
   return Object.freeze({
     config,
     protect: (opts?: ProtectOptions) => protectMiddleware(ctx, opts),
     metadata: () => metadataMiddleware(sendMetadata, config.resourceMetadataPaths),
-    verify: async (token: string) => verifier.verify(checkToken(token, config.maxTokenBytes)),
+    verify: async (token: string) => {
+      const info = await verifier.verify(checkToken(token, config.maxTokenBytes));
+      // (No proof comes with a token handed over here: a token bound to a key is refused, RFC 9449 §7.2.)
+      if (dpop !== undefined && boundKeyOf(info) !== undefined) {
+        throw new InvalidTokenError({ reason: 'token_bound_to_key', description: 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check' });
+      }
+      return info;
+    },
     ready: () => verifier.ready(),
     close: async () => {
       verifier.close();
       sessions?.clear();
+      dpop?.close();
       policy?.close();
     },
   });

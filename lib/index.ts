@@ -15,6 +15,7 @@ export {
   MissingTokenError,
   InvalidRequestError,
   InvalidTokenError,
+  InvalidDpopProofError,
   InsufficientScopeError,
   AuthUnavailableError,
   AuthMisconfiguredError,
@@ -25,7 +26,7 @@ export {
   isMcpAuthError,
 } from './errors.js';
 export type { McpAuthErrorCode, McpAuthErrorReason, BearerErrorCode } from './errors.js';
-export { DEFAULT_ALGORITHMS } from './options.js';
+export { DEFAULT_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS } from './options.js';
 export type { Options, IntrospectionOptions, ScopeMap } from './options.js';
 export type { AuthInfo } from './types.js';
 export type { GuardEvent, ListUnfilteredReason, MisconfiguredReason, TokenKind } from './events.js';

@@ -80,6 +80,17 @@ export interface Options {
   tokenFormat?: 'jwt' | 'opaque' | 'auto';
   /** RFC 7662 introspection for opaque tokens. */
   introspection?: IntrospectionOptions;
+  /**
+   * DPoP (RFC 9449; MCP's DPoP extension): tokens bound to a client's key. `'off'` (default): a
+   * token bound to a key (`cnf`) is refused, and the `DPoP` scheme is no credential. `'allowed'`:
+   * bearer tokens as before, and tokens bound by `cnf.jkt` presented as `Authorization: DPoP`
+   * with a valid `DPoP` proof on every request (`lib/verify/dpop.ts`). `'required'`: only those.
+   */
+  dpop?: 'off' | 'allowed' | 'required';
+  /** JWS algorithms accepted for DPoP proofs. Default {@link DEFAULT_DPOP_ALGORITHMS} (asymmetric only). */
+  dpopAlgorithms?: readonly string[];
+  /** How far a DPoP proof's `iat` may be from the clock, either way, in seconds. Default 300 (at most 300). */
+  dpopProofWindowSeconds?: number;
   /** Enforce the RFC 9068 profile (`typ: at+jwt`; `sub`, `client_id`, `iat`, `jti` required). Default false. */
   strict?: boolean;
   /** Largest token accepted, in bytes. Default 8192. */
@@ -169,6 +180,9 @@ export interface Config {
     readonly url: string | undefined;
     readonly clientSecret: string | undefined;
   } | undefined;
+  readonly dpop: 'off' | 'allowed' | 'required';
+  readonly dpopAlgorithms: readonly string[];
+  readonly dpopProofWindowSeconds: number;
   readonly strict: boolean;
   readonly maxTokenBytes: number;
   readonly maxBodyBytes: number;
@@ -195,10 +209,15 @@ export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ]);
 
+/** Default DPoP proof algorithms (RFC 9449 §4.2: asymmetric only): {@link DEFAULT_ALGORITHMS}, the curves first (clients' usual choice). */
+export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze([
+  'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519',
+]);
+
 const KNOWN_KEYS: readonly string[] = [
   'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
   'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopeImplies', 'scopeClaims', 'scopesSupported', 'challengeScope',
-  'tokenFormat', 'introspection', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
+  'tokenFormat', 'introspection', 'dpop', 'dpopAlgorithms', 'dpopProofWindowSeconds', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
   'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
   'resourceName', 'resourceDocumentation', 'onEvent', 'clock',
@@ -451,6 +470,18 @@ function checkBoolean(value: unknown, name: string, def: boolean, problems: stri
   return value;
 }
 
+/** A list of JWS algorithms from {@link DEFAULT_ALGORITHMS} (`def` when absent), not empty. */
+function checkAlgorithms(value: unknown, name: string, problems: string[], def = DEFAULT_ALGORITHMS): readonly string[] {
+  const algorithms = checkStringList(value, name, problems) ?? def;
+  for (const alg of algorithms) {
+    if (!DEFAULT_ALGORITHMS.includes(alg)) {
+      problems.push(`${name}: "${alg}" is not accepted (asymmetric JWS algorithms only: ${DEFAULT_ALGORITHMS.join(', ')})`);
+    }
+  }
+  if (algorithms.length === 0) problems.push(`${name} must not be empty`);
+  return algorithms;
+}
+
 function checkEnum<T extends string>(value: unknown, name: string, allowed: readonly T[], def: T, problems: string[]): T {
   if (value === undefined) return def;
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
@@ -526,13 +557,7 @@ export function resolveOptions(input: Options): Config {
     if (audiences && audiences.length === 0) problems.push('audience must not be empty');
   }
 
-  const algorithms = checkStringList(input.algorithms, 'algorithms', problems) ?? DEFAULT_ALGORITHMS;
-  for (const alg of algorithms) {
-    if (!DEFAULT_ALGORITHMS.includes(alg)) {
-      problems.push(`algorithms: "${alg}" is not accepted (asymmetric JWS algorithms only: ${DEFAULT_ALGORITHMS.join(', ')})`);
-    }
-  }
-  if (algorithms.length === 0) problems.push('algorithms must not be empty');
+  const algorithms = checkAlgorithms(input.algorithms, 'algorithms', problems);
 
   const requiredScopes = checkScopeList(input.requiredScopes, 'requiredScopes', problems) ?? [];
   const toolScopes = checkScopeMap(input.toolScopes, 'toolScopes', problems);
@@ -642,6 +667,9 @@ export function resolveOptions(input: Options): Config {
     challengeScope,
     tokenFormat,
     introspection,
+    dpop: checkEnum(input.dpop, 'dpop', ['off', 'allowed', 'required'] as const, 'off', problems),
+    dpopAlgorithms: Object.freeze([...checkAlgorithms(input.dpopAlgorithms, 'dpopAlgorithms', problems, DEFAULT_DPOP_ALGORITHMS)]),
+    dpopProofWindowSeconds: checkNumber(input.dpopProofWindowSeconds, 'dpopProofWindowSeconds', 300, problems, { min: 1, max: 300 }),
     strict: checkBoolean(input.strict, 'strict', false, problems),
     maxTokenBytes: checkNumber(input.maxTokenBytes, 'maxTokenBytes', 8192, problems, { min: 16, max: 1 << 20, integer: true }),
     maxBodyBytes: checkNumber(input.maxBodyBytes, 'maxBodyBytes', 4 * 1024 * 1024, problems, { min: 1, max: 1 << 30, integer: true }),

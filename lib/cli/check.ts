@@ -112,6 +112,11 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
   return view;
 }
 
+/** Whether a JWT's payload carries `cnf` (a token bound to a key). */
+function isBound(token: string): boolean {
+  try { return decodeJwt(token).cnf !== undefined; } catch { return false; }
+}
+
 function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['claims'], token: string, missing: string[]): string | undefined {
   const jwks = c.jwksUri ?? 'the discovered JWKS';
   switch (reason) {
@@ -135,7 +140,11 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
       return `the token is signed with ${JSON.stringify(alg ?? null)}; MCP_AUTH_ALGORITHMS allows ${c.algorithms.join(', ')}`;
     }
     case 'type_not_allowed':
-      return 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
+      return c.dpop === 'off' && isBound(token)
+        ? 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens set MCP_AUTH_DPOP=allowed'
+        : 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
+    case 'token_bound_to_key':
+      return 'the token is bound to a key (DPoP, cnf.jkt): the guard accepts it only with the DPoP scheme and a proof, which check cannot make; the token itself passed every other check';
     case 'malformed_token':
     case 'unsupported_token_type':
       return c.introspection ? 'the token is neither a valid JWT nor accepted by introspection' : 'not a signed JWT; opaque tokens need introspection (MCP_AUTH_CLIENT_ID, MCP_AUTH_CLIENT_SECRET)';

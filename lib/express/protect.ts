@@ -16,8 +16,8 @@
  * for them. `requireScopes()` lets preflights through too.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { assertTokenGrammar, bearerCredential } from '../bearer.js';
-import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
+import { assertTokenGrammar, bearerCredential, type DpopScheme } from '../bearer.js';
+import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, InvalidTokenError, SessionNotFoundError } from '../errors.js';
 import { decisionEvent, startTrace, streamEndedEvent, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
@@ -25,6 +25,8 @@ import type { Bindings } from '../policy/bindings.js';
 import { headerMismatch } from '../policy/standard-headers.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
+import { boundKeyOf } from '../verify/claims.js';
+import type { DpopProofChecker } from '../verify/dpop.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
@@ -57,6 +59,8 @@ export interface ProtectContext {
   emit?: GuardEventListener | undefined;
   /** Answers a request for the RFC 9728 document (what `metadata()` serves): `protect()` answers the metadata paths itself. */
   sendMetadata: (req: Request, res: Response) => void;
+  /** With `dpop` on: the DPoP proof checker (`lib/verify/dpop.ts`). */
+  dpop?: DpopProofChecker | undefined;
 }
 
 /** Options of `guard.protect()`. */
@@ -127,6 +131,29 @@ function authorizationHeaders(req: Request, first: string | undefined): readonly
   return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
+/** The `DPoP` header values (every line: two are refused). */
+function dpopHeaders(req: Request): readonly string[] {
+  const v = headerLines(req, 'dpop', 'DPoP', req.headers.dpop);
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+}
+
+/**
+ * With DPoP on, the token's binding and the request's scheme agree (RFC 9449 §7.1, §7.2): a token
+ * bound to a key comes with the `DPoP` scheme and a proof made with that key, a bearer token with
+ * the `Bearer` scheme.
+ * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
+ * @throws {InvalidDpopProofError} from the proof check.
+ */
+function checkBinding(dpop: DpopProofChecker, req: Request, info: AuthInfo, scheme: DpopScheme): void {
+  const jkt = boundKeyOf(info);
+  if (!scheme.used) {
+    if (jkt !== undefined) throw new InvalidTokenError({ reason: 'token_bound_to_key', description: 'The access token is bound to a key: present it with the DPoP scheme and a DPoP proof' });
+    return;
+  }
+  if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
+  dpop.check({ proofs: dpopHeaders(req), token: info.token, jkt, method: req.method, target: req.originalUrl ?? req.url });
+}
+
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
 function tokenInQuery(url: string): boolean {
   const q = url.indexOf('?');
@@ -178,6 +205,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const metadataPaths = new Set(c.resourceMetadataPaths);
   const maxTokenBytes = c.maxTokenBytes;
   const emit = ctx.emit;
+  const dpop = ctx.dpop;
+  const dpopRequired = c.dpop === 'required';
   /** The responder, preceded by the deny event when a listener is set. */
   const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
     emitDecision(ctx, req, info, err, traceOf(req)!);
@@ -225,8 +254,16 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     next();
   }
 
-  /** The token is good: its session, then (the body read when the policy needs it) its scopes. */
-  function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo): void {
+  /** The token is good: its DPoP binding, its session, then (the body read when the policy needs it) its scopes. */
+  function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo, scheme: DpopScheme | undefined): void {
+    if (dpop !== undefined) {
+      try {
+        checkBinding(dpop, req, info, scheme!);
+      } catch (err) {
+        fail(req, res, err, info);
+        return;
+      }
+    }
     const header = sessions === undefined ? undefined : req.headers['mcp-session-id'];
     if (header !== undefined && (typeof header !== 'string' || !sessions!.owns(header, info))) {
       fail(req, res, new SessionNotFoundError(), info);
@@ -268,13 +305,15 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     let trace: DecisionTrace | undefined;
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
+    // (With DPoP on: which scheme the credential used.)
+    const scheme: DpopScheme | undefined = dpop === undefined ? undefined : { required: dpopRequired, used: false };
     try {
       const headers = req.headers;
       token = bearerCredential({
         authorization: authorizationHeaders(req, headers.authorization),
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
         tokenInBody: tokenInBody(req.body, headers),
-      }, maxTokenBytes);
+      }, maxTokenBytes, scheme);
     } catch (err) {
       fail(req, res, err);
       return;
@@ -289,9 +328,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     }
     if (trace !== undefined) trace.token = token;
     if (result instanceof Promise) {
-      result.then((info) => afterBody(req, res, next, info), (err: unknown) => fail(req, res, err));
+      result.then((info) => afterBody(req, res, next, info, scheme), (err: unknown) => fail(req, res, err));
     } else {
-      afterBody(req, res, next, result);
+      afterBody(req, res, next, result, scheme);
     }
   };
 }

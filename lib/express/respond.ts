@@ -1,7 +1,9 @@
 /**
  * The one response writer: every failure of the guard is answered here.
  *
- * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
+ * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, `DPoP` when the
+ * request used that scheme or `dpop` is `'required'`, else `Bearer` (and `DPoP algs` on a 401 when
+ * `dpop` is `'allowed'`), with the
  * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`); `Retry-After` for
  * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a 503; added to what the app set);
  * `Cache-Control: no-store`; `Connection: close` when an unread body is larger than `maxBodyBytes`
@@ -39,6 +41,13 @@ export function requestId(body: unknown): string | number | null {
   return null;
 }
 
+/** Whether the request's credential used the `DPoP` scheme (its first `Authorization` value). */
+function usedDpop(req: Request): boolean {
+  const h = req.headers.authorization;
+  const value = Array.isArray(h) ? h[0] : h;
+  return typeof value === 'string' && /^\s*dpop(?: |$)/i.test(value);
+}
+
 /** Add a value to a comma-separated response header unless present. */
 function appendToken(res: Response, name: string, value: string): void {
   const current = res.getHeader(name);
@@ -56,7 +65,17 @@ function appendToken(res: Response, name: string, value: string): void {
  */
 export function makeResponder(c: Config, baseScope: readonly string[]): Responder {
   const resourceMetadata = c.resourceMetadataUrl;
-  const missingChallenge = bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata });
+  const algs = c.dpop === 'off' ? undefined : c.dpopAlgorithms;
+  // With DPoP allowed, a 401 Bearer challenge names the DPoP scheme too (RFC 9449 §7.2, RFC 9110
+  // §11.6.1: several challenges in one field): its own params first, so a client reading the
+  // first challenge (the MCP SDK's) reads them.
+  const alsoDpop = c.dpop === 'allowed' ? `, ${bearerChallenge({ algs }, 'DPoP')}` : '';
+  const missing = {
+    Bearer: bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata }) + alsoDpop,
+    DPoP: bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata, algs }, 'DPoP'),
+  };
+  /** The scheme to challenge with: `DPoP` when it is required, or when the request used it. */
+  const schemeOf = (req: Request): 'Bearer' | 'DPoP' => (c.dpop === 'required' || (c.dpop === 'allowed' && usedDpop(req)) ? 'DPoP' : 'Bearer');
 
   return function respondWithError(req: Request, res: Response, thrown: unknown): void {
     const err = asMcpAuthError(thrown);
@@ -67,17 +86,16 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
     const wireCode = wireCodeOf(err);
     res.status(err.status);
     if (err instanceof MissingTokenError) {
-      res.setHeader('WWW-Authenticate', missingChallenge);
+      res.setHeader('WWW-Authenticate', missing[schemeOf(req)]);
     } else if (err.bearerError !== undefined) {
       // 403: what the request needs and the token holds; 401 (a bad token): the base scope, as for
       // a missing one (MCP 2025-11-25: a client takes the scopes to ask for from the 401 challenge).
       const scope = err instanceof InsufficientScopeError ? err.scope : err.status === 401 ? baseScope : undefined;
-      res.setHeader('WWW-Authenticate', bearerChallenge({
-        error: err.bearerError,
-        error_description: err.description,
-        scope,
-        resource_metadata: resourceMetadata,
-      }));
+      const scheme = err.bearerError === 'invalid_dpop_proof' ? 'DPoP' : schemeOf(req);
+      const params = { error: err.bearerError, error_description: err.description, scope, resource_metadata: resourceMetadata };
+      res.setHeader('WWW-Authenticate', scheme === 'DPoP'
+        ? bearerChallenge({ ...params, algs }, 'DPoP')
+        : bearerChallenge(params) + (err.status === 401 ? alsoDpop : ''));
     }
     appendToken(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
     if (err instanceof AuthUnavailableError) {

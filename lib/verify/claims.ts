@@ -62,14 +62,16 @@ const BEARER_TOKEN_TYPE = /^(?:bearer|access(?:_token)?|urn:ietf:params:oauth:to
  *   `token_use` (AWS Cognito) other than `access`; another Keycloak kind (`typ` `Logout`). Not
  *   `nonce`: Keycloak before 25 and authentik put it in access tokens too;
  * - a token bound to a key (RFC 7800 `cnf`: DPoP's `jkt`, RFC 9449; mTLS's `x5t#S256`, RFC 8705;
- *   or `token_type` `DPoP`): this guard cannot check the proof of possession, and taking it for a
- *   bearer token would let whoever holds a copy use it (RFC 9449 §7.2);
+ *   or `token_type` `DPoP`): taking it for a bearer token would let whoever holds a copy use it
+ *   (RFC 9449 §7.2). With `dpop` (`bindings`), a token bound by `cnf.jkt` alone is let through:
+ *   the request then needs the `DPoP` scheme and a proof made with that key (`lib/verify/dpop.ts`,
+ *   {@link boundKeyOf}); any other `cnf` (mTLS, or a member beside `jkt`) is still refused;
  * - any other `token_type` than a bearer access token's ({@link BEARER_TOKEN_TYPE}): `N_A` (RFC 8693
  *   §2.2.1: "not an access token"), `PoP`, `mac`, an RFC 8693 URI of another kind, … (an allow
  *   list: a type nobody here knows is refused, not taken for a bearer token).
  * @throws {InvalidTokenError} `type_not_allowed`.
  */
-export function assertBearerAccessToken(claims: Record<string, unknown>): void {
+export function assertBearerAccessToken(claims: Record<string, unknown>, bindings = false): void {
   const { token_type: type, token_use: use, typ } = claims;
   for (const v of [type, use, typ]) {
     // A kind named by something else than a string (["refresh_token"], {}, 1) is no bearer access token's.
@@ -82,12 +84,35 @@ export function assertBearerAccessToken(claims: Record<string, unknown>): void {
     || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token is not an access token' });
   }
-  if ((claims.cnf !== undefined && claims.cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop')) {
-    throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
+  const dpopType = typeof type === 'string' && type.toLowerCase() === 'dpop';
+  if ((claims.cnf !== undefined && claims.cnf !== null) || dpopType) {
+    if (!bindings) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
+    if (jktOf(claims) === undefined) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key other than by a DPoP key thumbprint (cnf.jkt alone)' });
   }
-  if (typeof type === 'string' && !BEARER_TOKEN_TYPE.test(type)) {
+  if (typeof type === 'string' && !dpopType && !BEARER_TOKEN_TYPE.test(type)) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token_type is not a bearer access token\'s' });
   }
+}
+
+/** A SHA-256 JWK thumbprint, base64url (RFC 7638): 43 characters. */
+const JKT = /^[A-Za-z0-9_-]{43}$/;
+
+/** `cnf.jkt` when `cnf` is an object with that one member, a SHA-256 JWK thumbprint; else `undefined`. */
+function jktOf(claims: Record<string, unknown>): string | undefined {
+  const cnf = claims.cnf;
+  if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined;
+  const keys = Object.keys(cnf);
+  const jkt = (cnf as { jkt?: unknown }).jkt;
+  return keys.length === 1 && keys[0] === 'jkt' && typeof jkt === 'string' && JKT.test(jkt) ? jkt : undefined;
+}
+
+/**
+ * The DPoP key thumbprint a verified token is bound to (its `cnf.jkt`), or `undefined` for a bearer
+ * token. Read from `AuthInfo.extra` (deeply frozen: nothing after the check can change it).
+ */
+export function boundKeyOf(info: AuthInfo): string | undefined {
+  const extra = info.extra;
+  return extra === undefined || extra.cnf === undefined ? undefined : jktOf(extra);
 }
 
 /** `client_id`, else `azp`, else `appid` (non-empty strings), else `''`. */

@@ -245,7 +245,7 @@ export function introspectionVerifier(
   /** The checks of an active, well-formed answer. */
   function checkActive(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     // Refresh and ID tokens, tokens bound to a key (Hydra's token_use, Keycloak's typ, cnf, DPoP).
-    assertBearerAccessToken(answer);
+    assertBearerAccessToken(answer, c.dpop !== 'off');
     // A member sent as null counts as absent, for iss as for aud, exp, nbf and token_type.
     if (answer.iss !== undefined && answer.iss !== null && answer.iss !== issuer) throw invalid('issuer_mismatch', 'The access token issuer is not accepted');
     const aud = answer.aud;

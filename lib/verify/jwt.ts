@@ -147,7 +147,7 @@ export function jwtVerifier(c: Config, keys: Pick<RemoteKeySet, 'getKeys' | 'key
       throw mapJoseError(err);
     }
     if (payload === undefined) throw mapJoseError(failure);
-    assertBearerAccessToken(payload);
+    assertBearerAccessToken(payload, c.dpop !== 'off');
     // jose accepts any number; Infinity (JSON 1e400) and NaN-like values are not a time.
     const bad = badTimeClaim(payload);
     if (bad !== undefined) throw invalid('claim_invalid', `The ${bad} claim is not a finite number`);

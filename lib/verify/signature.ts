@@ -79,14 +79,27 @@ export function nativeKey(alg: string, key: unknown): NativeKey | undefined {
   if (spec.minRsaBits !== undefined && (typeof a.modulusLength !== 'number' || a.modulusLength < spec.minRsaBits)) return undefined;
   let nk = prepared.get(ck);
   if (nk === undefined || nk.spec !== spec) {
-    const key = KeyObject.from(ck);
-    const verifyKey = spec.digest === null ? key
-      : spec.padding !== undefined ? { key, padding: spec.padding, ...(spec.saltLength !== undefined ? { saltLength: spec.saltLength } : {}) }
-        : { key, dsaEncoding: spec.dsaEncoding! };
-    nk = { spec, key, verifyKey };
+    nk = prepare(spec, KeyObject.from(ck));
     prepared.set(ck, nk);
   }
   return nk;
+}
+
+function prepare(spec: AlgSpec, key: KeyObject): NativeKey {
+  const verifyKey = spec.digest === null ? key
+    : spec.padding !== undefined ? { key, padding: spec.padding, ...(spec.saltLength !== undefined ? { saltLength: spec.saltLength } : {}) }
+      : { key, dsaEncoding: spec.dsaEncoding! };
+  return { spec, key, verifyKey };
+}
+
+/**
+ * A public `KeyObject` prepared for `alg`, or `undefined` when `alg` is not one of this path's.
+ * For a key the caller already found fit for `alg` (`isUsableKey`): a DPoP proof's own key
+ * (`lib/verify/dpop.ts`).
+ */
+export function nativeKeyOf(alg: string, key: KeyObject): NativeKey | undefined {
+  const spec = SPECS.get(alg);
+  return spec === undefined ? undefined : prepare(spec, key);
 }
 
 /**

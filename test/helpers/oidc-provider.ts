@@ -18,6 +18,15 @@ export interface TestProvider {
   issuer: string;
   /** Client credentials token for `resource` with `scope` (space-separated). */
   getToken(resource: string, scope: string): Promise<string>;
+  /** The provider's token endpoint (what a DPoP proof's `htu` names there). */
+  tokenEndpoint: string;
+  /**
+   * The raw client credentials token response (status and JSON body), for requests `getToken()`
+   * does not make: `dpop` is sent as the `DPoP` request header (RFC 9449 proof). oidc-provider 9
+   * has `features.dPoP` on by default, so a proof binds the token to its key (`cnf.jkt`,
+   * `token_type: "DPoP"`); without one the token is a plain Bearer token.
+   */
+  tokenResponse(resource: string, scope: string, opts?: { dpop?: string }): Promise<{ status: number; body: Record<string, unknown> }>;
   /** Revoke a token issued by `getToken()` (RFC 7009, as the client it was issued to). */
   revoke(token: string): Promise<void>;
   /** The confidential resource-server client allowed to introspect. */
@@ -73,6 +82,19 @@ export async function startTestProvider(resources: Record<string, ResourceSpec>)
   return {
     issuer,
     introspectionClient: { clientId: RS_CLIENT.client_id, clientSecret: RS_CLIENT.client_secret },
+    tokenEndpoint: `${issuer}/token`,
+    async tokenResponse(resource, scope, opts = {}) {
+      const res = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
+          ...(opts.dpop === undefined ? {} : { dpop: opts.dpop }),
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
     async getToken(resource, scope) {
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
