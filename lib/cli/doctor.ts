@@ -13,6 +13,8 @@
  *   configured one exactly.
  * - `jwks`: reachable and JSON with a `keys` array (a discovered non-https URL off loopback fails, unfetched); `jwks_keys`: public keys only (no `d`, `p`,
  *   `q`, `k` …), each importable; `jwks_algorithms`: the keys' algorithms overlap the allowlist.
+ * - `dpop` (with `MCP_AUTH_DPOP` on): the authorization server's `dpop_signing_alg_values_supported`
+ *   shares an algorithm with `dpopAlgorithms` (a warning when it lists none).
  * - `introspection` (when configured): the endpoint answers a probe with a random dummy token
  *   with `active: false`, which proves it accepts this guard's client credentials.
  * - `scopes`: the policy's scopes are among the authorization server's `scopes_supported` (when
@@ -402,6 +404,33 @@ function describeMap(name: string, map: ScopeMap): string {
   return toolRules(map).map((r) => `${r.kind === 'default' ? `* (${name === 'toolScopes' ? 'any other tool' : 'the rest'})` : r.key} → ${r.scopes.length ? r.scopes.join(' ') : '(any valid token)'}`).join('; ');
 }
 
+/**
+ * With `dpop` on: whether the authorization server issues DPoP-bound tokens with proofs this guard
+ * accepts (its `dpop_signing_alg_values_supported`, RFC 9449 §5.1, against `dpopAlgorithms`).
+ */
+function checkDpop(c: Config, meta: Metadata | undefined, out: DoctorCheck[]): void {
+  if (c.dpop === 'off') return;
+  const published = meta?.doc.dpop_signing_alg_values_supported;
+  if (!Array.isArray(published)) {
+    out.push({
+      id: 'dpop', status: 'warn',
+      message: meta === undefined ? 'no authorization server metadata to tell whether it issues DPoP-bound tokens' : 'the authorization server metadata lists no dpop_signing_alg_values_supported: it may not issue DPoP-bound tokens',
+      fix: c.dpop === 'required' ? 'enable DPoP at the authorization server, or no token will be accepted (MCP_AUTH_DPOP=required)' : 'enable DPoP at the authorization server for clients to get DPoP-bound tokens; bearer tokens keep working (MCP_AUTH_DPOP=allowed)',
+    });
+    return;
+  }
+  const shared = published.filter((a): a is string => typeof a === 'string' && c.dpopAlgorithms.includes(a));
+  if (shared.length === 0) {
+    out.push({
+      id: 'dpop', status: 'fail',
+      message: `the authorization server binds tokens to keys of ${printable(published.map(String).join(', '))}, none of which MCP_AUTH_DPOP_ALGORITHMS accepts (${c.dpopAlgorithms.join(', ')})`,
+      fix: 'add one of the authorization server\'s algorithms to MCP_AUTH_DPOP_ALGORITHMS: clients sign every proof with the key their token is bound to',
+    });
+    return;
+  }
+  out.push({ id: 'dpop', status: 'pass', message: `DPoP ${c.dpop}: proofs signed with ${shared.join(', ')} are accepted by both` });
+}
+
 function checkPolicy(c: Config, meta: Metadata | undefined, out: DoctorCheck[]): void {
   const used = new Set<string>(c.requiredScopes);
   for (const map of [c.toolScopes, c.promptScopes, c.resourceScopes]) if (map) for (const k of Object.keys(map)) for (const s of map[k]!) used.add(s);
@@ -483,6 +512,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     const checks: DoctorCheck[] = [];
     const found = await checkMetadata(ic, discovery, checks, config.issuers);
     await checkJwks(ic, found, checks);
+    checkDpop(ic, found, checks);
     if (issuer === config.issuer) {
       meta = found;
       await checkIntrospection(ic, discovery, checks);

@@ -91,6 +91,22 @@ describe('doctor against a healthy loopback authorization server', () => {
     expect(checksOf(plain.stdout).scopes!.message).toContain('notes:write');
   });
 
+  test('dpop: off is not checked; on, the authorization server must list a DPoP algorithm the guard accepts (none listed: warn; none shared: fail, exit 1)', async () => {
+    expect(statuses((await runCli(['doctor', '--json'], env())).stdout).dpop).toBeUndefined();
+    const none = await runCli(['doctor', '--json'], env({ MCP_AUTH_DPOP: 'allowed' }));
+    expect(none.code).toBe(0);
+    expect(statuses(none.stdout).dpop).toBe('warn');
+    as.metadata = { dpop_signing_alg_values_supported: ['ES256', 'EdDSA'] };
+    const shared = await runCli(['doctor', '--json'], env({ MCP_AUTH_DPOP: 'required' }));
+    expect(shared.code).toBe(0);
+    expect(statuses(shared.stdout).dpop).toBe('pass');
+    expect(checksOf(shared.stdout).dpop!.message).toContain('ES256, EdDSA');
+    const disjoint = await runCli(['doctor', '--json'], env({ MCP_AUTH_DPOP: 'allowed', MCP_AUTH_DPOP_ALGORITHMS: 'PS256' }));
+    expect(disjoint.code).toBe(1);
+    expect(statuses(disjoint.stdout).dpop).toBe('fail');
+    expect(checksOf(disjoint.stdout).dpop!.fix).toContain('MCP_AUTH_DPOP_ALGORITHMS');
+  });
+
   test('text mode: one line per check, a summary, exit 0', async () => {
     const r = await runCli(['doctor'], env());
     expect(r.code).toBe(0);
