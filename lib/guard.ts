@@ -30,7 +30,8 @@ export interface McpAuthGuard {
    * Framework-free verification: `AuthInfo`, or a rejection with an `McpAuthError`. The token gets
    * the header path's checks first (size cap, b64token grammar: failures are 401 `invalid_token`).
    * `requiredScopes`, route and tool scopes are not applied: check `scopes` yourself (`hasScopes`).
-   * A token bound to a key (DPoP) is refused: no proof comes with it.
+   * A token bound to a key (DPoP) is refused: no proof comes with it (with `dpop: 'required'`, so
+   * is every token).
    */
   verify(token: string): Promise<AuthInfo>;
   /** Resolves once discovery and keys are loaded; rejects with the reason. Optional warm-up. */
@@ -85,9 +86,13 @@ export function mcpAuth(options: Options): McpAuthGuard {
     metadata: () => metadataMiddleware(sendMetadata, config.resourceMetadataPaths),
     verify: async (token: string) => {
       const info = await verifier.verify(checkToken(token, config.maxTokenBytes));
-      // (No proof comes with a token handed over here: a token bound to a key is refused, RFC 9449 §7.2.)
+      // (No proof comes with a token handed over here: a token bound to a key is refused, RFC 9449
+      // §7.2, and with dpop 'required' so is every other.)
       if (dpop !== undefined && boundKeyOf(info) !== undefined) {
         throw new InvalidTokenError({ reason: 'token_bound_to_key', description: 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check' });
+      }
+      if (config.dpop === 'required') {
+        throw new InvalidTokenError({ reason: 'token_not_bound', description: 'Only DPoP-bound access tokens are accepted (dpop: required)' });
       }
       return info;
     },

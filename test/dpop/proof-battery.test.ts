@@ -497,6 +497,15 @@ describe('schemes and modes', () => {
     expect(err).toMatchObject({ status: 401, reason: 'token_bound_to_key' });
   });
 
+  test("guard.verify() with 'required' refuses every token: a bearer one is token_not_bound (only DPoP tokens are accepted there), a bound one token_bound_to_key", async () => {
+    const bearer = await required.t.guard.verify(await required.sign()).then(() => undefined, (e: unknown) => e);
+    expect(bearer).toMatchObject({ status: 401, reason: 'token_not_bound' });
+    const bound = await required.t.guard.verify(await required.bound()).then(() => undefined, (e: unknown) => e);
+    expect(bound).toMatchObject({ status: 401, reason: 'token_bound_to_key' });
+    // ('allowed' lets the bearer token through verify(), as today.)
+    await expect(allowed.t.guard.verify(await allowed.sign())).resolves.toMatchObject({ scopes: expect.any(Array) });
+  });
+
   test("'allowed' 403: a Bearer 403 gets nothing appended; the DPoP 403 is the same challenge as DPoP with algs last", async () => {
     const before = allowed.t.calls();
     const bearer = await send(allowed, `Bearer ${await allowed.sign()}`, undefined, { path: '/admin' });
