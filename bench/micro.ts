@@ -2,9 +2,11 @@
  * Micro-benchmark of the guard's verification steps in one process (diagnostics, not part of the
  * report): `tsx bench/micro.ts [RS256|ES256]`. Sequential, bounded loops; CPU time per operation.
  */
-import { importJWK, jwtVerify } from 'jose';
+import { createHash, randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT } from 'jose';
 import { mcpAuth } from '../lib/index.js';
 import { resolveOptions } from '../lib/options.js';
+import { DpopProofChecker } from '../lib/verify/dpop.js';
 import { Verifier } from '../lib/verify/index.js';
 import { jwtVerifier } from '../lib/verify/jwt.js';
 import { startBenchAS } from './as.js';
@@ -80,6 +82,18 @@ async function main(): Promise<void> {
     if (passed === 0) throw new Error(`${label}: next() never called`);
   }
   await guard.close();
+  // A DPoP proof check (`dpop: 'allowed'`), each request a fresh proof by one client key.
+  const dpopConfig = resolveOptions({ resource: audience, issuer: as.issuer, jwksUri: as.jwksUri, dpop: 'allowed' });
+  const dpop = new DpopProofChecker(dpopConfig);
+  const { privateKey, publicKey } = await generateKeyPair(alg);
+  const jwk = await exportJWK(publicKey);
+  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  const ath = createHash('sha256').update(tokens[0]!).digest('base64url');
+  const proofs = await Promise.all(Array.from({ length: 3000 }, () => new SignJWT({ htm: 'POST', htu: audience, ath, jti: randomUUID() })
+    .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk }).setIssuedAt().sign(privateKey)));
+  let k = 0; // (each proof once: the warm-up takes the first 300)
+  await time(`DPoP proof check, ${alg} proof (fresh proof, same client key)`, 2700, () => dpop.check({ proofs: [proofs[k++]!], token: tokens[0]!, jkt, method: 'POST', target: new URL(audience).pathname }));
+  dpop.close();
   await as.close();
 }
 

@@ -71,6 +71,7 @@ export type McpAuthErrorReason =
   | 'discovery_failed'
   | 'jwks_unavailable'
   | 'introspection_unavailable'
+  | 'dpop_replay_record_full'
   | 'introspection_rejected_credentials'
   | 'invalid_options';
 

@@ -144,7 +144,7 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
         ? 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens set MCP_AUTH_DPOP=allowed'
         : 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
     case 'token_bound_to_key':
-      return 'the token is bound to a key (DPoP, cnf.jkt): the guard accepts it only with the DPoP scheme and a proof, which check cannot make; the token itself passed every other check';
+      return 'the token is bound to a key (DPoP, cnf.jkt): the guard accepts it only with the DPoP scheme and a proof, which check cannot make (its signature, issuer, audience and expiry passed; scopes were not checked)';
     case 'malformed_token':
     case 'unsupported_token_type':
       return c.introspection ? 'the token is neither a valid JWT nor accepted by introspection' : 'not a signed JWT; opaque tokens need introspection (MCP_AUTH_CLIENT_ID, MCP_AUTH_CLIENT_SECRET)';

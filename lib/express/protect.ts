@@ -131,6 +131,13 @@ function authorizationHeaders(req: Request, first: string | undefined): readonly
   return v === undefined ? [] : typeof v === 'string' ? [v] : v;
 }
 
+/**
+ * The DPoP proof each request was found valid with, and by which guard's checker: a second
+ * `protect()` of the same guard on the same request (one app-wide, one on the route) does not
+ * check it again, which its replay record would refuse.
+ */
+const proven = new WeakMap<Request, { dpop: DpopProofChecker; proof: string; token: string }>();
+
 /** The `DPoP` header values (every line: two are refused). */
 function dpopHeaders(req: Request): readonly string[] {
   const v = headerLines(req, 'dpop', 'DPoP', req.headers.dpop);
@@ -151,7 +158,11 @@ function checkBinding(dpop: DpopProofChecker, req: Request, info: AuthInfo, sche
     return;
   }
   if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
-  dpop.check({ proofs: dpopHeaders(req), token: info.token, jkt, method: req.method, target: req.originalUrl ?? req.url });
+  const proofs = dpopHeaders(req);
+  const before = proven.get(req);
+  if (before !== undefined && before.dpop === dpop && proofs.length === 1 && proofs[0] === before.proof && before.token === info.token) return;
+  dpop.check({ proofs, token: info.token, jkt, method: req.method, target: req.originalUrl ?? req.url });
+  proven.set(req, { dpop, proof: proofs[0]!, token: info.token });
 }
 
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */

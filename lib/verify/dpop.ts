@@ -14,25 +14,35 @@
  *   `dpopProofWindowSeconds` from the clock either way, and `ath`, the SHA-256 of the token;
  * - the SHA-256 thumbprint of its `jwk` (RFC 7638) is the token's `cnf.jkt`;
  * - its signature verifies with that key (`node:crypto`, as for access tokens: `signature.ts`);
- * - the same key has not sent the same `jti` within the window (a bounded record of ten times
- *   `cacheMaxEntries` proofs, 1,000 to 1,000,000, the oldest forgotten first, kept in this
- *   process only).
- * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`). No nonce is issued
- * (RFC 9449 §9 is optional: the `iat` window and the `jti` record bound a replay).
+ * - the same key has not sent the same `jti` within the window (`proof-record.ts`: ten times
+ *   `cacheMaxEntries` proofs, 1,000 to 1,000,000, a tenth of them per key, kept in this process
+ *   only, never forgotten early).
+ * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
+ * without room for the proof: 503 (`dpop_replay_record_full`), the request refused rather than
+ * the proof left unrecorded. No nonce is issued (RFC 9449 §9 is optional: the `iat` window and
+ * the `jti` record bound a replay).
+ *
+ * The checks of a header depend on its bytes alone, so they are remembered by its encoded segment
+ * (a client sends the same header, its key, with every proof): parsing the key costs more than
+ * checking the signature.
  */
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { InvalidDpopProofError } from '../errors.js';
+import { AuthUnavailableError, InvalidDpopProofError } from '../errors.js';
 import type { Config } from '../options.js';
 import { tokenDigest } from './cache.js';
 import { isUsableKey, PRIVATE_MEMBERS } from './jwks.js';
-import { isCanonicalSignature, nativeKeyOf, verifySignature } from './signature.js';
+import { ProofRecord } from './proof-record.js';
+import { isCanonicalSignature, nativeKeyOf, verifySignature, type NativeKey } from './signature.js';
 
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI_LENGTH = 256;
 const MAX_RSA_BITS = 8192;
 const MAX_SEEN = 1_000_000;
+/** Proof headers whose checks are remembered (a client sends the same header, its key, with every proof). */
+const MAX_HEADERS = 1024;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
+const DPOP_TYP = /^(?:application\/)?dpop\+jwt$/i;
 
 /** The members of each key type's RFC 7638 thumbprint, in its (lexicographic) order. */
 const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
@@ -71,6 +81,14 @@ function withoutQuery(uri: string): string | undefined {
   return u.href;
 }
 
+/** A proof header that passed its checks: its algorithm, key, and the key's thumbprint. */
+interface CheckedHeader {
+  alg: string;
+  key: KeyObject;
+  nk: NativeKey;
+  thumbprint: string;
+}
+
 /** What a request offers: its `DPoP` header lines, token, bound key, method and request target. */
 export interface ProofInput {
   /** Every `DPoP` header line received. */
@@ -91,18 +109,25 @@ export class DpopProofChecker {
   readonly #windowSeconds: number;
   readonly #clock: () => number;
   readonly #origin: string;
-  readonly #seen: LRUCache<string, true>;
+  readonly #seen: ProofRecord;
+  /** Headers that passed, by their encoded segment: the same bytes pass the same checks (`#checkHeader`). */
+  readonly #headers = new LRUCache<string, CheckedHeader>({ max: MAX_HEADERS });
 
   constructor(c: Config) {
     this.#algorithms = new Set(c.dpopAlgorithms);
     this.#windowSeconds = c.dpopProofWindowSeconds;
     this.#clock = c.clock;
     this.#origin = c.resourceUrl.origin;
-    // (lru-cache allocates its index for `max` entries up front.)
-    this.#seen = new LRUCache({ max: Math.min(MAX_SEEN, Math.max(1000, c.cacheMaxEntries * 10)), ttlAutopurge: false, ttlResolution: 0, perf: { now: c.clock } });
+    const capacity = Math.min(MAX_SEEN, Math.max(1000, c.cacheMaxEntries * 10));
+    this.#seen = new ProofRecord(capacity, Math.ceil(capacity / 10));
   }
 
-  /** The `htu` a request to `target` must name: this resource's origin and the target's path. */
+  /**
+   * The `htu` a request to `target` must name: this resource's origin and the target's path.
+   * `undefined` for a path the URL parser would change (dot segments, `%2e`, a backslash): the
+   * application routes the path as received, so a proof naming its normal form (`/files/../mcp`
+   * → `/mcp`) would be taken for another route's.
+   */
   #expectedHtu(target: string): string | undefined {
     const end = target.search(/[?#]/);
     let path = end === -1 ? target : target.slice(0, end);
@@ -110,7 +135,9 @@ export class DpopProofChecker {
       // An absolute-form request target (`POST http://host/mcp`): its path.
       try { path = new URL(path).pathname; } catch { return undefined; }
     }
-    return withoutQuery(this.#origin + path);
+    let url: URL;
+    try { url = new URL(this.#origin + path); } catch { return undefined; }
+    return url.pathname === path ? url.href : undefined;
   }
 
   /**
@@ -126,12 +153,59 @@ export class DpopProofChecker {
     const parts = proof.split('.');
     if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw refuse('The DPoP proof is not a compact JWS');
     const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
-    const header = decodeObject(encodedHeader);
     const payload = decodeObject(encodedPayload);
-    if (header === undefined || payload === undefined) throw refuse('The DPoP proof is not a JWT');
+    if (payload === undefined) throw refuse('The DPoP proof is not a JWT');
+    let header = this.#headers.get(encodedHeader);
+    if (header === undefined) {
+      header = this.#checkHeader(encodedHeader);
+      this.#headers.set(encodedHeader, header);
+    }
+    const { alg, key, nk } = header;
 
-    // Header (RFC 9449 §4.2).
-    if (header.typ !== 'dpop+jwt') throw refuse('The DPoP proof typ is not dpop+jwt');
+    // Claims (RFC 9449 §4.2, §4.3 steps 8 to 12).
+    const { jti, htm, htu, iat, ath } = payload;
+    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw refuse('The DPoP proof jti is missing or malformed');
+    if (typeof htm !== 'string' || htm !== input.method) throw refuse('The DPoP proof htm is not the request method');
+    const expected = this.#expectedHtu(input.target);
+    if (expected === undefined) throw refuse('The request path is not in normal form (dot segments, backslashes): no DPoP proof can name it');
+    if (typeof htu !== 'string' || withoutQuery(htu) !== expected) throw refuse('The DPoP proof htu is not the request URI');
+    const now = this.#clock();
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('The DPoP proof iat is missing or not a number');
+    if (Math.abs(now / 1000 - iat) > this.#windowSeconds) throw refuse('The DPoP proof iat is outside the accepted window');
+    if (typeof ath !== 'string' || ath !== tokenDigest(input.token)) throw refuse('The DPoP proof ath is not the hash of the access token');
+    if (header.thumbprint !== input.jkt) throw refuse('The DPoP proof key is not the key the access token is bound to', 'dpop_key_mismatch');
+
+    // Signature (RFC 9449 §4.3 step 7), with the key the token is bound to.
+    if (!isCanonicalSignature(alg, key, signature)) throw refuse('The DPoP proof signature is invalid');
+    try {
+      verifySignature(nk, `${encodedHeader}.${encodedPayload}`, signature);
+    } catch {
+      throw refuse('The DPoP proof signature is invalid');
+    }
+
+    // Replay (RFC 9449 §11.1): once per key and jti, while the proof could still be accepted.
+    switch (this.#seen.add(input.jkt, jti, (iat + this.#windowSeconds) * 1000 + 1000, now)) {
+      case 'added':
+        return;
+      case 'replayed':
+        throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
+      case 'key_full':
+        throw new AuthUnavailableError({ reason: 'dpop_replay_record_full', retryAfterSeconds: 5, description: 'This client key sent more DPoP proofs than this server records in one proof window: retry later' });
+      case 'full':
+        throw new AuthUnavailableError({ reason: 'dpop_replay_record_full', retryAfterSeconds: 5, description: 'This server records no more DPoP proofs until older ones expire: retry later' });
+    }
+  }
+
+  /**
+   * The checks of a proof's header (RFC 9449 §4.2, §4.3 steps 4 to 7 but the signature): `typ`,
+   * `alg`, no `crit`, a public `jwk` fit for `alg`, and that key prepared for the signature check.
+   * @throws {InvalidDpopProofError}
+   */
+  #checkHeader(encodedHeader: string): CheckedHeader {
+    const header = decodeObject(encodedHeader);
+    if (header === undefined) throw refuse('The DPoP proof is not a JWT');
+    // (A media type: any case, `application/` optional, RFC 7515 §4.1.9.)
+    if (typeof header.typ !== 'string' || !DPOP_TYP.test(header.typ)) throw refuse('The DPoP proof typ is not dpop+jwt');
     const alg = header.alg;
     if (typeof alg !== 'string' || !this.#algorithms.has(alg)) throw refuse('The DPoP proof algorithm is not accepted');
     if (header.crit !== undefined) throw refuse('The DPoP proof has critical header parameters');
@@ -140,20 +214,6 @@ export class DpopProofChecker {
     const members = jwk as Record<string, unknown>;
     if (PRIVATE_MEMBERS.some((m) => members[m] !== undefined)) throw refuse('The DPoP proof jwk holds a private key');
     if (!isUsableKey(jwk, [alg])) throw refuse('The DPoP proof jwk is not a public key for its algorithm');
-
-    // Claims (RFC 9449 §4.2, §4.3 steps 8 to 12).
-    const { jti, htm, htu, iat, ath } = payload;
-    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw refuse('The DPoP proof jti is missing or malformed');
-    if (typeof htm !== 'string' || htm !== input.method) throw refuse('The DPoP proof htm is not the request method');
-    const expected = this.#expectedHtu(input.target);
-    if (typeof htu !== 'string' || expected === undefined || withoutQuery(htu) !== expected) throw refuse('The DPoP proof htu is not the request URI');
-    const now = this.#clock();
-    if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('The DPoP proof iat is missing or not a number');
-    if (Math.abs(now / 1000 - iat) > this.#windowSeconds) throw refuse('The DPoP proof iat is outside the accepted window');
-    if (typeof ath !== 'string' || ath !== tokenDigest(input.token)) throw refuse('The DPoP proof ath is not the hash of the access token');
-    if (jwkThumbprint(members) !== input.jkt) throw refuse('The DPoP proof key is not the key the access token is bound to', 'dpop_key_mismatch');
-
-    // Signature (RFC 9449 §4.3 step 7), with the key the token is bound to.
     let key: KeyObject;
     try {
       key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
@@ -163,22 +223,13 @@ export class DpopProofChecker {
     const bits = key.asymmetricKeyDetails?.modulusLength;
     if (bits !== undefined && bits > MAX_RSA_BITS) throw refuse('The DPoP proof key is too large');
     const nk = nativeKeyOf(alg, key);
-    if (nk === undefined || !isCanonicalSignature(alg, key, signature)) throw refuse('The DPoP proof signature is invalid');
-    try {
-      verifySignature(nk, `${encodedHeader}.${encodedPayload}`, signature);
-    } catch {
-      throw refuse('The DPoP proof signature is invalid');
-    }
-
-    // Replay (RFC 9449 §11.1): once per key and jti, while the proof could still be accepted.
-    const seenKey = tokenDigest(`${input.jkt}.${jti}`);
-    if (this.#seen.has(seenKey)) throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
-    const ttlMs = Math.floor((iat + this.#windowSeconds) * 1000 - now);
-    this.#seen.set(seenKey, true, { ttl: Math.max(1, ttlMs) + 1000 });
+    if (nk === undefined) throw refuse('The DPoP proof algorithm is not accepted');
+    return { alg, key, nk, thumbprint: jwkThumbprint(members) };
   }
 
-  /** Forget every proof seen. */
+  /** Forget every proof and header seen. */
   close(): void {
     this.#seen.clear();
+    this.#headers.clear();
   }
 }

@@ -298,6 +298,16 @@ describe('each proof defect: 401, DPoP challenge with error="invalid_dpop_proof"
     expectRefused(allowed, res, before, reason === null ? {} : { reason });
   });
 
+  test('a header the guard accepted before (its checks are remembered by its bytes) still needs a signature by its key: the same header signed by another key is refused', async () => {
+    const token = await allowed.bound();
+    const good = await allowed.proof(token);
+    const before = allowed.t.calls();
+    expect((await send(allowed, `DPoP ${token}`, good)).status).toBe(200);
+    const forged = await allowed.proof(token, { signWith: otherDk });
+    expect(forged.split('.')[0]).toBe(good.split('.')[0]);
+    expectRefused(allowed, await send(allowed, `DPoP ${token}`, forged), before + 1, { reason: 'dpop_proof_invalid' });
+  });
+
   test('no DPoP header at all', async () => {
     const token = await allowed.bound();
     const before = allowed.t.calls();
