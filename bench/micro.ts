@@ -92,7 +92,17 @@ async function main(): Promise<void> {
   const proofs = await Promise.all(Array.from({ length: 3000 }, () => new SignJWT({ htm: 'POST', htu: audience, ath, jti: randomUUID() })
     .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk }).setIssuedAt().sign(privateKey)));
   let k = 0; // (each proof once: the warm-up takes the first 300)
-  await time(`DPoP proof check, ${alg} proof (fresh proof, same client key)`, 2700, () => dpop.check({ proofs: [proofs[k++]!], token: tokens[0]!, jkt, method: 'POST', target: new URL(audience).pathname }));
+  const target = new URL(audience).pathname;
+  await time(`DPoP proof check, ${alg} proof (fresh proof, same client key)`, 2700, () => dpop.check({ proofs: [proofs[k++]!], token: tokens[0]!, jkt, method: 'POST', target }));
+  // A new client key on every proof: the header's checks and the key's parsing every time.
+  const fresh = await Promise.all(Array.from({ length: 1500 }, async () => {
+    const pair = await generateKeyPair(alg);
+    const j = await exportJWK(pair.publicKey);
+    const proof = await new SignJWT({ htm: 'POST', htu: audience, ath, jti: randomUUID() }).setProtectedHeader({ alg, typ: 'dpop+jwt', jwk: j }).setIssuedAt().sign(pair.privateKey);
+    return { proof, jkt: await calculateJwkThumbprint(j, 'sha256') };
+  }));
+  k = 0;
+  await time(`DPoP proof check, ${alg} proof (a new client key each time)`, 1200, () => { const f = fresh[k++]!; dpop.check({ proofs: [f.proof], token: tokens[0]!, jkt: f.jkt, method: 'POST', target }); });
   dpop.close();
   await as.close();
 }

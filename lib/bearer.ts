@@ -2,7 +2,8 @@
  * Bearer token extraction, strict RFC 6750 §2.1, framework-free.
  *
  * Accepts exactly one `Authorization: Bearer <b64token>` header (scheme case-insensitive, one or
- * more spaces, no trailing junk). Refuses, before any decoding: two Authorization headers, a
+ * more spaces, no trailing junk); with `dpop` on, `Authorization: DPoP <token>` too (RFC 9449
+ * §7.1; with `'required'`, that alone). Refuses, before any decoding: two Authorization headers, a
  * token in the query string or form body (alone or beside a header), an empty or malformed token,
  * and a token over `maxTokenBytes`. Linear time: the size cap is checked before the regular
  * expression runs, and the expression has no nested quantifiers.
@@ -25,12 +26,14 @@ const BEARER = 'bearer';
 const DPOP = 'dpop';
 
 /**
- * With DPoP on (`dpop` not `'off'`): the `DPoP` scheme (RFC 9449 §7.1, the same token68 syntax) is
- * a credential too; `required` makes `Bearer` none. `used` is set when the credential was `DPoP`.
+ * Which schemes are credentials (the `dpop` option): `'off'`, `Bearer` alone; `'allowed'`, also
+ * `DPoP` (RFC 9449 §7.1, the same token68 syntax); `'required'`, `DPoP` alone.
  */
-export interface DpopScheme {
-  readonly required: boolean;
-  used: boolean;
+export type DpopMode = 'off' | 'allowed' | 'required';
+
+/** Whether an `Authorization` value uses the `DPoP` scheme (`bearerCredential`'s reading of it). */
+export function isDpopScheme(value: string): boolean {
+  return schemeLength(value.trim(), DPOP) !== -1;
 }
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -50,10 +53,10 @@ export function extractBearer(input: BearerInput, maxTokenBytes: number): string
 /**
  * The checks of {@link extractBearer} but the b64token grammar: the one credential of a request,
  * its scheme and its size. `protect()` checks the grammar only when the verification cache does
- * not know the token (a cached token is the very string that passed it before). `dpop`: see
- * {@link DpopScheme}.
+ * not know the token (a cached token is the very string that passed it before). `dpop`: which
+ * schemes are credentials ({@link DpopMode}; {@link isDpopScheme} tells which one was used).
  */
-export function bearerCredential(input: BearerInput, maxTokenBytes: number, dpop?: DpopScheme): string {
+export function bearerCredential(input: BearerInput, maxTokenBytes: number, dpop: DpopMode = 'off'): string {
   if (input.tokenInQuery) {
     throw new InvalidRequestError({ reason: 'token_in_query', description: 'Access tokens are accepted in the Authorization header only' });
   }
@@ -68,12 +71,9 @@ export function bearerCredential(input: BearerInput, maxTokenBytes: number, dpop
   const value = headers[0]!.trim();
   if (value === '') throw new MissingTokenError();
   let start = schemeLength(value, BEARER);
-  if (dpop !== undefined) {
-    if (start !== -1 && dpop.required) throw new MissingTokenError({ description: 'A DPoP-bound access token is required: use the DPoP scheme' });
-    if (start === -1) {
-      start = schemeLength(value, DPOP);
-      dpop.used = start !== -1;
-    }
+  if (dpop !== 'off') {
+    if (start !== -1 && dpop === 'required') throw new MissingTokenError({ description: 'A DPoP-bound access token is required: use the DPoP scheme' });
+    if (start === -1) start = schemeLength(value, DPOP);
   }
   if (start === -1) {
     // Another scheme (Basic, DPoP when it is off, ...) is no credential here: a challenge for ours.
@@ -100,7 +100,7 @@ export function assertTokenGrammar(token: string): void {
 
 /**
  * Length of the scheme `name` (lower case letters; any case in `value`) and the spaces after it,
- * or -1 when the value has another scheme: `/^bearer(?: +|$)/i` without a match array per request.
+ * or -1 when the value has another scheme: `/^name(?: +|$)/i` without a match array per request.
  */
 function schemeLength(value: string, name: string): number {
   const n = name.length;

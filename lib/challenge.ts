@@ -3,8 +3,9 @@
  * (RFC 9449 §7.1) challenges.
  *
  * Each auth-param appears at most once, in a fixed order (`error`, `error_description`, `scope`,
- * `resource_metadata`, then a DPoP challenge's `algs`); quoted values are escaped (`\` and `"`), and characters that are not
- * printable ASCII are replaced, so a description can never break the header or inject a parameter.
+ * `resource_metadata`, then a DPoP challenge's `algs`); quoted values are escaped (`\` and `"`),
+ * and characters that are not printable ASCII are replaced, so a description can never break the
+ * header or inject a parameter.
  * `error_description` keeps to RFC 6750 §3's set (%x20-21 / %x23-5B / %x5D-7E): a `"` in it
  * becomes `'` and a `\` becomes `/`, as that set has neither, escaped or not.
  */

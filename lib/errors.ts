@@ -155,8 +155,9 @@ export class InvalidTokenError extends McpAuthError {
 }
 
 /**
- * The DPoP proof of a request (RFC 9449 §4.3) is missing, malformed, or not made with the key the
- * token is bound to: 401 `invalid_dpop_proof` (RFC 9449 §7.1), challenged with the `DPoP` scheme.
+ * The DPoP proof of a request (RFC 9449 §4.3) is missing, malformed, used before, or not made with
+ * the key the token is bound to: 401 `invalid_dpop_proof` (RFC 9449 §7.1), challenged with the
+ * `DPoP` scheme.
  */
 export class InvalidDpopProofError extends McpAuthError {
   constructor(init: Partial<ErrorInit> & { description: string }) {
@@ -177,7 +178,7 @@ export class InsufficientScopeError extends McpAuthError {
   }
 }
 
-/** The authorization server, its JWKS or its introspection endpoint cannot be used: 503. */
+/** The authorization server, its JWKS or its introspection endpoint cannot be used (or the DPoP replay record has no room): 503. */
 export class AuthUnavailableError extends McpAuthError {
   /** Seconds a client should wait (the `Retry-After` header). */
   readonly retryAfterSeconds: number;

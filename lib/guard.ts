@@ -4,7 +4,6 @@
  */
 import type { RequestHandler } from 'express';
 import { checkToken } from './bearer.js';
-import { InvalidTokenError } from './errors.js';
 import { makeEmitter } from './events.js';
 import { makeBodyReader } from './express/body.js';
 import { makeListFilter } from './express/filter-list.js';
@@ -16,8 +15,7 @@ import { knownScopesOf, resolveOptions, type Config, type Options } from './opti
 import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
-import { boundKeyOf } from './verify/claims.js';
-import { DpopProofChecker } from './verify/dpop.js';
+import { assertBinding, DpopProofChecker } from './verify/dpop.js';
 import { Verifier } from './verify/index.js';
 
 /** What {@link mcpAuth} returns. */
@@ -86,14 +84,8 @@ export function mcpAuth(options: Options): McpAuthGuard {
     metadata: () => metadataMiddleware(sendMetadata, config.resourceMetadataPaths),
     verify: async (token: string) => {
       const info = await verifier.verify(checkToken(token, config.maxTokenBytes));
-      // (No proof comes with a token handed over here: a token bound to a key is refused, RFC 9449
-      // §7.2, and with dpop 'required' so is every other.)
-      if (dpop !== undefined && boundKeyOf(info) !== undefined) {
-        throw new InvalidTokenError({ reason: 'token_bound_to_key', description: 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check' });
-      }
-      if (config.dpop === 'required') {
-        throw new InvalidTokenError({ reason: 'token_not_bound', description: 'Only DPoP-bound access tokens are accepted (dpop: required)' });
-      }
+      // (No proof comes with a token handed over here.)
+      if (dpop !== undefined) assertBinding(info, 'verify', config.dpop as 'allowed' | 'required');
       return info;
     },
     ready: () => verifier.ready(),

@@ -112,9 +112,14 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
   return view;
 }
 
-/** Whether a JWT's payload carries `cnf` (a token bound to a key). */
+/** Whether a JWT's payload says it is bound to a key (`cnf`, or `token_type` `DPoP`). */
 function isBound(token: string): boolean {
-  try { return decodeJwt(token).cnf !== undefined; } catch { return false; }
+  try {
+    const { cnf, token_type: type } = decodeJwt(token);
+    return (cnf !== undefined && cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop');
+  } catch {
+    return false;
+  }
 }
 
 function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['claims'], token: string, missing: string[]): string | undefined {
@@ -140,9 +145,11 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
       return `the token is signed with ${JSON.stringify(alg ?? null)}; MCP_AUTH_ALGORITHMS allows ${c.algorithms.join(', ')}`;
     }
     case 'type_not_allowed':
-      return c.dpop === 'off' && isBound(token)
-        ? 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens set MCP_AUTH_DPOP=allowed'
+      return isBound(token)
+        ? (c.dpop === 'off' ? 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed' : 'the token is bound to a key other than by cnf.jkt alone (mTLS?): that binding cannot be checked here')
         : 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
+    case 'token_not_bound':
+      return 'MCP_AUTH_DPOP=required accepts DPoP-bound tokens only (cnf.jkt): this is a bearer token';
     case 'token_bound_to_key':
       return 'the token is bound to a key (DPoP, cnf.jkt): the guard accepts it only with the DPoP scheme and a proof, which check cannot make (its signature, issuer, audience and expiry passed; scopes were not checked)';
     case 'malformed_token':

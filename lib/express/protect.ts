@@ -1,5 +1,6 @@
 /**
  * `protect()`: the Express edge of the guard. Turns `req` into bearer input, verifies the token,
+ * with `dpop` on checks its binding and the request's DPoP proof (`verify/dpop.ts`),
  * checks that an `Mcp-Session-Id` is the token's identity's (`bindSessions`), applies required,
  * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed. On the way out it
  * binds a session an `initialize` answer issues, releases one its owner's `DELETE` ends, and ends
@@ -16,8 +17,8 @@
  * for them. `requireScopes()` lets preflights through too.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { assertTokenGrammar, bearerCredential, type DpopScheme } from '../bearer.js';
-import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, InvalidTokenError, SessionNotFoundError } from '../errors.js';
+import { assertTokenGrammar, bearerCredential, isDpopScheme } from '../bearer.js';
+import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, SessionNotFoundError } from '../errors.js';
 import { decisionEvent, startTrace, streamEndedEvent, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
@@ -25,8 +26,7 @@ import type { Bindings } from '../policy/bindings.js';
 import { headerMismatch } from '../policy/standard-headers.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
-import { boundKeyOf } from '../verify/claims.js';
-import type { DpopProofChecker } from '../verify/dpop.js';
+import { assertBinding, type DpopProofChecker } from '../verify/dpop.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
@@ -145,19 +145,15 @@ function dpopHeaders(req: Request): readonly string[] {
 }
 
 /**
- * With DPoP on, the token's binding and the request's scheme agree (RFC 9449 §7.1, §7.2): a token
- * bound to a key comes with the `DPoP` scheme and a proof made with that key, a bearer token with
- * the `Bearer` scheme.
+ * With DPoP on: the token's binding and the request's scheme agree (`assertBinding`), and a
+ * `DPoP` request's proof is made with the token's key (`DpopProofChecker`), unless this guard
+ * already found this very proof valid for this request.
  * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
- * @throws {InvalidDpopProofError} from the proof check.
+ * @throws {InvalidDpopProofError} from the proof check (and its `AuthUnavailableError`).
  */
-function checkBinding(dpop: DpopProofChecker, req: Request, info: AuthInfo, scheme: DpopScheme): void {
-  const jkt = boundKeyOf(info);
-  if (!scheme.used) {
-    if (jkt !== undefined) throw new InvalidTokenError({ reason: 'token_bound_to_key', description: 'The access token is bound to a key: present it with the DPoP scheme and a DPoP proof' });
-    return;
-  }
-  if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
+function checkProof(dpop: DpopProofChecker, mode: 'allowed' | 'required', req: Request, info: AuthInfo, usedDpop: boolean): void {
+  const jkt = assertBinding(info, usedDpop ? 'dpop' : 'bearer', mode);
+  if (jkt === undefined) return;
   const proofs = dpopHeaders(req);
   const before = proven.get(req);
   if (before !== undefined && before.dpop === dpop && proofs.length === 1 && proofs[0] === before.proof && before.token === info.token) return;
@@ -217,7 +213,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const maxTokenBytes = c.maxTokenBytes;
   const emit = ctx.emit;
   const dpop = ctx.dpop;
-  const dpopRequired = c.dpop === 'required';
+  const dpopMode = c.dpop;
   /** The responder, preceded by the deny event when a listener is set. */
   const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
     emitDecision(ctx, req, info, err, traceOf(req)!);
@@ -266,10 +262,10 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   }
 
   /** The token is good: its DPoP binding, its session, then (the body read when the policy needs it) its scopes. */
-  function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo, scheme: DpopScheme | undefined): void {
+  function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo, usedDpop: boolean): void {
     if (dpop !== undefined) {
       try {
-        checkBinding(dpop, req, info, scheme!);
+        checkProof(dpop, dpopMode as 'allowed' | 'required', req, info, usedDpop);
       } catch (err) {
         fail(req, res, err, info);
         return;
@@ -316,15 +312,17 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     let trace: DecisionTrace | undefined;
     if (emit !== undefined) (req as unknown as Record<symbol, unknown>)[TRACE] = trace = startTrace();
     let token: string;
-    // (With DPoP on: which scheme the credential used.)
-    const scheme: DpopScheme | undefined = dpop === undefined ? undefined : { required: dpopRequired, used: false };
+    // (With DPoP on: whether the credential used that scheme.)
+    let usedDpop = false;
     try {
       const headers = req.headers;
+      const authorization = authorizationHeaders(req, headers.authorization);
       token = bearerCredential({
-        authorization: authorizationHeaders(req, headers.authorization),
+        authorization,
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
         tokenInBody: tokenInBody(req.body, headers),
-      }, maxTokenBytes, scheme);
+      }, maxTokenBytes, dpopMode);
+      if (dpop !== undefined) usedDpop = isDpopScheme(authorization[0]!);
     } catch (err) {
       fail(req, res, err);
       return;
@@ -339,9 +337,9 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     }
     if (trace !== undefined) trace.token = token;
     if (result instanceof Promise) {
-      result.then((info) => afterBody(req, res, next, info, scheme), (err: unknown) => fail(req, res, err));
+      result.then((info) => afterBody(req, res, next, info, usedDpop), (err: unknown) => fail(req, res, err));
     } else {
-      afterBody(req, res, next, result, scheme);
+      afterBody(req, res, next, result, usedDpop);
     }
   };
 }

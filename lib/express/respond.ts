@@ -1,16 +1,17 @@
 /**
  * The one response writer: every failure of the guard is answered here.
  *
- * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, `DPoP` when the
- * request used that scheme or `dpop` is `'required'`, else `Bearer` (and `DPoP algs` on a 401 when
- * `dpop` is `'allowed'`), with the
- * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`); `Retry-After` for
+ * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
+ * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`; the `DPoP` scheme
+ * when the request used it or `dpop` is `'required'`, else `Bearer`, followed by `DPoP algs` on a
+ * 401 when `dpop` is `'allowed'`); `Retry-After` for
  * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a 503; added to what the app set);
  * `Cache-Control: no-store`; `Connection: close` when an unread body is larger than `maxBodyBytes`
  * or chunked; a JSON-RPC 2.0 error body echoing the request's id when known.
  * Nothing of the token, and no stack trace, is ever written.
  */
 import type { Request, Response } from 'express';
+import { isDpopScheme } from '../bearer.js';
 import { bearerChallenge } from '../challenge.js';
 import { bodyMayExceed } from './body.js';
 import { asMcpAuthError, AuthUnavailableError, InsufficientScopeError, JSONRPC_CODES, MissingTokenError, wireCodeOf, type WireCode } from '../errors.js';
@@ -45,7 +46,7 @@ export function requestId(body: unknown): string | number | null {
 function usedDpop(req: Request): boolean {
   const h = req.headers.authorization;
   const value = Array.isArray(h) ? h[0] : h;
-  return typeof value === 'string' && /^\s*dpop(?: |$)/i.test(value);
+  return typeof value === 'string' && isDpopScheme(value);
 }
 
 /** Add a value to a comma-separated response header unless present. */

@@ -18,7 +18,7 @@ import type { AuthInfo } from '../types.js';
 /** `crypto.hash()` (Node ≥ 20.12, not yet in `@types/node` 20): one call, no `Hash` object per request. */
 const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
-/** The SHA-256 of a token, base64url: the only form in which the guard keys anything by a token (which hash function: chosen once). */
+/** The SHA-256 of a string, base64url: the only form in which the guard keys anything by a token (also DPoP's `ath`, thumbprints and proof ids; which hash function: chosen once). */
 export const tokenDigest: (token: string) => string = oneShotHash !== undefined
   ? (token) => oneShotHash('sha256', token, 'base64url')
   : (token) => nodeCrypto.createHash('sha256').update(token).digest('base64url');

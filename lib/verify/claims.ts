@@ -63,7 +63,7 @@ const BEARER_TOKEN_TYPE = /^(?:bearer|access(?:_token)?|urn:ietf:params:oauth:to
  *   `nonce`: Keycloak before 25 and authentik put it in access tokens too;
  * - a token bound to a key (RFC 7800 `cnf`: DPoP's `jkt`, RFC 9449; mTLS's `x5t#S256`, RFC 8705;
  *   or `token_type` `DPoP`): taking it for a bearer token would let whoever holds a copy use it
- *   (RFC 9449 §7.2). With `dpop` (`bindings`), a token bound by `cnf.jkt` alone is let through:
+ *   (RFC 9449 §7.2). With `dpop` on (`acceptDpopBinding`), a token bound by `cnf.jkt` alone is let through:
  *   the request then needs the `DPoP` scheme and a proof made with that key (`lib/verify/dpop.ts`,
  *   {@link boundKeyOf}); any other `cnf` (mTLS, or a member beside `jkt`) is still refused;
  * - any other `token_type` than a bearer access token's ({@link BEARER_TOKEN_TYPE}): `N_A` (RFC 8693
@@ -71,7 +71,7 @@ const BEARER_TOKEN_TYPE = /^(?:bearer|access(?:_token)?|urn:ietf:params:oauth:to
  *   list: a type nobody here knows is refused, not taken for a bearer token).
  * @throws {InvalidTokenError} `type_not_allowed`.
  */
-export function assertBearerAccessToken(claims: Record<string, unknown>, bindings = false): void {
+export function assertBearerAccessToken(claims: Record<string, unknown>, acceptDpopBinding = false): void {
   const { token_type: type, token_use: use, typ } = claims;
   for (const v of [type, use, typ]) {
     // A kind named by something else than a string (["refresh_token"], {}, 1) is no bearer access token's.
@@ -86,8 +86,8 @@ export function assertBearerAccessToken(claims: Record<string, unknown>, binding
   }
   const dpopType = typeof type === 'string' && type.toLowerCase() === 'dpop';
   if ((claims.cnf !== undefined && claims.cnf !== null) || dpopType) {
-    if (!bindings) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
-    if (jktOf(claims) === undefined) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key other than by a DPoP key thumbprint (cnf.jkt alone)' });
+    if (!acceptDpopBinding) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
+    if (jktOf(claims) === undefined) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is not bound by a DPoP key thumbprint alone (cnf.jkt)' });
   }
   if (typeof type === 'string' && !dpopType && !BEARER_TOKEN_TYPE.test(type)) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token_type is not a bearer access token\'s' });

@@ -6,7 +6,7 @@
  * verification). {@link DpopProofChecker.check} accepts it only when:
  * - there is exactly one `DPoP` header line, holding one compact JWS of at most 8 KiB;
  * - its header has `typ` `dpop+jwt`, an `alg` of `dpopAlgorithms` (asymmetric only), no `crit`,
- *   and a `jwk` that is a public key fit for that `alg` (`isUsableKey`: no private member, RSA of
+ *   and a `jwk` that is a public key fit for that `alg` (`usableKey`: no private member, RSA of
  *   2048 to 8192 bits, no weak Ed25519 point);
  * - its payload has a `jti` (at most 256 characters), `htm` equal to the request's method, `htu`
  *   equal to the request's URI without query and fragment (the origin of the configured
@@ -26,29 +26,64 @@
  * (a client sends the same header, its key, with every proof): parsing the key costs more than
  * checking the signature.
  */
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AuthUnavailableError, InvalidDpopProofError } from '../errors.js';
+import { AuthUnavailableError, InvalidDpopProofError, InvalidTokenError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
+import type { AuthInfo } from '../types.js';
 import { tokenDigest } from './cache.js';
-import { isUsableKey, PRIVATE_MEMBERS } from './jwks.js';
+import { boundKeyOf } from './claims.js';
+import { usableKey } from './jwks.js';
 import { ProofRecord } from './proof-record.js';
 import { isCanonicalSignature, nativeKeyOf, verifySignature, type NativeKey } from './signature.js';
 
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI_LENGTH = 256;
 const MAX_RSA_BITS = 8192;
-const MAX_SEEN = 1_000_000;
 /** Proof headers whose checks are remembered (a client sends the same header, its key, with every proof). */
 const MAX_HEADERS = 1024;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const DPOP_TYP = /^(?:application\/)?dpop\+jwt$/i;
+/** The scheme and authority of an absolute-form request target (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/;
 
 /** The members of each key type's RFC 7638 thumbprint, in its (lexicographic) order. */
 const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
 
-function refuse(description: string, reason: 'dpop_proof_invalid' | 'dpop_proof_replayed' | 'dpop_key_mismatch' = 'dpop_proof_invalid'): InvalidDpopProofError {
+function refuse(description: string, reason: Extract<McpAuthErrorReason, `dpop_${string}`> = 'dpop_proof_invalid'): InvalidDpopProofError {
   return new InvalidDpopProofError({ reason, description });
+}
+
+/** No room in the replay record (`proof-record.ts`): 503, the request refused rather than the proof left unrecorded. */
+function recordFull(description: string, retryAfterMs: number): AuthUnavailableError {
+  return new AuthUnavailableError({ reason: 'dpop_replay_record_full', retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)), description });
+}
+
+/** How a verified token came: with the `DPoP` scheme (a proof to check), `Bearer`, or handed to `verify()` (no proof at all). */
+export type Presentation = 'dpop' | 'bearer' | 'verify';
+
+/**
+ * With DPoP on (`mode`), the token's binding and how it came agree (RFC 9449 §7.1, §7.2): a token
+ * bound to a key only with the `DPoP` scheme (and a proof made with that key: the caller checks it
+ * with the key returned), a bearer token only otherwise, and with `'required'` none.
+ * @returns the key thumbprint the proof must be made with (`'dpop'`), else `undefined`.
+ * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
+ */
+export function assertBinding(info: AuthInfo, presented: Presentation, mode: 'allowed' | 'required'): string | undefined {
+  const jkt = boundKeyOf(info);
+  if (presented === 'dpop') {
+    if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
+    return jkt;
+  }
+  if (jkt !== undefined) {
+    throw new InvalidTokenError({
+      reason: 'token_bound_to_key',
+      description: presented === 'bearer' ? 'The access token is bound to a key: present it with the DPoP scheme and a DPoP proof' : 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check',
+    });
+  }
+  // (protect() never gets here with 'required': the Bearer scheme is no credential there.)
+  if (mode === 'required') throw new InvalidTokenError({ reason: 'token_not_bound', description: 'Only DPoP-bound access tokens are accepted (dpop: required)' });
+  return undefined;
 }
 
 /** A base64url JSON object segment, or `undefined`. */
@@ -62,7 +97,7 @@ function decodeObject(segment: string): Record<string, unknown> | undefined {
 }
 
 /** The RFC 7638 SHA-256 thumbprint of a public JWK already found usable (its members are strings). */
-export function jwkThumbprint(jwk: Record<string, unknown>): string {
+function jwkThumbprint(jwk: Record<string, unknown>): string {
   const members = THUMBPRINT_MEMBERS[jwk.kty as string] ?? [];
   return tokenDigest(JSON.stringify(Object.fromEntries(members.map((m) => [m, jwk[m]]))));
 }
@@ -81,10 +116,9 @@ function withoutQuery(uri: string): string | undefined {
   return u.href;
 }
 
-/** A proof header that passed its checks: its algorithm, key, and the key's thumbprint. */
+/** A proof header that passed its checks: its algorithm, key (prepared for it), and the key's thumbprint. */
 interface CheckedHeader {
   alg: string;
-  key: KeyObject;
   nk: NativeKey;
   thumbprint: string;
 }
@@ -118,8 +152,7 @@ export class DpopProofChecker {
     this.#windowSeconds = c.dpopProofWindowSeconds;
     this.#clock = c.clock;
     this.#origin = c.resourceUrl.origin;
-    const capacity = Math.min(MAX_SEEN, Math.max(1000, c.cacheMaxEntries * 10));
-    this.#seen = new ProofRecord(capacity, Math.ceil(capacity / 10));
+    this.#seen = ProofRecord.sized(c.cacheMaxEntries);
   }
 
   /**
@@ -132,8 +165,11 @@ export class DpopProofChecker {
     const end = target.search(/[?#]/);
     let path = end === -1 ? target : target.slice(0, end);
     if (!path.startsWith('/')) {
-      // An absolute-form request target (`POST http://host/mcp`): its path.
-      try { path = new URL(path).pathname; } catch { return undefined; }
+      // An absolute-form request target (`POST http://host/mcp`): its path as received (the URL
+      // parser would already have made `/files/../mcp` into `/mcp`).
+      const authority = ABSOLUTE_FORM.exec(path);
+      if (authority === null) return undefined;
+      path = path.slice(authority[0].length) || '/';
     }
     let url: URL;
     try { url = new URL(this.#origin + path); } catch { return undefined; }
@@ -143,6 +179,7 @@ export class DpopProofChecker {
   /**
    * Accept the request's proof, or throw.
    * @throws {InvalidDpopProofError}
+   * @throws {AuthUnavailableError} `dpop_replay_record_full`.
    */
   check(input: ProofInput): void {
     const { proofs } = input;
@@ -160,23 +197,23 @@ export class DpopProofChecker {
       header = this.#checkHeader(encodedHeader);
       this.#headers.set(encodedHeader, header);
     }
-    const { alg, key, nk } = header;
+    const { alg, nk } = header;
 
     // Claims (RFC 9449 §4.2, §4.3 steps 8 to 12).
     const { jti, htm, htu, iat, ath } = payload;
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw refuse('The DPoP proof jti is missing or malformed');
-    if (typeof htm !== 'string' || htm !== input.method) throw refuse('The DPoP proof htm is not the request method');
+    if (htm !== input.method) throw refuse('The DPoP proof htm is not the request method');
     const expected = this.#expectedHtu(input.target);
     if (expected === undefined) throw refuse('The request path is not in normal form (dot segments, backslashes): no DPoP proof can name it');
     if (typeof htu !== 'string' || withoutQuery(htu) !== expected) throw refuse('The DPoP proof htu is not the request URI');
     const now = this.#clock();
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('The DPoP proof iat is missing or not a number');
     if (Math.abs(now / 1000 - iat) > this.#windowSeconds) throw refuse('The DPoP proof iat is outside the accepted window');
-    if (typeof ath !== 'string' || ath !== tokenDigest(input.token)) throw refuse('The DPoP proof ath is not the hash of the access token');
+    if (ath !== tokenDigest(input.token)) throw refuse('The DPoP proof ath is not the hash of the access token');
     if (header.thumbprint !== input.jkt) throw refuse('The DPoP proof key is not the key the access token is bound to', 'dpop_key_mismatch');
 
     // Signature (RFC 9449 §4.3 step 7), with the key the token is bound to.
-    if (!isCanonicalSignature(alg, key, signature)) throw refuse('The DPoP proof signature is invalid');
+    if (!isCanonicalSignature(alg, nk.key, signature)) throw refuse('The DPoP proof signature is invalid');
     try {
       verifySignature(nk, `${encodedHeader}.${encodedPayload}`, signature);
     } catch {
@@ -184,15 +221,16 @@ export class DpopProofChecker {
     }
 
     // Replay (RFC 9449 §11.1): once per key and jti, while the proof could still be accepted.
-    switch (this.#seen.add(input.jkt, jti, (iat + this.#windowSeconds) * 1000 + 1000, now)) {
+    const recorded = this.#seen.add(input.jkt, jti, (iat + this.#windowSeconds) * 1000 + 1000, now);
+    switch (recorded.result) {
       case 'added':
         return;
       case 'replayed':
         throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
       case 'key_full':
-        throw new AuthUnavailableError({ reason: 'dpop_replay_record_full', retryAfterSeconds: 5, description: 'This client key sent more DPoP proofs than this server records in one proof window: retry later' });
+        throw recordFull('This client key sent more DPoP proofs than this server records in one proof window: retry later', recorded.retryAfterMs);
       case 'full':
-        throw new AuthUnavailableError({ reason: 'dpop_replay_record_full', retryAfterSeconds: 5, description: 'This server records no more DPoP proofs until older ones expire: retry later' });
+        throw recordFull('This server records no more DPoP proofs until older ones expire: retry later', recorded.retryAfterMs);
     }
   }
 
@@ -211,20 +249,14 @@ export class DpopProofChecker {
     if (header.crit !== undefined) throw refuse('The DPoP proof has critical header parameters');
     const jwk = header.jwk;
     if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) throw refuse('The DPoP proof has no jwk');
-    const members = jwk as Record<string, unknown>;
-    if (PRIVATE_MEMBERS.some((m) => members[m] !== undefined)) throw refuse('The DPoP proof jwk holds a private key');
-    if (!isUsableKey(jwk, [alg])) throw refuse('The DPoP proof jwk is not a public key for its algorithm');
-    let key: KeyObject;
-    try {
-      key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-    } catch {
-      throw refuse('The DPoP proof jwk is not a public key for its algorithm');
-    }
+    // (Public, fit for alg, not weak: no private member such as d, the RSA rules, no small-order Ed25519 point.)
+    const key: KeyObject | undefined = usableKey(jwk, [alg]);
+    if (key === undefined) throw refuse('The DPoP proof jwk is not a public key for its algorithm');
     const bits = key.asymmetricKeyDetails?.modulusLength;
     if (bits !== undefined && bits > MAX_RSA_BITS) throw refuse('The DPoP proof key is too large');
     const nk = nativeKeyOf(alg, key);
     if (nk === undefined) throw refuse('The DPoP proof algorithm is not accepted');
-    return { alg, key, nk, thumbprint: jwkThumbprint(members) };
+    return { alg, nk, thumbprint: jwkThumbprint(jwk as Record<string, unknown>) };
   }
 
   /** Forget every proof and header seen. */

@@ -21,7 +21,7 @@
  * without `kid` that fits several keys gets at most {@link MAX_CANDIDATES} of them to try.
  * Header `jwk`, `jku`, `x5u`, `x5c` are never consulted.
  */
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import { AuthUnavailableError, InvalidTokenError } from '../errors.js';
 import { cooldownLeftMs } from './cooldown.js';
@@ -282,26 +282,31 @@ function isWeakEd25519(x: unknown): boolean {
 
 /** A public key that can verify one of `algorithms` (see the module comment); checked once per fetch. */
 export function isUsableKey(k: unknown, algorithms: readonly string[]): boolean {
-  if (k === null || typeof k !== 'object' || Array.isArray(k)) return false;
+  return usableKey(k, algorithms) !== undefined;
+}
+
+/** {@link isUsableKey}, giving the key it parsed (`undefined` when it is not usable). */
+export function usableKey(k: unknown, algorithms: readonly string[]): KeyObject | undefined {
+  if (k === null || typeof k !== 'object' || Array.isArray(k)) return undefined;
   const jwk = k as Record<string, unknown>;
   const { kty, crv, use, key_ops: ops, ext, alg } = jwk;
-  if (typeof kty !== 'string' || PRIVATE_MEMBERS.some((m) => jwk[m] !== undefined)) return false;
-  if (use !== undefined && use !== 'sig') return false;
-  if (ops !== undefined && !(Array.isArray(ops) && ops.length === 1 && ops[0] === 'verify')) return false;
-  if (ext !== undefined && typeof ext !== 'boolean') return false;
+  if (typeof kty !== 'string' || PRIVATE_MEMBERS.some((m) => jwk[m] !== undefined)) return undefined;
+  if (use !== undefined && use !== 'sig') return undefined;
+  if (ops !== undefined && !(Array.isArray(ops) && ops.length === 1 && ops[0] === 'verify')) return undefined;
+  if (ext !== undefined && typeof ext !== 'boolean') return undefined;
   const fits = (a: string): boolean => algFitsKey(a, kty, crv);
-  if (alg !== undefined ? !(typeof alg === 'string' && algorithms.includes(alg) && fits(alg)) : !algorithms.some(fits)) return false;
-  if (kty === 'OKP' && isWeakEd25519(jwk.x)) return false;
+  if (alg !== undefined ? !(typeof alg === 'string' && algorithms.includes(alg) && fits(alg)) : !algorithms.some(fits)) return undefined;
+  if (kty === 'OKP' && isWeakEd25519(jwk.x)) return undefined;
   try {
     // The key material itself: an EC point on its curve; an RSA modulus long enough for jose, odd,
     // and an odd public exponent of at least 3 (with e = 1 the padded hash is its own signature).
     const key = createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
-    if (kty !== 'RSA') return true;
+    if (kty !== 'RSA') return key;
     const details = key.asymmetricKeyDetails;
     const e = details?.publicExponent ?? 0n;
     const n = Buffer.from(String(jwk.n), 'base64url');
-    return (details?.modulusLength ?? 0) >= 2048 && e >= 3n && e % 2n === 1n && (n[n.length - 1]! & 1) === 1;
+    return (details?.modulusLength ?? 0) >= 2048 && e >= 3n && e % 2n === 1n && (n[n.length - 1]! & 1) === 1 ? key : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

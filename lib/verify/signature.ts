@@ -93,9 +93,9 @@ function prepare(spec: AlgSpec, key: KeyObject): NativeKey {
 }
 
 /**
- * A public `KeyObject` prepared for `alg`, or `undefined` when `alg` is not one of this path's.
- * For a key the caller already found fit for `alg` (`isUsableKey`): a DPoP proof's own key
- * (`lib/verify/dpop.ts`).
+ * A public `KeyObject` prepared for `alg` (a {@link NativeKey}), or `undefined` when `alg` is not
+ * one of this path's. For a key the caller already found fit for `alg` (`usableKey`): a DPoP
+ * proof's own key (`lib/verify/dpop.ts`).
  */
 export function nativeKeyOf(alg: string, key: KeyObject): NativeKey | undefined {
   const spec = SPECS.get(alg);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import request, { type Response } from 'supertest';
 import express, { type Express } from 'express';
-import { ConfigError, ENV_VARIABLES, fromEnv, mcpAuth, requireScopes, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
+import { ConfigError, DEFAULT_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS, ENV_VARIABLES, fromEnv, mcpAuth, requireScopes, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
 import { fakeClock } from '../helpers/clock.js';
 import { athOf, buildProof, makeDpopKey, type DpopKey, type ProofOptions } from '../helpers/dpop.js';
@@ -18,6 +18,11 @@ import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
 const DEFAULT_ALGS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519'];
+
+test('the default DPoP algorithms are exactly the access tokens\' (DEFAULT_ALGORITHMS), curves first', () => {
+  expect(DEFAULT_DPOP_ALGORITHMS).toEqual(DEFAULT_ALGS);
+  expect([...DEFAULT_DPOP_ALGORITHMS].sort()).toEqual([...DEFAULT_ALGORITHMS].sort());
+});
 const ALGS = DEFAULT_ALGS.join(' ');
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 /** A whole second, so "exactly 300 s" is exact whatever the guard rounds. */
@@ -685,7 +690,7 @@ describe('introspection answers bound by cnf.jkt', () => {
     const before = s.t.calls();
     for (const authz of [`DPoP ${token}`, `Bearer ${token}`]) {
       const res = await send(s, authz, await s.proof(token));
-      expect({ status: res.status, calls: s.t.calls() }).toEqual({ status: 401, calls: before });
+      expect({ status: res.status, calls: s.t.calls(), reason: s.lastDeny()?.reason }).toEqual({ status: 401, calls: before, reason: 'type_not_allowed' });
     }
   });
 });
@@ -698,7 +703,7 @@ describe('RFC 9728 metadata', () => {
     expect(res.status).toBe(200);
     expect(res.body.resource).toBe(allowed.resource);
     expect(res.body.dpop_signing_alg_values_supported).toEqual(DEFAULT_ALGS);
-    expect(res.body.dpop_bound_access_tokens_required).not.toBe(true);
+    expect(res.body).not.toHaveProperty('dpop_bound_access_tokens_required');
   });
 
   test("'required': dpop_bound_access_tokens_required: true", async () => {

@@ -1,16 +1,16 @@
 /**
- * DPoP beyond the proof battery, from a security review of the first version (38cb9d6, which
- * failed each of these but the controls): the replay record never forgets a live proof to make
- * room (a flood is refused instead), verify() and check with 'required', two protect() on one
- * request, request paths the URL parser would rewrite, and typ's media-type spellings.
+ * DPoP beyond the proof battery, from two security reviews (38cb9d6 failed each of these but the
+ * controls; f824e56 the absolute-form paths): verify() and check with 'required', two protect()
+ * on one request, request paths the URL parser would rewrite, and typ's media-type spellings.
+ * (The replay record's own rules: proof-record.test.ts.)
  * Real HTTP on 127.0.0.1, the guard's injected clock, no sleeps.
  */
 import { connect } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
-import { resolveOptions } from '../../lib/options.js';
 import { runCheck } from '../../lib/cli/check.js';
+import { resolveOptions } from '../../lib/options.js';
 import { DpopProofChecker } from '../../lib/verify/dpop.js';
 import { fakeClock } from '../helpers/clock.js';
 import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
@@ -27,7 +27,6 @@ const opts = (o: Record<string, unknown>): Options => o as unknown as Options;
 let as: LoopbackAS;
 let asKey: TestKey;
 let dk: DpopKey;
-let attackerKey: DpopKey;
 const lives: Listening[] = [];
 const guards: McpAuthGuard[] = [];
 
@@ -75,66 +74,12 @@ beforeAll(async () => {
   as = await startLoopbackAS();
   asKey = await makeKey('RS256');
   as.keys = [asKey.publicJwk];
-  [dk, attackerKey] = await Promise.all([makeDpopKey('ES256'), makeDpopKey('ES256')]);
+  dk = await makeDpopKey('ES256');
 });
 afterAll(async () => {
   await Promise.all(guards.map((g) => g.close()));
   await Promise.all(lives.map((l) => l.close()));
   await as.close();
-});
-
-describe('replay record (RFC 9449 §4.3 step 12, §11.1)', () => {
-  const checkerFor = (cacheMaxEntries: number): DpopProofChecker => new DpopProofChecker(resolveOptions(opts({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries, clock })));
-  const htu = 'http://127.0.0.1:1/mcp';
-  /** `count` valid requests by `key` (own token, fresh jti each): how many were refused, by status. */
-  async function flood(checker: DpopProofChecker, key: DpopKey, tag: string, count: number): Promise<{ accepted: number; refused: number[] }> {
-    const token = `token-${tag}`;
-    const out = { accepted: 0, refused: [] as number[] };
-    for (let i = 0; i < count; i++) {
-      const p = await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti: `${tag}-${i}` });
-      try {
-        checker.check({ proofs: [p], token, jkt: key.thumbprint, method: 'POST', target: '/mcp' });
-        out.accepted++;
-      } catch (err) {
-        out.refused.push((err as { status: number }).status);
-      }
-    }
-    return out;
-  }
-
-  test('another client flooding the record with its own fresh proofs cannot push a victim proof out of it: the flood gets 503 beyond its share, the replay stays refused', async () => {
-    // (cacheMaxEntries 1: a record of 1,000 proofs, 100 per key.)
-    const checker = checkerFor(1);
-    const victimToken = 'victim-token';
-    const victimProof = await buildProof({ key: dk, htm: 'POST', htu, accessToken: victimToken, nowSeconds: now() });
-    const victim = { proofs: [victimProof], token: victimToken, jkt: dk.thumbprint, method: 'POST', target: '/mcp' };
-    checker.check(victim); // the legitimate request
-    expect(() => checker.check(victim)).toThrow(/used before/);
-    const attack = await flood(checker, attackerKey, 'a', 1000);
-    expect(attack.accepted).toBe(100);
-    expect(new Set(attack.refused)).toEqual(new Set([503]));
-    expect(() => checker.check(victim)).toThrow(/used before/);
-    checker.close();
-  });
-
-  test('many keys filling the whole record: further proofs are refused (503, not recorded), the replay stays refused; once the proofs expire the record takes new ones', async () => {
-    const checker = checkerFor(1);
-    const victimProof = await buildProof({ key: dk, htm: 'POST', htu, accessToken: 'victim-token', nowSeconds: now() });
-    const victim = { proofs: [victimProof], token: 'victim-token', jkt: dk.thumbprint, method: 'POST', target: '/mcp' };
-    checker.check(victim);
-    let accepted = 1;
-    for (let k = 0; k < 11; k++) accepted += (await flood(checker, await makeDpopKey(), `k${k}`, 100)).accepted;
-    expect(accepted).toBe(1000); // the record's capacity: nothing recorded was dropped to make room
-    const late = await flood(checker, await makeDpopKey(), 'late', 1);
-    expect(late.refused).toEqual([503]);
-    expect(() => checker.check(victim)).toThrow(/used before/);
-    // 601 s on, every proof recorded has expired (iat + 300 s window + 1 s), and the victim's
-    // proof is refused by its iat alone; new proofs are recorded again.
-    clock.advance(601_000);
-    expect(() => checker.check(victim)).toThrow(/iat/);
-    expect((await flood(checker, await makeDpopKey(), 'after', 3)).accepted).toBe(3);
-    checker.close();
-  });
 });
 
 describe("dpop: 'required' and guard.verify() (the SDK adapter, the CLI check)", () => {
@@ -144,15 +89,15 @@ describe("dpop: 'required' and guard.verify() (the SDK adapter, the CLI check)",
     // protect() refuses it (Bearer is no credential under 'required') ...
     const viaProtect = await request(s.url).post('/mcp').set('Authorization', `Bearer ${bearer}`).send(PING);
     expect(viaProtect.status).toBe(401);
-    // ... but verify() (what requireBearerAuth is handed through the README's adapter) accepts it.
-    await expect(s.guard.verify(bearer)).rejects.toMatchObject({ status: 401 });
+    // ... and so does verify() (what requireBearerAuth is handed through the README's adapter).
+    await expect(s.guard.verify(bearer)).rejects.toMatchObject({ status: 401, reason: 'token_not_bound' });
   });
 
   test("CLI check with MCP_AUTH_DPOP=required: an unbound bearer token is not reported 'allow'", async () => {
     const resource = 'http://127.0.0.1:3000/mcp';
     const bearer = await tokenBuilder({ issuer: as.issuer, audience: resource })(asKey);
     const report = await runCheck(bearer, { env: { MCP_AUTH_RESOURCE: resource, MCP_AUTH_ISSUER: as.issuer, MCP_AUTH_JWKS_URI: as.jwksUri, MCP_AUTH_DPOP: 'required' } });
-    expect({ decision: report.decision, status: report.status }).toEqual({ decision: 'deny', status: 401 });
+    expect({ decision: report.decision, status: report.status, reason: report.reason }).toEqual({ decision: 'deny', status: 401, reason: 'token_not_bound' });
   });
 });
 
@@ -180,16 +125,29 @@ describe('protect() stacked (app-wide plus a route with scopes)', () => {
 });
 
 describe('htu (RFC 9449 §4.3 step 9)', () => {
-  test.each(['/files/%2e%2e/mcp', '/files/../mcp', '/files/..\\mcp'])('a proof for /mcp is not accepted on a request whose target the app routes elsewhere (%s)', async (target) => {
+  // Each case in origin form (POST /files/../mcp) and in absolute form (POST http://host/files/../mcp,
+  // whose parsed pathname is already /mcp: a second review found that form let through).
+  const cases = ['/files/%2e%2e/mcp', '/files/../mcp', '/files/..\\mcp'].flatMap((path) => [['origin', path], ['absolute', path]] as const);
+  test.each(cases)('a proof for /mcp is not accepted on a request whose target the app routes elsewhere (%s form, %s)', async (form, path) => {
+    const filesSaw: string[] = [];
     const s = await serve({ dpop: 'allowed' }, (app, g, h) => {
       app.post('/mcp', g.protect(), h);
-      app.post('/files/{*rest}', g.protect(), h); // e.g. an upload endpoint
+      // e.g. an upload endpoint: Express routes the path as received (it does not resolve .. or %2e%2e)
+      app.post('/files/{*rest}', g.protect(), (req, res) => { filesSaw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
     });
     const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
     const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
-    // The request goes to the /files route (Express does not resolve %2e%2e) with a proof made for /mcp.
+    const target = form === 'origin' ? path : `${s.url}${path}`;
     const status = await rawPost(s.url, target, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
-    expect({ status, calls: s.calls() }).toEqual({ status: 401, calls: 0 });
+    expect({ status, calls: s.calls(), filesSaw }).toEqual({ status: 401, calls: 0, filesSaw: [] });
+  });
+
+  test('an absolute-form target in normal form is accepted (its path, not its authority, is compared)', async () => {
+    const s = await serve({ dpop: 'allowed' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
+    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
+    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const status = await rawPost(s.url, `http://other.example${new URL(s.resource).pathname}`, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
+    expect({ status, calls: s.calls() }).toEqual({ status: 200, calls: 1 });
   });
 });
 
@@ -201,4 +159,26 @@ describe('typ (RFC 9449 §4.2, RFC 7515 §4.1.9: media types are case-insensitiv
     const res = await request(s.url).post('/mcp').set('Authorization', `DPoP ${token}`).set('DPoP', proof).send(PING);
     expect(res.status).toBe(200);
   });
+});
+
+describe('the replay record behind the proof check (its rules: proof-record.test.ts)', () => {
+  test('a key past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its oldest proof expires; another key is still served', async () => {
+    const checker = new DpopProofChecker(resolveOptions(opts({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock })));
+    const htu = 'http://127.0.0.1:1/mcp';
+    const request = async (key: DpopKey, jti: string) => {
+      const token = `token-${key.thumbprint}`;
+      return { proofs: [await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, method: 'POST', target: '/mcp' };
+    };
+    const busy = await makeDpopKey('ES256');
+    const proofs = await Promise.all(Array.from({ length: 10_001 }, (_, i) => request(busy, `b${i}`)));
+    for (const p of proofs.slice(0, 10_000)) checker.check(p);
+    let refused: unknown;
+    try { checker.check(proofs[10_000]!); } catch (err) { refused = err; }
+    // Kept until iat + 300 s + 1 s: the oldest (iat = now) frees its place in 301 s.
+    expect(refused).toMatchObject({ status: 503, reason: 'dpop_replay_record_full', retryAfterSeconds: 301 });
+    expect(() => checker.check(proofs[0]!)).toThrow(expect.objectContaining({ reason: 'dpop_proof_replayed' }));
+    const other = await request(dk, 'o1');
+    expect(() => checker.check(other)).not.toThrow();
+    checker.close();
+  }, 60_000);
 });
