@@ -79,44 +79,34 @@ export async function startTestProvider(resources: Record<string, ResourceSpec>)
   } as ConstructorParameters<typeof Provider>[1]);
   server.on('request', provider.callback());
 
+  const tokenEndpoint = `${issuer}/token`;
+  /** A form POST as the client credentials client (client_secret_basic). */
+  const asClient = (url: string, form: Record<string, string>, extra: Record<string, string> = {}) => fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
+      ...extra,
+    },
+    body: new URLSearchParams(form),
+  });
+  const tokenResponse: TestProvider['tokenResponse'] = async (resource, scope, opts = {}) => {
+    const res = await asClient(tokenEndpoint, { grant_type: 'client_credentials', resource, scope }, opts.dpop === undefined ? {} : { dpop: opts.dpop });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
   return {
     issuer,
     introspectionClient: { clientId: RS_CLIENT.client_id, clientSecret: RS_CLIENT.client_secret },
-    tokenEndpoint: `${issuer}/token`,
-    async tokenResponse(resource, scope, opts = {}) {
-      const res = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
-          ...(opts.dpop === undefined ? {} : { dpop: opts.dpop }),
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-    },
+    tokenEndpoint,
+    tokenResponse,
     async getToken(resource, scope) {
-      const res = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
-      });
-      const body = (await res.json()) as { access_token?: string; error?: string };
-      if (!res.ok || !body.access_token) throw new Error(`token request failed: ${res.status} ${body.error ?? ''}`);
+      const { status, body } = await tokenResponse(resource, scope);
+      if (status !== 200 || typeof body.access_token !== 'string') throw new Error(`token request failed: ${status} ${String(body.error ?? '')}`);
       return body.access_token;
     },
     async revoke(token) {
-      const res = await fetch(`${issuer}/token/revocation`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${CC_CLIENT.client_id}:${CC_CLIENT.client_secret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
-      });
+      const res = await asClient(`${issuer}/token/revocation`, { token, token_type_hint: 'access_token' });
       if (!res.ok) throw new Error(`revocation failed: ${res.status}`);
     },
     close: () => new Promise<void>((resolve) => {

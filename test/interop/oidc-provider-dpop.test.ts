@@ -5,44 +5,27 @@
  * by introspection. The guard runs in front of an Express handler on 127.0.0.1 whose /mcp URL is
  * the resource those tokens are issued for; every request is real HTTP.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
+import type { RequestListener } from 'node:http';
+import { decodeJwt } from 'jose';
 import type { Options } from '../../lib/index.js';
 import { buildApp, type TestApp } from '../helpers/app.js';
+import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
+import { listen, type Listening } from '../helpers/http.js';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
 
-interface DpopKey { privateKey: CryptoKey; jwk: JWK; jkt: string }
 interface Auth { clientId: string; scopes: string[]; extra: { cnf?: { jkt?: string } } & Record<string, unknown> }
 
-/** A server on 127.0.0.1 whose request handler can be swapped (one guard per test, one URL). */
-interface Host { url: string; server: Server; use(listener: RequestListener): void }
+/** A server on 127.0.0.1 whose request handler can be swapped (one guard per test, one URL): its /mcp URL. */
+interface Host { url: string; live: Listening; use(listener: RequestListener): void }
 async function startHost(): Promise<Host> {
   let current: RequestListener = (_req, res) => { res.statusCode = 503; res.end(); };
-  const server = createServer((req, res) => current(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, server, use: (l) => { current = l; } };
+  const live = await listen((req, res) => current(req, res));
+  return { url: `${live.url}/mcp`, live, use: (l) => { current = l; } };
 }
-const closeHost = (h: Host | undefined) => new Promise<void>((resolve) => {
-  if (!h) return resolve();
-  h.server.closeAllConnections();
-  h.server.close(() => resolve());
-});
 
-async function newKey(): Promise<DpopKey> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk = await exportJWK(publicKey);
-  return { privateKey, jwk, jkt: await calculateJwkThumbprint(jwk, 'sha256') };
-}
-const ath = (token: string) => createHash('sha256').update(token).digest('base64url');
-
-/** A DPoP proof: `signer` signs, `key.jwk` is the header's key (the same unless a test lies). */
-function proof(key: DpopKey, claims: { htm: string; htu: string; ath?: string }, signer: DpopKey = key): Promise<string> {
-  return new SignJWT({ ...claims, jti: randomUUID() })
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk })
-    .setIssuedAt()
-    .sign(signer.privateKey);
+/** A DPoP proof by `key` for `htm` `htu` (with `ath` of `token` when given); `signWith` signs instead (a forged proof). */
+function proof(key: DpopKey, c: { htm: string; htu: string; token?: string }, signWith?: DpopKey): Promise<string> {
+  return buildProof({ key, htm: c.htm, htu: c.htu, ...(c.token !== undefined ? { accessToken: c.token } : {}), ...(signWith ? { signWith } : {}) });
 }
 
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
@@ -96,15 +79,15 @@ beforeAll(async () => {
     [jwtHost.url]: { format: 'jwt', scope: 'mcp notes:read' },
     [opaqueHost.url]: { format: 'opaque', scope: 'mcp notes:read' },
   });
-  key = await newKey();
+  key = await makeDpopKey('ES256');
 });
 afterEach(async () => {
   for (const t of open.splice(0)) await t.guard.close();
 });
 afterAll(async () => {
   await op?.close();
-  await closeHost(jwtHost);
-  await closeHost(opaqueHost);
+  await jwtHost?.live.close();
+  await opaqueHost?.live.close();
 });
 
 describe('oidc-provider 9 issues DPoP-bound tokens', () => {
@@ -113,7 +96,7 @@ describe('oidc-provider 9 issues DPoP-bound tokens', () => {
     expect(meta.dpop_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256']));
     const bound = await token(jwtHost!.url, key);
     const claims = decodeJwt(bound);
-    expect(claims.cnf).toEqual({ jkt: key.jkt });
+    expect(claims.cnf).toEqual({ jkt: key.thumbprint });
     expect(claims.aud).toBe(jwtHost!.url);
     expect(claims.iss).toBe(op!.issuer);
     const plain = decodeJwt(await token(jwtHost!.url));
@@ -130,7 +113,7 @@ describe('oidc-provider 9 issues DPoP-bound tokens', () => {
       body: new URLSearchParams({ token: bound }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ active: true, cnf: { jkt: key.jkt }, token_type: 'DPoP', aud: opaqueHost!.url });
+    expect(await res.json()).toMatchObject({ active: true, cnf: { jkt: key.thumbprint }, token_type: 'DPoP', aud: opaqueHost!.url });
   });
 });
 
@@ -138,12 +121,12 @@ describe("the guard with dpop 'allowed' (JWT access tokens)", () => {
   test('(1) Authorization: DPoP + a fresh proof for POST /mcp: 200, req.auth.extra.cnf.jkt is the key thumbprint', async () => {
     const t = guardOn(jwtHost!, { dpop: 'allowed' });
     const bound = await token(jwtHost!.url, key);
-    const res = await call(jwtHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, ath: ath(bound) }));
+    const res = await call(jwtHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, token: bound }));
     expect(seen(res)).toMatch(/^200 /);
     expect(res.nonce).toBeNull();
     expect(t.calls()).toBe(1);
     const auth = t.lastAuth() as Auth;
-    expect(auth.extra.cnf?.jkt).toBe(key.jkt);
+    expect(auth.extra.cnf?.jkt).toBe(key.thumbprint);
     expect(auth.clientId).toBe('test-cc-client');
     expect([...auth.scopes].sort()).toEqual(['mcp', 'notes:read']);
     expect(t.decisions).toEqual(['allow']);
@@ -152,7 +135,7 @@ describe("the guard with dpop 'allowed' (JWT access tokens)", () => {
   test('the same proof sent twice: the second is refused as a replay', async () => {
     const t = guardOn(jwtHost!, { dpop: 'allowed' });
     const bound = await token(jwtHost!.url, key);
-    const p = await proof(key, { htm: 'POST', htu: jwtHost!.url, ath: ath(bound) });
+    const p = await proof(key, { htm: 'POST', htu: jwtHost!.url, token: bound });
     expect(seen(await call(jwtHost!.url, `DPoP ${bound}`, p))).toMatch(/^200 /);
     const again = await call(jwtHost!.url, `DPoP ${bound}`, p);
     expect(seen(again)).toMatch(/^401 /);
@@ -176,8 +159,8 @@ describe("the guard with dpop 'allowed' (JWT access tokens)", () => {
   test('(3) a proof from another key: 401 invalid_dpop_proof (key mismatch, and a signature that does not match its jwk)', async () => {
     const t = guardOn(jwtHost!, { dpop: 'allowed' });
     const bound = await token(jwtHost!.url, key);
-    const other = await newKey();
-    const claims = { htm: 'POST', htu: jwtHost!.url, ath: ath(bound) };
+    const other = await makeDpopKey('ES256');
+    const claims = { htm: 'POST', htu: jwtHost!.url, token: bound };
 
     const mismatch = await call(jwtHost!.url, `DPoP ${bound}`, await proof(other, claims));
     expect(seen(mismatch)).toMatch(/^401 /);
@@ -199,7 +182,7 @@ describe("the guard with dpop 'allowed' (JWT access tokens)", () => {
     expect((allowed.lastAuth() as Auth).extra.cnf).toBeUndefined();
 
     // Presented with the DPoP scheme and a valid proof, an unbound token is not accepted either.
-    const unbound = await call(jwtHost!.url, `DPoP ${plain}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, ath: ath(plain) }));
+    const unbound = await call(jwtHost!.url, `DPoP ${plain}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, token: plain }));
     expect(seen(unbound)).toMatch(/^401 /);
     expect(unbound.body.error?.data?.error).toBe('invalid_token');
     expect(allowed.decisions).toEqual(['allow', 'token_not_bound']);
@@ -215,7 +198,7 @@ describe("the guard with dpop 'allowed' (JWT access tokens)", () => {
 
     // ... while a bound token with its proof passes there.
     const bound = await token(jwtHost!.url, key);
-    expect(seen(await call(jwtHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, ath: ath(bound) })))).toMatch(/^200 /);
+    expect(seen(await call(jwtHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: jwtHost!.url, token: bound })))).toMatch(/^200 /);
     expect(required.calls()).toBe(1);
     expect(required.decisions).toEqual(['missing_token', 'allow']);
   });
@@ -239,10 +222,10 @@ describe("the guard with dpop 'allowed' (opaque tokens, introspection)", () => {
   test('(1) Authorization: DPoP + a fresh proof: 200, req.auth.extra.cnf.jkt is the key thumbprint', async () => {
     const t = guardOn(opaqueHost!, opaque());
     const bound = await token(opaqueHost!.url, key);
-    const res = await call(opaqueHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: opaqueHost!.url, ath: ath(bound) }));
+    const res = await call(opaqueHost!.url, `DPoP ${bound}`, await proof(key, { htm: 'POST', htu: opaqueHost!.url, token: bound }));
     expect(seen(res)).toMatch(/^200 /);
     expect(t.calls()).toBe(1);
-    expect((t.lastAuth() as Auth).extra.cnf?.jkt).toBe(key.jkt);
+    expect((t.lastAuth() as Auth).extra.cnf?.jkt).toBe(key.thumbprint);
     expect(t.decisions).toEqual(['allow']);
   });
 
