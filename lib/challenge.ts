@@ -27,7 +27,7 @@ export function quote(value: string): string {
 }
 
 /** Serialize a challenge of `scheme` (default `Bearer`). */
-export function bearerChallenge(params: ChallengeParams, scheme: 'Bearer' | 'DPoP' = 'Bearer'): string {
+export function challenge(params: ChallengeParams, scheme: 'Bearer' | 'DPoP' = 'Bearer'): string {
   const parts: string[] = [];
   if (params.error) parts.push(`error=${quote(params.error)}`);
   if (params.error_description) parts.push(`error_description=${quote(params.error_description.replace(/"/g, "'").replace(/\\/g, '/'))}`);

@@ -84,7 +84,9 @@ export interface Options {
    * DPoP (RFC 9449; MCP's DPoP extension): tokens bound to a client's key. `'off'` (default): a
    * token bound to a key (`cnf`) is refused, and the `DPoP` scheme is no credential. `'allowed'`:
    * bearer tokens as before, and tokens bound by `cnf.jkt` presented as `Authorization: DPoP`
-   * with a valid `DPoP` proof on every request (`lib/verify/dpop.ts`). `'required'`: only those.
+   * with a valid `DPoP` proof on every request (README, "DPoP"). `'required'`: only those.
+   * Not done: server nonces (RFC 9449 §9), mTLS-bound tokens (RFC 8705, still refused).
+   * @example mcpAuth({ resource, issuer, dpop: 'allowed' })
    */
   dpop?: 'off' | 'allowed' | 'required';
   /** JWS algorithms accepted for DPoP proofs. Default {@link DEFAULT_DPOP_ALGORITHMS} (asymmetric only). */

@@ -112,13 +112,14 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
   return view;
 }
 
-/** Whether a JWT's payload says it is bound to a key (`cnf`, or `token_type` `DPoP`). */
-function isBound(token: string): boolean {
+/** How a JWT's payload binds it to a key: by `cnf.jkt` alone (DPoP), otherwise (`cnf`, `token_type` `DPoP`), or not at all. */
+function bindingOf(token: string): 'jkt' | 'other' | undefined {
   try {
     const { cnf, token_type: type } = decodeJwt(token);
-    return (cnf !== undefined && cnf !== null) || (typeof type === 'string' && type.toLowerCase() === 'dpop');
+    if (cnf !== undefined && cnf !== null) return typeof cnf === 'object' && Object.keys(cnf).join() === 'jkt' ? 'jkt' : 'other';
+    return typeof type === 'string' && type.toLowerCase() === 'dpop' ? 'other' : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -144,10 +145,12 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
       try { alg = decodeProtectedHeader(token).alg; } catch { alg = undefined; }
       return `the token is signed with ${JSON.stringify(alg ?? null)}; MCP_AUTH_ALGORITHMS allows ${c.algorithms.join(', ')}`;
     }
-    case 'type_not_allowed':
-      return isBound(token)
-        ? (c.dpop === 'off' ? 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed' : 'the token is bound to a key other than by cnf.jkt alone (mTLS?): that binding cannot be checked here')
-        : 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
+    case 'type_not_allowed': {
+      const binding = bindingOf(token);
+      if (binding !== undefined && c.dpop === 'off') return 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed';
+      if (binding === 'other') return 'the token is bound to a key other than by cnf.jkt alone (mTLS?): that binding cannot be checked here';
+      return 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
+    }
     case 'token_not_bound':
       return 'MCP_AUTH_DPOP=required accepts DPoP-bound tokens only (cnf.jkt): this is a bearer token';
     case 'token_bound_to_key':

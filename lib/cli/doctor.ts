@@ -424,7 +424,7 @@ function checkDpop(c: Config, meta: Metadata | undefined, out: DoctorCheck[]): v
     out.push({
       id: 'dpop', status: 'fail',
       message: `the authorization server binds tokens to keys of ${printable(published.map(String).join(', '))}, none of which MCP_AUTH_DPOP_ALGORITHMS accepts (${c.dpopAlgorithms.join(', ')})`,
-      fix: 'add one of the authorization server\'s algorithms to MCP_AUTH_DPOP_ALGORITHMS: clients sign every proof with the key their token is bound to',
+      fix: `add one of the authorization server's algorithms that the guard supports (${DEFAULT_ALGORITHMS.join(', ')}) to MCP_AUTH_DPOP_ALGORITHMS, or enable one of those at the authorization server: clients sign every proof with the key their token is bound to`,
     });
     return;
   }

@@ -12,7 +12,7 @@
  */
 import type { Request, Response } from 'express';
 import { isDpopScheme } from '../bearer.js';
-import { bearerChallenge } from '../challenge.js';
+import { challenge } from '../challenge.js';
 import { bodyMayExceed } from './body.js';
 import { asMcpAuthError, AuthUnavailableError, InsufficientScopeError, JSONRPC_CODES, MissingTokenError, wireCodeOf, type WireCode } from '../errors.js';
 import type { Config } from '../options.js';
@@ -70,10 +70,10 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
   // With DPoP allowed, a 401 Bearer challenge names the DPoP scheme too (RFC 9449 §7.2, RFC 9110
   // §11.6.1: several challenges in one field): its own params first, so a client reading the
   // first challenge (the MCP SDK's) reads them.
-  const alsoDpop = c.dpop === 'allowed' ? `, ${bearerChallenge({ algs }, 'DPoP')}` : '';
+  const alsoDpop = c.dpop === 'allowed' ? `, ${challenge({ algs }, 'DPoP')}` : '';
   const missing = {
-    Bearer: bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata }) + alsoDpop,
-    DPoP: bearerChallenge({ scope: baseScope, resource_metadata: resourceMetadata, algs }, 'DPoP'),
+    Bearer: challenge({ scope: baseScope, resource_metadata: resourceMetadata }) + alsoDpop,
+    DPoP: challenge({ scope: baseScope, resource_metadata: resourceMetadata, algs }, 'DPoP'),
   };
   /** The scheme to challenge with: `DPoP` when it is required, or when the request used it. */
   const schemeOf = (req: Request): 'Bearer' | 'DPoP' => (c.dpop === 'required' || (c.dpop === 'allowed' && usedDpop(req)) ? 'DPoP' : 'Bearer');
@@ -95,8 +95,8 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
       const scheme = err.bearerError === 'invalid_dpop_proof' ? 'DPoP' : schemeOf(req);
       const params = { error: err.bearerError, error_description: err.description, scope, resource_metadata: resourceMetadata };
       res.setHeader('WWW-Authenticate', scheme === 'DPoP'
-        ? bearerChallenge({ ...params, algs }, 'DPoP')
-        : bearerChallenge(params) + (err.status === 401 ? alsoDpop : ''));
+        ? challenge({ ...params, algs }, 'DPoP')
+        : challenge(params) + (err.status === 401 ? alsoDpop : ''));
     }
     appendToken(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
     if (err instanceof AuthUnavailableError) {

@@ -64,6 +64,14 @@ function workOutOwner(info: AuthInfo): Owner {
   return { identity: JSON.stringify([iss, extra.sub, client]), principal: JSON.stringify([iss, 'sub', extra.sub]) };
 }
 
+/**
+ * The principal a token speaks for (issuer and `sub`, else issuer and client, else the token):
+ * whose share of a bounded record its entries count against (here, and the DPoP replay record).
+ */
+export function principalOf(info: AuthInfo): string {
+  return ownerOf(info).principal;
+}
+
 /** Remove `id` from `key`'s set, and the set once empty. */
 function forget(sets: Map<string, Set<string>>, key: string, id: string): void {
   const ids = sets.get(key);

@@ -15,8 +15,8 @@
  * - the SHA-256 thumbprint of its `jwk` (RFC 7638) is the token's `cnf.jkt`;
  * - its signature verifies with that key (`node:crypto`, as for access tokens: `signature.ts`);
  * - the same key has not sent the same `jti` within the window (`proof-record.ts`: ten times
- *   `cacheMaxEntries` proofs, 1,000 to 1,000,000, a tenth of them per key, kept in this process
- *   only, never forgotten early).
+ *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per principal, kept in this
+ *   process only, never forgotten early).
  * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
  * without room for the proof: 503 (`dpop_replay_record_full`), the request refused rather than
  * the proof left unrecorded. No nonce is issued (RFC 9449 §9 is optional: the `iat` window and
@@ -44,8 +44,13 @@ const MAX_RSA_BITS = 8192;
 const MAX_HEADERS = 1024;
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const DPOP_TYP = /^(?:application\/)?dpop\+jwt$/i;
-/** The scheme and authority of an absolute-form request target (RFC 9112 §3.2.2). */
-const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/;
+/**
+ * The scheme and authority of an absolute-form request target (RFC 9112 §3.2.2) that every parser
+ * reads alike: `http(s)://`, a host name or an IP literal, a port, then the path or nothing. No
+ * userinfo, and nothing a parser may end the host on early (`;`, `'`, `%`, a second `:`): Express
+ * (`url.parse`) would route `http://h:acme/mcp` as `/:acme/mcp`.
+ */
+const ABSOLUTE_FORM = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?(?=\/|$)/i;
 
 /** The members of each key type's RFC 7638 thumbprint, in its (lexicographic) order. */
 const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'] };
@@ -131,6 +136,8 @@ export interface ProofInput {
   token: string;
   /** The key thumbprint the token is bound to (`cnf.jkt`). */
   jkt: string;
+  /** Whose share of the replay record the proof counts against (`principalOf` of the token). */
+  principal: string;
   /** The HTTP method, as received. */
   method: string;
   /** The request target as received (`req.originalUrl`): its path is `htu`'s. */
@@ -221,14 +228,14 @@ export class DpopProofChecker {
     }
 
     // Replay (RFC 9449 §11.1): once per key and jti, while the proof could still be accepted.
-    const recorded = this.#seen.add(input.jkt, jti, (iat + this.#windowSeconds) * 1000 + 1000, now);
+    const recorded = this.#seen.add(input.principal, `${input.jkt}.${jti}`, (iat + this.#windowSeconds) * 1000 + 1000, now);
     switch (recorded.result) {
       case 'added':
         return;
       case 'replayed':
         throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
-      case 'key_full':
-        throw recordFull('This client key sent more DPoP proofs than this server records in one proof window: retry later', recorded.retryAfterMs);
+      case 'principal_full':
+        throw recordFull('This user (or client) sent more DPoP proofs than this server records for one in a proof window: retry later', recorded.retryAfterMs);
       case 'full':
         throw recordFull('This server records no more DPoP proofs until older ones expire: retry later', recorded.retryAfterMs);
     }

@@ -4,19 +4,22 @@
  *
  * An LRU would make room by dropping the oldest proofs, so a client with a token of its own could
  * flood it and replay a captured proof of another client's while that proof's `iat` is still in
- * the window. Here nothing is dropped before it expires: a key that holds its share of the record
- * (`perKey`) gets no more proofs recorded, and neither does anyone once the whole record is full
- * of live proofs (`capacity`); the caller refuses those requests (fail closed) until proofs expire.
- * One key can fill only its own share, so it cannot lock others out on its own.
+ * the window. Here nothing is dropped before it expires: a principal (the user a token speaks for,
+ * else its client: `principalOf` in `policy/bindings.ts`, whatever its keys and tokens) that holds
+ * its share of the record (`perPrincipal`) gets no more proofs recorded, and neither does anyone
+ * once the whole record is full of live proofs (`capacity`); the caller refuses those requests
+ * (fail closed) until proofs expire. One principal, with any number of keys, fills only its own
+ * share: it takes ten at their share to make others wait. (A captured proof comes with its token,
+ * so with its principal: proofs are told apart by key and `jti` within a principal.)
  *
- * Per key, proofs are kept in the order they were accepted; expired ones are dropped from the
- * front as the key sends more, all of the key's at most once a second when it holds its share,
- * and everyone's by a sweep (at most one a second) when the record is full.
+ * Per principal, proofs are kept in the order they were accepted; expired ones are dropped from
+ * the front as it sends more, all of its at most once a second when it holds its share, and
+ * everyone's by a sweep (at most once a second) when the record is full.
  */
 import { tokenDigest } from './cache.js';
 
-/** What {@link ProofRecord.add} did: recorded it, or why not (with `retryAfterMs` for a full record). */
-export type RecordResult = { result: 'added' | 'replayed' } | { result: 'key_full' | 'full'; retryAfterMs: number };
+/** What {@link ProofRecord.add} did: recorded it, or why not (with `retryAfterMs` when there is no room). */
+export type RecordResult = { result: 'added' | 'replayed' } | { result: 'principal_full' | 'full'; retryAfterMs: number };
 
 const SCAN_INTERVAL_MS = 1000;
 const MIN_CAPACITY = 100_000;
@@ -24,30 +27,38 @@ const MAX_CAPACITY = 1_000_000;
 const ADDED = Object.freeze({ result: 'added' as const });
 const REPLAYED = Object.freeze({ result: 'replayed' as const });
 
-/** One key's proofs: digest of a jti → until when it is kept (ms), in the order accepted. */
-interface KeyRecord {
-  jtis: Map<string, number>;
-  /** When all of them were last scanned for expired ones (ms). */
+/** One principal's proofs: digest of (key, jti) → until when it is kept (ms), in the order accepted. */
+interface PrincipalRecord {
+  proofs: Map<string, number>;
+  /** When all of them were last scanned for expired ones (ms), and the first expiry left then. */
   lastScan: number;
+  earliest: number;
+}
+
+/** Whether a rate-limited scan may run at `nowMs` (a clock stepped back allows one at once). */
+function due(last: number, nowMs: number): boolean {
+  return nowMs - last >= SCAN_INTERVAL_MS || nowMs < last;
 }
 
 export class ProofRecord {
-  readonly #byKey = new Map<string, KeyRecord>();
+  readonly #byPrincipal = new Map<string, PrincipalRecord>();
   readonly #capacity: number;
-  readonly #perKey: number;
+  readonly #perPrincipal: number;
   #total = 0;
   #lastSweep = -Infinity;
+  /** The first expiry among the proofs kept at the last sweep (ms). */
+  #earliest = Infinity;
 
-  /** `capacity`: proofs kept in all; `perKey`: by one key. */
-  constructor(capacity: number, perKey: number) {
+  /** `capacity`: proofs kept in all; `perPrincipal`: for one principal. */
+  constructor(capacity: number, perPrincipal: number) {
     this.#capacity = capacity;
-    this.#perKey = perKey;
+    this.#perPrincipal = perPrincipal;
   }
 
   /**
-   * A guard's record: ten times its `cacheMaxEntries` proofs, 100,000 to 1,000,000 (about 100
-   * bytes each, allocated as they come), a tenth of them per key: at 100,000, a client may send
-   * 10,000 proofs in one proof window (33 a second over 300 s).
+   * A guard's record: ten times its `cacheMaxEntries` proofs, 100,000 to 1,000,000 (about 130
+   * bytes each, allocated as they come), a tenth of them per principal: at 100,000, a user (or a
+   * client without users) may send 10,000 proofs in one proof window (33 a second over 300 s).
    */
   static sized(cacheMaxEntries: number): ProofRecord {
     const capacity = Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, cacheMaxEntries * 10));
@@ -60,71 +71,77 @@ export class ProofRecord {
   }
 
   /**
-   * Record that `jkt` used `jti`, to be kept until `untilMs`, unless it did so before (and that is
-   * still kept), or there is no room.
+   * Record that `principal` used the proof `proofId` (its key and `jti`), to be kept until
+   * `untilMs`, unless it did so before (and that is still kept), or there is no room.
    */
-  add(jkt: string, jti: string, untilMs: number, nowMs: number): RecordResult {
-    const id = tokenDigest(jti);
-    let key = this.#byKey.get(jkt);
-    if (key !== undefined) {
-      const { jtis } = key;
-      const until = jtis.get(id);
+  add(principal: string, proofId: string, untilMs: number, nowMs: number): RecordResult {
+    const id = tokenDigest(proofId);
+    let record = this.#byPrincipal.get(principal);
+    if (record !== undefined) {
+      const { proofs } = record;
+      const until = proofs.get(id);
       if (until !== undefined) {
         if (until > nowMs) return REPLAYED;
         // Expired, but behind a live proof: dropped here, so it is counted once.
-        jtis.delete(id);
+        proofs.delete(id);
         this.#total--;
       }
-      this.#dropExpired(jtis, nowMs, true);
-      if (jtis.size >= this.#perKey && nowMs - key.lastScan >= SCAN_INTERVAL_MS) {
-        key.lastScan = nowMs;
-        this.#dropExpired(jtis, nowMs, false);
+      this.#dropExpired(proofs, nowMs, true);
+      if (proofs.size >= this.#perPrincipal && due(record.lastScan, nowMs)) {
+        record.lastScan = nowMs;
+        record.earliest = this.#dropExpired(proofs, nowMs, false);
       }
-      if (jtis.size >= this.#perKey) {
-        // (Its oldest proof is about the first to expire.)
-        const [oldest] = jtis.values();
-        return { result: 'key_full', retryAfterMs: (oldest ?? nowMs) - nowMs };
-      }
+      // (The first expiry found by the last scan: a scan not yet due may have left it behind.)
+      if (proofs.size >= this.#perPrincipal) return { result: 'principal_full', retryAfterMs: Math.max(0, record.earliest - nowMs) };
     }
     if (this.#total >= this.#capacity) {
       this.#sweep(nowMs);
-      if (this.#total >= this.#capacity) return { result: 'full', retryAfterMs: SCAN_INTERVAL_MS };
+      if (this.#total >= this.#capacity) return { result: 'full', retryAfterMs: Math.max(0, this.#earliest - nowMs) };
     }
-    // (A sweep may have dropped the key's emptied record.)
-    if (key === undefined || !this.#byKey.has(jkt)) {
-      key = { jtis: new Map(), lastScan: -Infinity };
-      this.#byKey.set(jkt, key);
+    // (A sweep may have dropped the principal's emptied record.)
+    if (record === undefined || !this.#byPrincipal.has(principal)) {
+      record = { proofs: new Map(), lastScan: -Infinity, earliest: Infinity };
+      this.#byPrincipal.set(principal, record);
     }
-    key.jtis.set(id, untilMs);
+    record.proofs.set(id, untilMs);
     this.#total++;
     return ADDED;
   }
 
-  /** Drop `jtis`' expired proofs: from the front until a live one (`front`), or all of them. */
-  #dropExpired(jtis: Map<string, number>, nowMs: number, front: boolean): void {
-    for (const [id, until] of jtis) {
+  /**
+   * Drop `proofs`' expired entries: from the front until a live one (`front`), or all of them.
+   * @returns the first expiry of the entries left (when all were scanned; else `Infinity`).
+   */
+  #dropExpired(proofs: Map<string, number>, nowMs: number, front: boolean): number {
+    let earliest = Infinity;
+    for (const [id, until] of proofs) {
       if (until > nowMs) {
         if (front) break;
+        if (until < earliest) earliest = until;
         continue;
       }
-      jtis.delete(id);
+      proofs.delete(id);
       this.#total--;
     }
+    return earliest;
   }
 
-  /** Drop every expired proof, and keys left with none (at most once per {@link SCAN_INTERVAL_MS}). */
+  /** Drop every expired proof, and principals left with none (at most once per {@link SCAN_INTERVAL_MS}). */
   #sweep(nowMs: number): void {
-    if (nowMs - this.#lastSweep < SCAN_INTERVAL_MS && nowMs >= this.#lastSweep) return;
+    if (!due(this.#lastSweep, nowMs)) return;
     this.#lastSweep = nowMs;
-    for (const [jkt, key] of this.#byKey) {
-      this.#dropExpired(key.jtis, nowMs, false);
-      if (key.jtis.size === 0) this.#byKey.delete(jkt);
+    let earliest = Infinity;
+    for (const [principal, record] of this.#byPrincipal) {
+      const first = this.#dropExpired(record.proofs, nowMs, false);
+      if (first < earliest) earliest = first;
+      if (record.proofs.size === 0) this.#byPrincipal.delete(principal);
     }
+    this.#earliest = earliest;
   }
 
   /** Forget everything. */
   clear(): void {
-    this.#byKey.clear();
+    this.#byPrincipal.clear();
     this.#total = 0;
   }
 }

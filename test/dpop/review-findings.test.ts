@@ -142,6 +142,22 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
     expect({ status, calls: s.calls(), filesSaw }).toEqual({ status: 401, calls: 0, filesSaw: [] });
   });
 
+  // An authority that url.parse (Express's router) ends early routes another path than the one the
+  // guard would take from it: /:acme/mcp, ;admin/mcp, %27admin/mcp, %2fadmin/mcp, //admin/mcp. Only
+  // http(s), a host name or IP literal and a port are taken; userinfo is refused too (RFC 9110
+  // §4.2.4: never sent in a target). From a third review (cb8674c accepted these).
+  test.each(['http://h:acme/mcp', 'http://h;admin/mcp', "http://h'admin/mcp", 'http://h%2fadmin/mcp', 'javascript://admin/mcp', 'http://user@h/mcp'])('an absolute-form target whose authority parsers read differently is refused (%s)', async (target) => {
+    const saw: string[] = [];
+    const s = await serve({ dpop: 'allowed' }, (app, g) => {
+      app.post('/:tenant/mcp', g.protect(), (req, res) => { saw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
+      app.use(g.protect(), (req, res) => { saw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
+    });
+    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
+    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const status = await rawPost(s.url, target, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
+    expect({ status, saw }).toEqual({ status: 401, saw: [] });
+  });
+
   test('an absolute-form target in normal form is accepted (its path, not its authority, is compared)', async () => {
     const s = await serve({ dpop: 'allowed' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
     const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
@@ -162,12 +178,12 @@ describe('typ (RFC 9449 §4.2, RFC 7515 §4.1.9: media types are case-insensitiv
 });
 
 describe('the replay record behind the proof check (its rules: proof-record.test.ts)', () => {
-  test('a key past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its oldest proof expires; another key is still served', async () => {
+  test('a principal past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its first proof expires; another is still served', async () => {
     const checker = new DpopProofChecker(resolveOptions(opts({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock })));
     const htu = 'http://127.0.0.1:1/mcp';
     const request = async (key: DpopKey, jti: string) => {
       const token = `token-${key.thumbprint}`;
-      return { proofs: [await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, method: 'POST', target: '/mcp' };
+      return { proofs: [await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, principal: `user-${key.thumbprint}`, method: 'POST', target: '/mcp' };
     };
     const busy = await makeDpopKey('ES256');
     const proofs = await Promise.all(Array.from({ length: 10_001 }, (_, i) => request(busy, `b${i}`)));
