@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     .setProtectedHeader({ alg, typ: 'dpop+jwt', jwk }).setIssuedAt().sign(privateKey)));
   let k = 0; // (each proof once: the warm-up takes the first 300)
   const target = new URL(audience).pathname;
-  await time(`DPoP proof check, ${alg} proof (fresh proof, same client key)`, 2700, () => dpop.check({ proofs: [proofs[k++]!], token: tokens[0]!, jkt, principal: 'bench', method: 'POST', target }));
+  await time(`DPoP proof check, ${alg} proof (fresh proof, same client key)`, 2700, () => dpop.check({ proofs: [proofs[k++]!], token: tokens[0]!, jkt, owner: 'bench', method: 'POST', target }));
   // A new client key on every proof: the header's checks and the key's parsing every time.
   const fresh = await Promise.all(Array.from({ length: 1500 }, async () => {
     const pair = await generateKeyPair(alg);
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     return { proof, jkt: await calculateJwkThumbprint(j, 'sha256') };
   }));
   k = 0;
-  await time(`DPoP proof check, ${alg} proof (a new client key each time)`, 1200, () => { const f = fresh[k++]!; dpop.check({ proofs: [f.proof], token: tokens[0]!, jkt: f.jkt, principal: 'bench', method: 'POST', target }); });
+  await time(`DPoP proof check, ${alg} proof (a new client key each time)`, 1200, () => { const f = fresh[k++]!; dpop.check({ proofs: [f.proof], token: tokens[0]!, jkt: f.jkt, owner: 'bench', method: 'POST', target }); });
   dpop.close();
   await as.close();
 }

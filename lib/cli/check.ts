@@ -17,7 +17,7 @@ import { mcpAuth } from '../guard.js';
 import type { Config } from '../options.js';
 import { grantedScopes, missingScopes } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
-import { clientIdOf, scopesOf } from '../verify/claims.js';
+import { clientIdOf, jktOf, scopesOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
 import { resolveTool, toolRules } from './tool-rules.js';
 import { printable } from './printable.js';
@@ -115,8 +115,9 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
 /** How a JWT's payload binds it to a key: by `cnf.jkt` alone (DPoP), otherwise (`cnf`, `token_type` `DPoP`), or not at all. */
 function bindingOf(token: string): 'jkt' | 'other' | undefined {
   try {
-    const { cnf, token_type: type } = decodeJwt(token);
-    if (cnf !== undefined && cnf !== null) return typeof cnf === 'object' && Object.keys(cnf).join() === 'jkt' ? 'jkt' : 'other';
+    const claims = decodeJwt(token);
+    const { cnf, token_type: type } = claims;
+    if (cnf !== undefined && cnf !== null) return jktOf(claims) !== undefined ? 'jkt' : 'other';
     return typeof type === 'string' && type.toLowerCase() === 'dpop' ? 'other' : undefined;
   } catch {
     return undefined;
@@ -148,7 +149,7 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
     case 'type_not_allowed': {
       const binding = bindingOf(token);
       if (binding !== undefined && c.dpop === 'off') return 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed';
-      if (binding === 'other') return 'the token is bound to a key other than by cnf.jkt alone (mTLS?): that binding cannot be checked here';
+      if (binding === 'other') return 'the token is bound to a key other than by one cnf.jkt (a 43-character SHA-256 thumbprint) alone: mTLS, or a malformed cnf; that binding cannot be checked here';
       return 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
     }
     case 'token_not_bound':

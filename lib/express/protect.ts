@@ -22,7 +22,7 @@ import { AuthMisconfiguredError, HeaderMismatchError, InsufficientScopeError, Se
 import { decisionEvent, startTrace, streamEndedEvent, type DecisionTrace, type GuardEventListener } from '../events.js';
 import type { Config } from '../options.js';
 import { holdsAll, isScopeToken, routeScopes, stepUpScopes } from '../policy/scopes.js';
-import { principalOf, type Bindings } from '../policy/bindings.js';
+import { quotaOwnerOf, type Bindings } from '../policy/bindings.js';
 import { headerMismatch } from '../policy/standard-headers.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
@@ -157,7 +157,7 @@ function checkProof(dpop: DpopProofChecker, mode: 'allowed' | 'required', req: R
   const proofs = dpopHeaders(req);
   const before = proven.get(req);
   if (before !== undefined && before.dpop === dpop && proofs.length === 1 && proofs[0] === before.proof && before.token === info.token) return;
-  dpop.check({ proofs, token: info.token, jkt, principal: principalOf(info), method: req.method, target: req.originalUrl ?? req.url });
+  dpop.check({ proofs, token: info.token, jkt, owner: quotaOwnerOf(info), method: req.method, target: req.originalUrl ?? req.url });
   proven.set(req, { dpop, proof: proofs[0]!, token: info.token });
 }
 

@@ -65,11 +65,15 @@ function workOutOwner(info: AuthInfo): Owner {
 }
 
 /**
- * The principal a token speaks for (issuer and `sub`, else issuer and client, else the token):
- * whose share of a bounded record its entries count against (here, and the DPoP replay record).
+ * Whose share of the DPoP replay record a token's proofs count against: its identity (issuer,
+ * subject, client: one user's client, whatever its keys and tokens), or, without a `sub`, its
+ * principal (the client, whatever its tokens), so that a client minting tokens without users does
+ * not get a share per token.
  */
-export function principalOf(info: AuthInfo): string {
-  return ownerOf(info).principal;
+export function quotaOwnerOf(info: AuthInfo): string {
+  const extra = (info.extra ?? {}) as { sub?: unknown };
+  const owner = ownerOf(info);
+  return typeof extra.sub === 'string' && extra.sub !== '' ? owner.identity : owner.principal;
 }
 
 /** Remove `id` from `key`'s set, and the set once empty. */

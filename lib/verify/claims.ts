@@ -98,7 +98,7 @@ export function assertBearerAccessToken(claims: Record<string, unknown>, acceptD
 const JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /** `cnf.jkt` when `cnf` is an object with that one member, a SHA-256 JWK thumbprint; else `undefined`. */
-function jktOf(claims: Record<string, unknown>): string | undefined {
+export function jktOf(claims: Record<string, unknown>): string | undefined {
   const cnf = claims.cnf;
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined;
   const keys = Object.keys(cnf);

@@ -15,8 +15,8 @@
  * - the SHA-256 thumbprint of its `jwk` (RFC 7638) is the token's `cnf.jkt`;
  * - its signature verifies with that key (`node:crypto`, as for access tokens: `signature.ts`);
  * - the same key has not sent the same `jti` within the window (`proof-record.ts`: ten times
- *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per principal, kept in this
- *   process only, never forgotten early).
+ *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per client of a user, kept in
+ *   this process only, never forgotten early).
  * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
  * without room for the proof: 503 (`dpop_replay_record_full`), the request refused rather than
  * the proof left unrecorded. No nonce is issued (RFC 9449 §9 is optional: the `iat` window and
@@ -136,8 +136,8 @@ export interface ProofInput {
   token: string;
   /** The key thumbprint the token is bound to (`cnf.jkt`). */
   jkt: string;
-  /** Whose share of the replay record the proof counts against (`principalOf` of the token). */
-  principal: string;
+  /** Whose share of the replay record the proof counts against (`quotaOwnerOf` of the token). */
+  owner: string;
   /** The HTTP method, as received. */
   method: string;
   /** The request target as received (`req.originalUrl`): its path is `htu`'s. */
@@ -228,14 +228,14 @@ export class DpopProofChecker {
     }
 
     // Replay (RFC 9449 §11.1): once per key and jti, while the proof could still be accepted.
-    const recorded = this.#seen.add(input.principal, `${input.jkt}.${jti}`, (iat + this.#windowSeconds) * 1000 + 1000, now);
+    const recorded = this.#seen.add(input.owner, `${input.jkt}.${jti}`, (iat + this.#windowSeconds) * 1000 + 1000, now);
     switch (recorded.result) {
       case 'added':
         return;
       case 'replayed':
         throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
-      case 'principal_full':
-        throw recordFull('This user (or client) sent more DPoP proofs than this server records for one in a proof window: retry later', recorded.retryAfterMs);
+      case 'owner_full':
+        throw recordFull('This client sent more DPoP proofs than this server records for one in a proof window: retry later', recorded.retryAfterMs);
       case 'full':
         throw recordFull('This server records no more DPoP proofs until older ones expire: retry later', recorded.retryAfterMs);
     }

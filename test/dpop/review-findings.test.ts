@@ -11,12 +11,15 @@ import request from 'supertest';
 import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { runCheck } from '../../lib/cli/check.js';
 import { resolveOptions } from '../../lib/options.js';
+import { quotaOwnerOf } from '../../lib/policy/bindings.js';
+import { toAuthInfo } from '../../lib/verify/claims.js';
 import { DpopProofChecker } from '../../lib/verify/dpop.js';
 import { fakeClock } from '../helpers/clock.js';
 import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
 import { listen, type Listening } from '../helpers/http.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueOptions, opaqueToken, RESOURCE } from '../helpers/opaque.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
@@ -178,12 +181,12 @@ describe('typ (RFC 9449 §4.2, RFC 7515 §4.1.9: media types are case-insensitiv
 });
 
 describe('the replay record behind the proof check (its rules: proof-record.test.ts)', () => {
-  test('a principal past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its first proof expires; another is still served', async () => {
+  test('a client past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its first proof expires; another is still served', async () => {
     const checker = new DpopProofChecker(resolveOptions(opts({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock })));
     const htu = 'http://127.0.0.1:1/mcp';
     const request = async (key: DpopKey, jti: string) => {
       const token = `token-${key.thumbprint}`;
-      return { proofs: [await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, principal: `user-${key.thumbprint}`, method: 'POST', target: '/mcp' };
+      return { proofs: [await buildProof({ key, htm: 'POST', htu, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, owner: `client-${key.thumbprint}`, method: 'POST', target: '/mcp' };
     };
     const busy = await makeDpopKey('ES256');
     const proofs = await Promise.all(Array.from({ length: 10_001 }, (_, i) => request(busy, `b${i}`)));
@@ -197,4 +200,54 @@ describe('the replay record behind the proof check (its rules: proof-record.test
     expect(() => checker.check(other)).not.toThrow();
     checker.close();
   }, 60_000);
+});
+
+describe('the replay record and who a proof counts against (a fourth review, of 762127a)', () => {
+  test.each([
+    ['the same answer (control)', (bound: Record<string, unknown>) => bound],
+    ['an answer without sub (RFC 7662: optional), so another owner', (bound: Record<string, unknown>) => ({ ...bound, sub: undefined })],
+  ])('a captured proof replayed with its own opaque token after the cache entry expired is refused, %s', async (_label, later) => {
+    const token = opaqueToken();
+    const bound = { token_type: 'DPoP', cnf: { jkt: dk.thumbprint } };
+    let answer = activeAnswer(as, now(), bound);
+    as.introspect = () => ({ body: answer });
+    const guard = mcpAuth(opaqueOptions(as, opts({ dpop: 'allowed', clock, cacheMaxAgeSeconds: 1 })));
+    guards.push(guard);
+    const events: string[] = [];
+    const app = express();
+    app.use(express.json());
+    app.post('/mcp', guard.protect(), (_req, res) => { events.push('handler'); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
+    const proof = await buildProof({ key: dk, htm: 'POST', htu: RESOURCE, accessToken: token, nowSeconds: now() });
+    expect((await request(app).post('/mcp').set('Authorization', `DPoP ${token}`).set('DPoP', proof).send(PING)).status).toBe(200);
+    clock.advance(2000); // the cache entry (cacheMaxAgeSeconds 1) expires: the token is introspected again
+    answer = activeAnswer(as, now(), later(bound));
+    const replay = await request(app).post('/mcp').set('Authorization', `DPoP ${token}`).set('DPoP', proof).send(PING);
+    expect({ status: replay.status, error: replay.body.error?.data?.error, handler: events.length }).toEqual({ status: 401, error: 'invalid_dpop_proof', handler: 1 });
+  });
+
+  test("one client of a user cannot lock the user's other clients out: after client A sends its 10,000 proofs, client B (another client_id, another key) is still served", async () => {
+    const resource = 'http://127.0.0.1:1/mcp';
+    const c = resolveOptions(opts({ resource, issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock }));
+    const checker = new DpopProofChecker(c);
+    const input = async (key: DpopKey, clientId: string, jti: string) => {
+      const token = `token-${clientId}`;
+      const info = toAuthInfo(token, { iss: 'http://127.0.0.1:2', sub: 'alice', client_id: clientId, cnf: { jkt: key.thumbprint } }, now() + 3600, c);
+      return { proofs: [await buildProof({ key, htm: 'POST', htu: resource, accessToken: token, nowSeconds: now(), jti })], token, jkt: key.thumbprint, owner: quotaOwnerOf(info), method: 'POST', target: '/mcp' };
+    };
+    const rogueKey = await makeDpopKey('ES256');
+    const flood = await Promise.all(Array.from({ length: 10_001 }, (_, i) => input(rogueKey, 'rogue-app', `r${i}`)));
+    for (const p of flood.slice(0, 10_000)) checker.check(p);
+    expect(() => checker.check(flood[10_000]!)).toThrow(expect.objectContaining({ reason: 'dpop_replay_record_full' }));
+    const legit = await input(dk, 'legit-app', 'l1');
+    expect(() => checker.check(legit)).not.toThrow();
+    checker.close();
+  }, 120_000);
+
+  test("check's hint for a token bound by a malformed cnf.jkt (dpop on) names the binding, not 'an ID token?'", async () => {
+    const resource = 'http://127.0.0.1:3000/mcp';
+    const token = await tokenBuilder({ issuer: as.issuer, audience: resource })(asKey, { cnf: { jkt: 'not-a-thumbprint' } });
+    const report = await runCheck(token, { env: { MCP_AUTH_RESOURCE: resource, MCP_AUTH_ISSUER: as.issuer, MCP_AUTH_JWKS_URI: as.jwksUri, MCP_AUTH_DPOP: 'allowed' } });
+    expect(report.reason).toBe('type_not_allowed');
+    expect(report.hint).toContain('cnf.jkt');
+  });
 });

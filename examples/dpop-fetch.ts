@@ -1,0 +1,76 @@
+/**
+ * DPoP (RFC 9449) for an MCP client: a `fetch` that sends a DPoP-bound access token as
+ * `Authorization: DPoP <token>` with a fresh `DPoP` proof on every request. Copy it into a client;
+ * it needs `jose` and a runtime with Web Crypto (Node 20+, browsers, Deno, Bun).
+ *
+ *   const { privateKey, publicKey } = await generateKeyPair('ES256');
+ *   const publicJwk = await exportJWK(publicKey);
+ *   // Token request: send dpopProof({ privateKey, publicJwk, alg: 'ES256', htm: 'POST', htu: tokenEndpoint })
+ *   // as the DPoP header; the token comes back bound to the key (cnf.jkt, token_type "DPoP").
+ *   const transport = new StreamableHTTPClientTransport(new URL('https://mcp.example.com/mcp'), {
+ *     fetch: dpopFetch({ privateKey, publicJwk, alg: 'ES256', accessToken }),
+ *   });
+ *
+ * Use it without the transport's `authProvider`: that one sets `Authorization: Bearer` (replaced
+ * here anyway), and its OAuth requests (metadata, token endpoint) go through this same fetch, which
+ * would send them the access token. Each proof is made for the URL and method of the request it
+ * goes with, so the transport's POST, its GET stream and its DELETE each get their own. Not
+ * handled: a redirect `fetch` follows by itself (it re-sends the same proof, made for the first
+ * URL, which the server refuses), and server-provided nonces (`DPoP-Nonce`, `use_dpop_nonce`),
+ * which mcp-oauth-guard does not issue.
+ */
+import { SignJWT, base64url, type CryptoKey, type JWK, type KeyObject } from 'jose';
+
+/** The client's DPoP key pair. */
+export interface DpopKeyPair {
+  /** Signs the proofs. A non-extractable `CryptoKey` is fine (and best). */
+  privateKey: CryptoKey | KeyObject;
+  /** The public key as a JWK (`exportJWK(publicKey)`), put in every proof: no private members. */
+  publicJwk: JWK;
+  /** The signature algorithm of the key, one the server accepts (`ES256`, `RS256`, `EdDSA`, …). */
+  alg: string;
+}
+
+/** A proof for one request (RFC 9449 §4.2). `htu` is taken without query and fragment. */
+export async function dpopProof(o: DpopKeyPair & { htm: string; htu: string | URL; accessToken?: string }): Promise<string> {
+  const htu = new URL(o.htu);
+  htu.search = '';
+  htu.hash = '';
+  const claims: Record<string, string> = { jti: crypto.randomUUID(), htm: o.htm, htu: htu.href };
+  if (o.accessToken !== undefined) {
+    // ath: base64url(SHA-256(token)), the token's ASCII bytes.
+    claims.ath = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(o.accessToken))));
+  }
+  return new SignJWT(claims)
+    .setProtectedHeader({ typ: 'dpop+jwt', alg: o.alg, jwk: o.publicJwk })
+    .setIssuedAt()
+    .sign(o.privateKey);
+}
+
+/** Options of {@link dpopFetch}. */
+export interface DpopFetchOptions extends DpopKeyPair {
+  /** The DPoP-bound access token, or a function giving the current one (after a refresh). */
+  accessToken: string | (() => string | Promise<string>);
+  /** The fetch to wrap. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * A `fetch` that adds `Authorization: DPoP <token>` and a fresh `DPoP` proof to every request:
+ * pass it as `StreamableHTTPClientTransport`'s `fetch` option. The transport calls it with a URL
+ * (or string) and an init whose headers may be a `Headers` object or a record; a `Request` works too.
+ */
+export function dpopFetch(options: DpopFetchOptions): typeof fetch {
+  const { accessToken, fetch: base = fetch, ...key } = options;
+  return async (input, init) => {
+    const request = input instanceof Request ? input : undefined;
+    const token = typeof accessToken === 'string' ? accessToken : await accessToken();
+    // As fetch sends it: the six standard methods upper-cased, any other as given (RFC 9110 §9.1).
+    const method = init?.method ?? request?.method ?? 'GET';
+    const htm = /^(?:delete|get|head|options|post|put)$/i.test(method) ? method.toUpperCase() : method;
+    const headers = new Headers(init?.headers ?? request?.headers);
+    headers.set('authorization', `DPoP ${token}`);
+    headers.set('dpop', await dpopProof({ ...key, htm, htu: request?.url ?? input.toString(), accessToken: token }));
+    return base(input, { ...init, headers });
+  };
+}
