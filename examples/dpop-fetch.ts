@@ -16,7 +16,8 @@
  * would send them the access token. Each proof is made for the URL and method of the request it
  * goes with, so the transport's POST, its GET stream and its DELETE each get their own. Not
  * handled: a redirect `fetch` follows by itself (it re-sends the same proof, made for the first
- * URL, which the server refuses), and server-provided nonces (`DPoP-Nonce`, `use_dpop_nonce`),
+ * URL, which the server refuses; pass `redirect: 'error'` to keep a proof from following one), and
+ * server-provided nonces (`DPoP-Nonce`, `use_dpop_nonce`),
  * which mcp-oauth-guard does not issue.
  */
 import { SignJWT, base64url, type CryptoKey, type JWK, type KeyObject } from 'jose';
@@ -57,15 +58,17 @@ export interface DpopFetchOptions extends DpopKeyPair {
 
 /**
  * A `fetch` that adds `Authorization: DPoP <token>` and a fresh `DPoP` proof to every request:
- * pass it as `StreamableHTTPClientTransport`'s `fetch` option. The transport calls it with a URL
- * (or string) and an init whose headers may be a `Headers` object or a record; a `Request` works too.
+ * pass it as `StreamableHTTPClientTransport`'s `fetch` option. The transport calls it with an
+ * absolute URL (a `URL` or its string; a relative one throws) and an init whose headers may be a
+ * `Headers` object or a record; a `Request` works too.
  */
 export function dpopFetch(options: DpopFetchOptions): typeof fetch {
   const { accessToken, fetch: base = fetch, ...key } = options;
   return async (input, init) => {
     const request = input instanceof Request ? input : undefined;
     const token = typeof accessToken === 'string' ? accessToken : await accessToken();
-    // As fetch sends it: the six standard methods upper-cased, any other as given (RFC 9110 §9.1).
+    // As fetch sends it: DELETE, GET, HEAD, OPTIONS, POST, PUT upper-cased, any other as given
+    // (the Fetch Standard's "normalize a method"; methods are case-sensitive, RFC 9110 §9.1).
     const method = init?.method ?? request?.method ?? 'GET';
     const htm = /^(?:delete|get|head|options|post|put)$/i.test(method) ? method.toUpperCase() : method;
     const headers = new Headers(init?.headers ?? request?.headers);

@@ -67,8 +67,8 @@ function workOutOwner(info: AuthInfo): Owner {
 /**
  * Whose share of the DPoP replay record a token's proofs count against: its identity (issuer,
  * subject, client: one user's client, whatever its keys and tokens), or, without a `sub`, its
- * principal (the client, whatever its tokens), so that a client minting tokens without users does
- * not get a share per token.
+ * principal (the client, whatever its tokens; with no client either, the token itself), so that a
+ * client minting tokens without users does not get a share per token.
  */
 export function quotaOwnerOf(info: AuthInfo): string {
   const extra = (info.extra ?? {}) as { sub?: unknown };

@@ -15,8 +15,8 @@
  * - the SHA-256 thumbprint of its `jwk` (RFC 7638) is the token's `cnf.jkt`;
  * - its signature verifies with that key (`node:crypto`, as for access tokens: `signature.ts`);
  * - the same key has not sent the same `jti` within the window (`proof-record.ts`: ten times
- *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per client of a user, kept in
- *   this process only, never forgotten early).
+ *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per owner (a user's client, or
+ *   a client without users: `quotaOwnerOf`), kept in this process only, never forgotten early).
  * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
  * without room for the proof: 503 (`dpop_replay_record_full`), the request refused rather than
  * the proof left unrecorded. No nonce is issued (RFC 9449 §9 is optional: the `iat` window and
@@ -128,7 +128,7 @@ interface CheckedHeader {
   thumbprint: string;
 }
 
-/** What a request offers: its `DPoP` header lines, token, bound key, method and request target. */
+/** What a request offers: its `DPoP` header lines, token, bound key, whose share of the replay record it counts against, method and request target. */
 export interface ProofInput {
   /** Every `DPoP` header line received. */
   proofs: readonly string[];
@@ -211,7 +211,7 @@ export class DpopProofChecker {
     if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw refuse('The DPoP proof jti is missing or malformed');
     if (htm !== input.method) throw refuse('The DPoP proof htm is not the request method');
     const expected = this.#expectedHtu(input.target);
-    if (expected === undefined) throw refuse('The request path is not in normal form (dot segments, backslashes): no DPoP proof can name it');
+    if (expected === undefined) throw refuse('The request target is not in a form a DPoP proof can name (dot segments, backslashes, or an absolute-form authority other than http(s)://host[:port])');
     if (typeof htu !== 'string' || withoutQuery(htu) !== expected) throw refuse('The DPoP proof htu is not the request URI');
     const now = this.#clock();
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw refuse('The DPoP proof iat is missing or not a number');

@@ -31,8 +31,9 @@ const REPLAYED = Object.freeze({ result: 'replayed' as const });
 /** One owner's proofs: digest of (key, jti) → until when it is kept (ms), in the order accepted. */
 interface OwnerRecord {
   proofs: Map<string, number>;
-  /** When all of them were last scanned for expired ones (ms), and the first expiry left then. */
+  /** When all of them were last scanned for expired ones (ms). */
   lastScan: number;
+  /** The first expiry that scan left (ms; `Infinity` before one). */
   earliest: number;
 }
 
@@ -102,7 +103,9 @@ export class ProofRecord {
         record.earliest = this.#dropExpired(proofs, nowMs, false);
       }
       // (The first expiry found by the last scan: a scan not yet due may have left it behind.)
-      if (proofs.size >= this.#perOwner) return { result: 'owner_full', retryAfterMs: waitUntil(record.earliest, nowMs) };
+      if (proofs.size >= this.#perOwner) {
+        return { result: 'owner_full', retryAfterMs: waitUntil(record.earliest, nowMs) };
+      }
     }
     if (this.#index.size >= this.#capacity) {
       this.#sweep(nowMs);
