@@ -15,7 +15,7 @@ import { knownScopesOf, resolveOptions, type Config, type Options } from './opti
 import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
-import { assertBinding, DpopProofChecker } from './verify/dpop.js';
+import { DpopProofChecker } from './verify/dpop.js';
 import { Verifier } from './verify/index.js';
 
 /** What {@link mcpAuth} returns. */
@@ -85,7 +85,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
     verify: async (token: string) => {
       const info = await verifier.verify(checkToken(token, config.maxTokenBytes));
       // (No proof comes with a token handed over here.)
-      if (dpop !== undefined) assertBinding(info, 'verify', config.dpop as 'allowed' | 'required');
+      dpop?.binding(info, 'verify');
       return info;
     },
     ready: () => verifier.ready(),

@@ -17,7 +17,7 @@ import { mcpAuth } from '../guard.js';
 import type { Config } from '../options.js';
 import { grantedScopes, missingScopes } from '../policy/scopes.js';
 import type { AuthInfo } from '../types.js';
-import { clientIdOf, jktOf, scopesOf } from '../verify/claims.js';
+import { clientIdOf, keyBindingOf, scopesOf } from '../verify/claims.js';
 import { looksLikeJws } from '../verify/jwt.js';
 import { resolveTool, toolRules } from './tool-rules.js';
 import { printable } from './printable.js';
@@ -112,18 +112,6 @@ function claimsView(claims: Record<string, unknown>, verified: boolean, clientId
   return view;
 }
 
-/** How a JWT's payload binds it to a key: by `cnf.jkt` alone (DPoP), otherwise (`cnf`, `token_type` `DPoP`), or not at all. */
-function bindingOf(token: string): 'jkt' | 'other' | undefined {
-  try {
-    const claims = decodeJwt(token);
-    const { cnf, token_type: type } = claims;
-    if (cnf !== undefined && cnf !== null) return jktOf(claims) !== undefined ? 'jkt' : 'other';
-    return typeof type === 'string' && type.toLowerCase() === 'dpop' ? 'other' : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['claims'], token: string, missing: string[]): string | undefined {
   const jwks = c.jwksUri ?? 'the discovered JWKS';
   switch (reason) {
@@ -147,8 +135,9 @@ function hintFor(reason: McpAuthErrorReason, c: Config, claims: CheckReport['cla
       return `the token is signed with ${JSON.stringify(alg ?? null)}; MCP_AUTH_ALGORITHMS allows ${c.algorithms.join(', ')}`;
     }
     case 'type_not_allowed': {
-      const binding = bindingOf(token);
-      if (binding !== undefined && c.dpop === 'off') return 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed';
+      let binding: ReturnType<typeof keyBindingOf> = 'none';
+      try { binding = keyBindingOf(decodeJwt(token)); } catch { /* not a JWT: no claims to read */ }
+      if (binding !== 'none' && c.dpop === 'off') return 'the token is bound to a key (cnf: DPoP or mTLS); for DPoP tokens (cnf.jkt) set MCP_AUTH_DPOP=allowed';
       if (binding === 'other') return 'the token is bound to a key other than by one cnf.jkt (a 43-character SHA-256 thumbprint) alone: mTLS, or a malformed cnf; that binding cannot be checked here';
       return 'the token is not an access token (an ID token?), or MCP_AUTH_STRICT requires typ at+jwt';
     }

@@ -26,7 +26,7 @@ import { quotaOwnerOf, type Bindings } from '../policy/bindings.js';
 import { headerMismatch } from '../policy/standard-headers.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
-import { assertBinding, type DpopProofChecker } from '../verify/dpop.js';
+import type { DpopProofChecker } from '../verify/dpop.js';
 import type { Verifier } from '../verify/index.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
@@ -145,14 +145,14 @@ function dpopHeaders(req: Request): readonly string[] {
 }
 
 /**
- * With DPoP on: the token's binding and the request's scheme agree (`assertBinding`), and a
+ * With DPoP on: the token's binding and the request's scheme agree (`DpopProofChecker.binding`), and a
  * `DPoP` request's proof is made with the token's key (`DpopProofChecker`), unless this guard
  * already found this very proof valid for this request.
  * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
  * @throws {InvalidDpopProofError} from the proof check (and its `AuthUnavailableError`).
  */
-function checkProof(dpop: DpopProofChecker, mode: 'allowed' | 'required', req: Request, info: AuthInfo, usedDpop: boolean): void {
-  const jkt = assertBinding(info, usedDpop ? 'dpop' : 'bearer', mode);
+function checkProof(dpop: DpopProofChecker, req: Request, info: AuthInfo, usedDpop: boolean): void {
+  const jkt = dpop.binding(info, usedDpop ? 'dpop' : 'bearer');
   if (jkt === undefined) return;
   const proofs = dpopHeaders(req);
   const before = proven.get(req);
@@ -213,7 +213,6 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const maxTokenBytes = c.maxTokenBytes;
   const emit = ctx.emit;
   const dpop = ctx.dpop;
-  const dpopMode = c.dpop;
   /** The responder, preceded by the deny event when a listener is set. */
   const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
     emitDecision(ctx, req, info, err, traceOf(req)!);
@@ -265,7 +264,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo, usedDpop: boolean): void {
     if (dpop !== undefined) {
       try {
-        checkProof(dpop, dpopMode as 'allowed' | 'required', req, info, usedDpop);
+        checkProof(dpop, req, info, usedDpop);
       } catch (err) {
         fail(req, res, err, info);
         return;
@@ -321,7 +320,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         authorization,
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
         tokenInBody: tokenInBody(req.body, headers),
-      }, maxTokenBytes, dpopMode);
+      }, maxTokenBytes, c.dpop);
       if (dpop !== undefined) usedDpop = isDpopScheme(authorization[0]!);
     } catch (err) {
       fail(req, res, err);

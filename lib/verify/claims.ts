@@ -84,21 +84,35 @@ export function assertBearerAccessToken(claims: Record<string, unknown>, acceptD
     || claims.at_hash !== undefined || claims.c_hash !== undefined || claims.s_hash !== undefined) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token is not an access token' });
   }
-  const dpopType = typeof type === 'string' && type.toLowerCase() === 'dpop';
-  if ((claims.cnf !== undefined && claims.cnf !== null) || dpopType) {
+  const binding = keyBindingOf(claims);
+  if (binding !== 'none') {
     if (!acceptDpopBinding) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is bound to a key (cnf): only bearer tokens are accepted' });
-    if (jktOf(claims) === undefined) throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is not bound by a DPoP key thumbprint alone (cnf.jkt)' });
+    if (binding === 'other') throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The access token is not bound by a DPoP key thumbprint alone (cnf.jkt)' });
   }
-  if (typeof type === 'string' && !dpopType && !BEARER_TOKEN_TYPE.test(type)) {
+  if (typeof type === 'string' && !isDpopType(type) && !BEARER_TOKEN_TYPE.test(type)) {
     throw new InvalidTokenError({ reason: 'type_not_allowed', description: 'The token_type is not a bearer access token\'s' });
   }
+}
+
+/** `token_type` `DPoP` (RFC 9449 §6.2: an introspection answer's for a DPoP-bound token). */
+function isDpopType(type: unknown): boolean {
+  return typeof type === 'string' && type.toLowerCase() === 'dpop';
+}
+
+/**
+ * How claims bind a token to a key: not at all (`'none'`), by `cnf.jkt` alone (`'jkt'`, DPoP), or
+ * otherwise (`'other'`: another `cnf`, as mTLS's, or `token_type` `DPoP` without `cnf.jkt`).
+ */
+export function keyBindingOf(claims: Record<string, unknown>): 'none' | 'jkt' | 'other' {
+  if ((claims.cnf === undefined || claims.cnf === null) && !isDpopType(claims.token_type)) return 'none';
+  return jktOf(claims) !== undefined ? 'jkt' : 'other';
 }
 
 /** A SHA-256 JWK thumbprint, base64url (RFC 7638): 43 characters. */
 const JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /** `cnf.jkt` when `cnf` is an object with that one member, a SHA-256 JWK thumbprint; else `undefined`. */
-export function jktOf(claims: Record<string, unknown>): string | undefined {
+function jktOf(claims: Record<string, unknown>): string | undefined {
   const cnf = claims.cnf;
   if (cnf === null || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined;
   const keys = Object.keys(cnf);

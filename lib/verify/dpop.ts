@@ -27,6 +27,7 @@
  * checking the signature.
  */
 import type { KeyObject } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { AuthUnavailableError, InvalidDpopProofError, InvalidTokenError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
@@ -67,14 +68,8 @@ function recordFull(description: string, retryAfterMs: number): AuthUnavailableE
 /** How a verified token came: with the `DPoP` scheme (a proof to check), `Bearer`, or handed to `verify()` (no proof at all). */
 export type Presentation = 'dpop' | 'bearer' | 'verify';
 
-/**
- * With DPoP on (`mode`), the token's binding and how it came agree (RFC 9449 §7.1, §7.2): a token
- * bound to a key only with the `DPoP` scheme (and a proof made with that key: the caller checks it
- * with the key returned), a bearer token only otherwise, and with `'required'` none.
- * @returns the key thumbprint the proof must be made with (`'dpop'`), else `undefined`.
- * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
- */
-export function assertBinding(info: AuthInfo, presented: Presentation, mode: 'allowed' | 'required'): string | undefined {
+/** {@link DpopProofChecker.binding}, for `mode`. */
+function assertBinding(info: AuthInfo, presented: Presentation, mode: 'allowed' | 'required'): string | undefined {
   const jkt = boundKeyOf(info);
   if (presented === 'dpop') {
     if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
@@ -91,13 +86,12 @@ export function assertBinding(info: AuthInfo, presented: Presentation, mode: 'al
   return undefined;
 }
 
-/** A base64url JSON object segment, or `undefined`. */
-function decodeObject(segment: string): Record<string, unknown> | undefined {
+/** `decode()` (`jose`'s: a JSON object, else it throws), or the refusal of a proof that is no JWT. */
+function decoded<T>(decode: () => T): T {
   try {
-    const v: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return decode();
   } catch {
-    return undefined;
+    throw refuse('The DPoP proof is not a JWT');
   }
 }
 
@@ -146,6 +140,7 @@ export interface ProofInput {
 
 /** Checks DPoP proofs for one guard and remembers the `jti`s it accepted. */
 export class DpopProofChecker {
+  readonly #mode: 'allowed' | 'required';
   readonly #algorithms: ReadonlySet<string>;
   readonly #windowSeconds: number;
   readonly #clock: () => number;
@@ -154,12 +149,26 @@ export class DpopProofChecker {
   /** Headers that passed, by their encoded segment: the same bytes pass the same checks (`#checkHeader`). */
   readonly #headers = new LRUCache<string, CheckedHeader>({ max: MAX_HEADERS });
 
+  /** For a configuration with `dpop` on. */
   constructor(c: Config) {
+    if (c.dpop === 'off') throw new TypeError('DpopProofChecker: dpop is off');
+    this.#mode = c.dpop;
     this.#algorithms = new Set(c.dpopAlgorithms);
     this.#windowSeconds = c.dpopProofWindowSeconds;
     this.#clock = c.clock;
     this.#origin = c.resourceUrl.origin;
     this.#seen = ProofRecord.sized(c.cacheMaxEntries);
+  }
+
+  /**
+   * The token's binding and how it came agree (RFC 9449 §7.1, §7.2): a token bound to a key only
+   * with the `DPoP` scheme (and a proof made with that key: {@link check} it with the key
+   * returned), a bearer token only otherwise, and with `'required'` none.
+   * @returns the key thumbprint the proof must be made with (`'dpop'`), else `undefined`.
+   * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
+   */
+  binding(info: AuthInfo, presented: Presentation): string | undefined {
+    return assertBinding(info, presented, this.#mode);
   }
 
   /**
@@ -197,11 +206,10 @@ export class DpopProofChecker {
     const parts = proof.split('.');
     if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) throw refuse('The DPoP proof is not a compact JWS');
     const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
-    const payload = decodeObject(encodedPayload);
-    if (payload === undefined) throw refuse('The DPoP proof is not a JWT');
+    const payload: Record<string, unknown> = decoded(() => decodeJwt(proof));
     let header = this.#headers.get(encodedHeader);
     if (header === undefined) {
-      header = this.#checkHeader(encodedHeader);
+      header = this.#checkHeader(proof);
       this.#headers.set(encodedHeader, header);
     }
     const { alg, nk } = header;
@@ -246,9 +254,8 @@ export class DpopProofChecker {
    * `alg`, no `crit`, a public `jwk` fit for `alg`, and that key prepared for the signature check.
    * @throws {InvalidDpopProofError}
    */
-  #checkHeader(encodedHeader: string): CheckedHeader {
-    const header = decodeObject(encodedHeader);
-    if (header === undefined) throw refuse('The DPoP proof is not a JWT');
+  #checkHeader(proof: string): CheckedHeader {
+    const header: Record<string, unknown> = decoded(() => decodeProtectedHeader(proof));
     // (A media type: any case, `application/` optional, RFC 7515 §4.1.9.)
     if (typeof header.typ !== 'string' || !DPOP_TYP.test(header.typ)) throw refuse('The DPoP proof typ is not dpop+jwt');
     const alg = header.alg;
