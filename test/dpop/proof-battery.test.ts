@@ -29,7 +29,7 @@ const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 const clock = fakeClock(Math.floor(Date.now() / 1000) * 1000);
 const now = (): number => clock.seconds();
 
-/** Options the contract adds (typed loosely: the battery is written before the option exists). */
+/** Options, typed loosely: the configuration-error cases pass values the types refuse. */
 const opts = (o: Record<string, unknown>): Options => o as unknown as Options;
 
 interface Served {
@@ -95,6 +95,7 @@ async function serve(options: Record<string, unknown>): Promise<Served> {
 
 /** POST (or GET) with the given Authorization and DPoP headers (a header left out when undefined). */
 function send(s: Served, authorization: string | undefined, dpop: string | undefined, { path = '/mcp', method = 'POST', host }: { path?: string; method?: 'POST' | 'GET'; host?: string } = {}): Promise<Response> {
+  s.events.length = 0; // (the decision events of this request only: lastDeny() is its own)
   let r = method === 'POST' ? request(s.url).post(path) : request(s.url).get(path);
   if (authorization !== undefined) r = r.set('Authorization', authorization);
   if (dpop !== undefined) r = r.set('DPoP', dpop);
@@ -118,7 +119,10 @@ function expectRefused(s: Served, res: { status: number; headers: Record<string,
   });
   expect(res.headers['www-authenticate']).toBe(`DPoP error="${error}", ${desc(res)}resource_metadata="${s.metadataUrl}", algs="${ALGS}"`);
   expect(res.headers['dpop-nonce']).toBeUndefined();
-  if (reason !== undefined) expect(s.lastDeny()?.reason).toBe(reason);
+  if (reason !== undefined) {
+    expect(s.events.filter((e) => e.type === 'deny')).toHaveLength(1);
+    expect(s.lastDeny()?.reason).toBe(reason);
+  }
 }
 
 function expectAccepted(s: Served, res: Response, before: number): void {
@@ -320,10 +324,14 @@ describe('each proof defect: 401, DPoP challenge with error="invalid_dpop_proof"
   });
 
   test("in 'required' mode the same defects are refused the same way", async () => {
-    for (const over of [{ tamperSignature: true }, { omit: ['ath'] as const }, { iatOffset: -303 }, { key: otherDk }]) {
+    const cases: [Partial<ProofOptions>, string][] = [
+      [{ tamperSignature: true }, 'dpop_proof_invalid'], [{ omit: ['ath'] }, 'dpop_proof_invalid'],
+      [{ iatOffset: -303 }, 'dpop_proof_invalid'], [{ key: otherDk }, 'dpop_key_mismatch'],
+    ];
+    for (const [over, reason] of cases) {
       const token = await required.bound();
       const before = required.t.calls();
-      expectRefused(required, await send(required, `DPoP ${token}`, await required.proof(token, over)), before);
+      expectRefused(required, await send(required, `DPoP ${token}`, await required.proof(token, over)), before, { reason });
     }
   });
 
@@ -335,6 +343,7 @@ describe('each proof defect: 401, DPoP challenge with error="invalid_dpop_proof"
     const p1 = await allowed.proof(token);
     const p2 = identical ? p1 : await allowed.proof(token);
     const before = allowed.t.calls();
+    allowed.events.length = 0;
     const res = await rawRequest(`${allowed.resource}`, 'POST', ['Authorization', `DPoP ${token}`, 'DPoP', p1, 'DPoP', p2, 'Content-Type', 'application/json'], JSON.stringify(PING));
     expectRefused(allowed, { status: res.status, headers: res.headers, body: res.json() }, before, { reason: 'dpop_proof_invalid' });
   });
@@ -370,6 +379,7 @@ describe('each proof defect: 401, DPoP challenge with error="invalid_dpop_proof"
   test('two DPoP header lines whose names differ in case (dpop, DPoP) are still two lines: refused', async () => {
     const token = await allowed.bound();
     const before = allowed.t.calls();
+    allowed.events.length = 0;
     const res = await rawRequest(allowed.resource, 'POST', ['Authorization', `DPoP ${token}`, 'dpop', await allowed.proof(token), 'DPoP', await allowed.proof(token), 'Content-Type', 'application/json'], JSON.stringify(PING));
     expectRefused(allowed, { status: res.status, headers: res.headers, body: res.json() }, before, { reason: 'dpop_proof_invalid' });
   });
@@ -596,6 +606,10 @@ describe('schemes and modes', () => {
     const res = await send(s, `DPoP ${token}`, await s.proof(token));
     expect(res.headers['www-authenticate']).toBe(`Bearer resource_metadata="${s.metadataUrl}"`);
     expect(s.t.calls()).toBe(0);
+    const meta = await request(s.url).get('/.well-known/oauth-protected-resource/mcp');
+    expect(meta.status).toBe(200);
+    expect(meta.body).not.toHaveProperty('dpop_signing_alg_values_supported');
+    expect(meta.body).not.toHaveProperty('dpop_bound_access_tokens_required');
   });
 
   test("'required': a Bearer token is no credentials: 401, DPoP challenge without error= (missing_token)", async () => {

@@ -95,6 +95,11 @@ test('sized(cacheMaxEntries): 100,000 proofs at least (10,000 per owner: 33 a se
   expect(results(addMany(small, 'p', 'a', 10_001, T + 300_000, T))).toEqual({ added: 10_000, owner_full: 1 });
   const large = ProofRecord.sized(20_000);
   expect(results(addMany(large, 'p', 'a', 20_001, T + 300_000, T))).toEqual({ added: 20_000, owner_full: 1 });
+  // The whole record: 100,000 for sized(1) (the first owner and nine more at their share), 1,000,000 at most (sized(200,000): a share of 100,000).
+  const owners = Array.from({ length: 11 }, (_, o) => addMany(small, `o${o}`, 'b', 10_000, T + 300_000, T, `K${o}`)).flat();
+  expect(results(owners)).toEqual({ added: 90_000, full: 20_000 });
+  const capped = ProofRecord.sized(200_000);
+  expect(results(addMany(capped, 'p', 'c', 100_001, T + 300_000, T))).toEqual({ added: 100_000, owner_full: 1 });
 });
 
 test('a replay is caught whoever it is counted against: the same proof under another owner (an introspection answer naming another user later) is still replayed', () => {

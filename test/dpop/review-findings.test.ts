@@ -5,7 +5,6 @@
  * (The replay record's own rules: proof-record.test.ts.)
  * Real HTTP on 127.0.0.1, the guard's injected clock, no sleeps.
  */
-import { connect } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import request from 'supertest';
 import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
@@ -16,7 +15,7 @@ import { toAuthInfo } from '../../lib/verify/claims.js';
 import { DpopProofChecker } from '../../lib/verify/dpop.js';
 import { fakeClock } from '../helpers/clock.js';
 import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
-import { listen, type Listening } from '../helpers/http.js';
+import { listen, rawRequest, type Listening } from '../helpers/http.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueOptions, opaqueToken, RESOURCE } from '../helpers/opaque.js';
@@ -25,7 +24,6 @@ import { tokenBuilder } from '../helpers/tokens.js';
 const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 const clock = fakeClock(Math.floor(Date.now() / 1000) * 1000);
 const now = (): number => clock.seconds();
-const opts = (o: Record<string, unknown>): Options => o as unknown as Options;
 
 let as: LoopbackAS;
 let asKey: TestKey;
@@ -42,12 +40,12 @@ interface Served {
 }
 
 /** One guard on its own port; `resource` = url + /mcp; `routes` adds the app's routes. */
-async function serve(options: Record<string, unknown>, routes: (app: Express, guard: McpAuthGuard, handler: RequestHandler) => void): Promise<Served> {
+async function serve(options: Partial<Options>, routes: (app: Express, guard: McpAuthGuard, handler: RequestHandler) => void): Promise<Served> {
   let app: Express | undefined;
   const live = await listen((req, res) => app!(req, res));
   lives.push(live);
   const resource = `${live.url}/mcp`;
-  const guard = mcpAuth(opts({ resource, issuer: as.issuer, jwksUri: as.jwksUri, clock, ...options }));
+  const guard = mcpAuth({ resource, issuer: as.issuer, jwksUri: as.jwksUri, clock, ...options });
   guards.push(guard);
   let calls = 0;
   const handler: RequestHandler = (_req, res) => { calls++; res.json({ jsonrpc: '2.0', id: 1, result: {} }); };
@@ -58,19 +56,10 @@ async function serve(options: Record<string, unknown>, routes: (app: Express, gu
   return { url: live.url, resource, guard, calls: () => calls, sign: (claims = {}) => sign(asKey, claims) };
 }
 
-/** A raw HTTP/1.1 request whose request-target is sent byte for byte (supertest/URL would normalise it). */
-function rawPost(url: string, target: string, headers: Record<string, string>, body: string): Promise<number> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname);
-    let data = '';
-    socket.on('data', (c: Buffer) => { data += c.toString('latin1'); });
-    socket.on('error', reject);
-    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    let head = `POST ${target} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
-    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-    socket.write(`${head}\r\n${body}`);
-  });
+/** A DPoP POST whose request target is sent byte for byte (supertest/URL would normalise it): status and RFC 6750/9449 error. */
+async function rawPost(url: string, target: string, token: string, proof: string): Promise<{ status: number; error: unknown }> {
+  const res = await rawRequest(url, 'POST', ['Content-Type', 'application/json', 'Authorization', `DPoP ${token}`, 'DPoP', proof], JSON.stringify(PING), { target });
+  return { status: res.status, error: res.status === 401 ? (res.json() as { error?: { data?: { error?: unknown } } }).error?.data?.error : undefined };
 }
 
 beforeAll(async () => {
@@ -141,8 +130,8 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
     const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
     const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
     const target = form === 'origin' ? path : `${s.url}${path}`;
-    const status = await rawPost(s.url, target, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
-    expect({ status, calls: s.calls(), filesSaw }).toEqual({ status: 401, calls: 0, filesSaw: [] });
+    const { status, error } = await rawPost(s.url, target, token, proof);
+    expect({ status, error, calls: s.calls(), filesSaw }).toEqual({ status: 401, error: 'invalid_dpop_proof', calls: 0, filesSaw: [] });
   });
 
   // An authority that url.parse (Express's router) ends early routes another path than the one the
@@ -157,15 +146,15 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
     });
     const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
     const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
-    const status = await rawPost(s.url, target, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
-    expect({ status, saw }).toEqual({ status: 401, saw: [] });
+    const { status, error } = await rawPost(s.url, target, token, proof);
+    expect({ status, error, saw }).toEqual({ status: 401, error: 'invalid_dpop_proof', saw: [] });
   });
 
   test('an absolute-form target in normal form is accepted (its path, not its authority, is compared)', async () => {
     const s = await serve({ dpop: 'allowed' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
     const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
     const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
-    const status = await rawPost(s.url, `http://other.example${new URL(s.resource).pathname}`, { Authorization: `DPoP ${token}`, DPoP: proof }, JSON.stringify(PING));
+    const { status } = await rawPost(s.url, `http://other.example${new URL(s.resource).pathname}`, token, proof);
     expect({ status, calls: s.calls() }).toEqual({ status: 200, calls: 1 });
   });
 });
@@ -182,7 +171,7 @@ describe('typ (RFC 9449 §4.2, RFC 7515 §4.1.9: media types are case-insensitiv
 
 describe('the replay record behind the proof check (its rules: proof-record.test.ts)', () => {
   test('a client past its share (10,000 proofs in a window with the default sizes) gets 503 dpop_replay_record_full with Retry-After until its first proof expires; another is still served', async () => {
-    const checker = new DpopProofChecker(resolveOptions(opts({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock })));
+    const checker = new DpopProofChecker(resolveOptions({ resource: 'http://127.0.0.1:1/mcp', issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock }));
     const htu = 'http://127.0.0.1:1/mcp';
     const request = async (key: DpopKey, jti: string) => {
       const token = `token-${key.thumbprint}`;
@@ -211,7 +200,7 @@ describe('the replay record and who a proof counts against (a fourth review, of 
     const bound = { token_type: 'DPoP', cnf: { jkt: dk.thumbprint } };
     let answer = activeAnswer(as, now(), bound);
     as.introspect = () => ({ body: answer });
-    const guard = mcpAuth(opaqueOptions(as, opts({ dpop: 'allowed', clock, cacheMaxAgeSeconds: 1 })));
+    const guard = mcpAuth(opaqueOptions(as, { dpop: 'allowed', clock, cacheMaxAgeSeconds: 1 }));
     guards.push(guard);
     const events: string[] = [];
     const app = express();
@@ -227,7 +216,7 @@ describe('the replay record and who a proof counts against (a fourth review, of 
 
   test("one client of a user cannot lock the user's other clients out: after client A sends its 10,000 proofs, client B (another client_id, another key) is still served", async () => {
     const resource = 'http://127.0.0.1:1/mcp';
-    const c = resolveOptions(opts({ resource, issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock }));
+    const c = resolveOptions({ resource, issuer: 'http://127.0.0.1:2', jwksUri: 'http://127.0.0.1:2/jwks', dpop: 'allowed', cacheMaxEntries: 1, clock });
     const checker = new DpopProofChecker(c);
     const input = async (key: DpopKey, clientId: string, jti: string) => {
       const token = `token-${clientId}`;

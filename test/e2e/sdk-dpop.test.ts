@@ -35,6 +35,8 @@ const transports = new Map<string, StreamableHTTPServerTransport>();
 const arrivals: Arrival[] = [];
 const decisions: string[] = [];
 const authSeen: (AuthInfo | undefined)[] = [];
+/** POSTs the guard let through to the MCP handler. */
+let posted = 0;
 
 function buildServer(): McpServer {
   const mcp = new McpServer({ name: 'dpop-notes', version: '1.0.0' });
@@ -77,6 +79,7 @@ beforeAll(async () => {
   });
   app.use(guard.metadata());
   app.post('/mcp', guard.protect(), express.json(), async (req, res) => {
+    posted++;
     const sid = req.headers['mcp-session-id'] as string | undefined;
     let transport = sid ? transports.get(sid) : undefined;
     if (!transport) {
@@ -207,7 +210,7 @@ describe("the MCP SDK client with dpopFetch, an SDK McpServer behind mcpAuth({ d
     const other = await makeDpopKey('ES256');
     const answers: Answer[] = [];
     decisions.length = 0;
-    const ran = authSeen.length;
+    const ran = posted;
     const client = new Client({ name: 'wrong-key-e2e', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(url, {
       fetch: recording(dpopFetch({ privateKey: other.privateKey, publicJwk: other.publicJwk, alg: other.alg, accessToken: token }), answers),
@@ -219,6 +222,6 @@ describe("the MCP SDK client with dpopFetch, an SDK McpServer behind mcpAuth({ d
     expect((err as Error).message).toContain('invalid_dpop_proof');
     expect(answers).toEqual([{ method: 'POST', status: 401, challenge: expect.stringMatching(/^DPoP error="invalid_dpop_proof"/) }]);
     expect(decisions).toEqual(['dpop_key_mismatch']);
-    expect(authSeen.length).toBe(ran);
+    expect(posted).toBe(ran); // the initialize never reached the MCP handler
   });
 });

@@ -37,8 +37,10 @@ export interface RawResponse {
  * Send a request over a plain socket, header lines exactly as given (`[name, value, name, value, …]`,
  * repeated names kept), `Connection: close`; the response is read to the end (the server closes). The head goes out as
  * UTF-8, or with `latin1Head` one byte per character (as a client sending obs-text would); the body as UTF-8.
+ * `target`: the request target byte for byte (default: the URL's path and query, as the URL parser
+ * normalised them), e.g. `/files/../mcp` or an absolute-form `http://h/mcp`.
  */
-export function rawRequest(url: string, method: string, headerLines: string[], body?: string, { latin1Head = false }: { latin1Head?: boolean } = {}): Promise<RawResponse> {
+export function rawRequest(url: string, method: string, headerLines: string[], body?: string, { latin1Head = false, target }: { latin1Head?: boolean; target?: string } = {}): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(u.port), u.hostname);
@@ -52,7 +54,7 @@ export function rawRequest(url: string, method: string, headerLines: string[], b
         reject(err);
       }
     });
-    let head = `${method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n`;
+    let head = `${method} ${target ?? `${u.pathname}${u.search}`} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n`;
     for (let i = 0; i < headerLines.length; i += 2) head += `${headerLines[i]}: ${headerLines[i + 1]}\r\n`;
     if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
     // No half-close: Node's server aborts a request whose client has ended its side (httpAllowHalfOpen
