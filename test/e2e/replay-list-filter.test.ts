@@ -6,44 +6,39 @@
  * never sees a tool it may not call by resuming a stream.
  */
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { mcpAuth } from '../../lib/index.js';
 import { EventLog } from '../helpers/event-log.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { listen, type Listening } from '../helpers/http.js';
 
-let as: LoopbackAS;
-let key: TestKey;
-let http: Server;
+/** The token's resource (the guard does not compare it with the request's host). */
+const RESOURCE = 'http://127.0.0.1:9/mcp';
+const fx = loopbackJwtSuite(RESOURCE);
+let live: Listening;
 let url: string;
-let guard: McpAuthGuard;
 let token: string;
 const transports = new Map<string, StreamableHTTPServerTransport>();
+/** The event store of each session, as the server stored its events. */
+const stores = new Map<string, EventLog>();
 
 beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('RS256');
-  as.keys = [key.publicJwk];
+  token = await fx.token({ scope: 'notes:read' });
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } }));
   const app = express();
-  http = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  token = await tokenBuilder({ issuer: as.issuer, audience: url })(key, { scope: 'notes:read' });
-  guard = mcpAuth({ resource: url, issuer: as.issuer, toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } });
   app.post('/mcp', guard.protect(), async (req, res) => {
     const sid = req.headers['mcp-session-id'] as string | undefined;
     let transport = sid ? transports.get(sid) : undefined;
     if (!transport) {
       if (sid || !isInitializeRequest(req.body)) { res.status(404).end(); return; }
+      const store = new EventLog();
       const t: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
-        eventStore: new EventLog(),
-        onsessioninitialized: (id) => { transports.set(id, t); },
+        eventStore: store,
+        onsessioninitialized: (id) => { transports.set(id, t); stores.set(id, store); },
       });
       const mcp = new McpServer({ name: 'replay', version: '1.0.0' });
       for (const name of ['notes_list', 'admin_wipe']) mcp.registerTool(name, { description: name }, async () => ({ content: [] }));
@@ -57,14 +52,13 @@ beforeAll(async () => {
     if (!transport) { res.status(404).end(); return; }
     await transport.handleRequest(req, res);
   });
+  live = await listen(app);
+  url = `${live.url}/mcp`;
 });
 
 afterAll(async () => {
   for (const t of transports.values()) await t.close();
-  await guard.close();
-  http.closeAllConnections?.();
-  await new Promise((r) => http.close(() => r(undefined)));
-  await as.close();
+  await live.close();
 });
 
 const headers = (extra: Record<string, string> = {}) => ({
@@ -108,6 +102,9 @@ test('a tools/list answer replayed on a resumed GET stream is filtered like the 
   const priming = liveEvents.find((e) => e.data === '' && e.id !== undefined);
   expect(priming).toBeDefined();
   expect(toolNames(liveEvents.at(-1)!.data)).toEqual(['notes_list']);
+
+  // The server stored the answer unfiltered (so a replay the guard did not filter would show admin_wipe).
+  expect(JSON.stringify(stores.get(sid)!.events.map((e) => e.message))).toContain('admin_wipe');
 
   // The client resumes after the priming event, as one whose connection dropped before the answer.
   const resumed = await fetch(url, { headers: headers({ 'mcp-session-id': sid, 'last-event-id': priming!.id!, accept: 'text/event-stream' }) });
