@@ -213,6 +213,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   const maxTokenBytes = c.maxTokenBytes;
   const emit = ctx.emit;
   const dpop = ctx.dpop;
+  const dpopMode = c.dpop;
   /** The responder, preceded by the deny event when a listener is set. */
   const fail: (req: Request, res: Response, err: unknown, info?: AuthInfo) => void = emit === undefined ? respond : (req, res, err, info) => {
     emitDecision(ctx, req, info, err, traceOf(req)!);
@@ -320,7 +321,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         authorization,
         tokenInQuery: tokenInQuery(req.originalUrl ?? req.url),
         tokenInBody: tokenInBody(req.body, headers),
-      }, maxTokenBytes, c.dpop);
+      }, maxTokenBytes, dpopMode);
       if (dpop !== undefined) usedDpop = isDpopScheme(authorization[0]!);
     } catch (err) {
       fail(req, res, err);
