@@ -31,7 +31,9 @@ export type TokenKind = 'jwt' | 'opaque' | 'none';
  *   a task-creating `tools/call` answer could not be read (its task is not bound), or a 2026
  *   `resources/read` answer under `resourceScopes` could not be marked `cacheScope: "private"`.
  * - `stream_ended`: a GET event stream or a `subscriptions/listen` answer was ended at its first
- *   write at or after its token's `exp` (with `clockTolerance`); `issuer`, `clientId` as for `allow`.
+ *   write at or after its token's `exp` (with `clockTolerance`), or, for an introspected token, when
+ *   asking the authorization server again did not keep it going ({@link StreamEndReason});
+ *   `issuer`, `clientId` as for `allow`.
  */
 export type GuardEvent =
   | { type: 'allow'; tokenKind: TokenKind; issuer?: string; kid?: string; clientId?: string; tool?: string; cached: boolean; durationMs: number }
@@ -42,7 +44,16 @@ export type GuardEvent =
   | { type: 'introspection_failed'; url: string; reason: string; status?: number }
   | { type: 'misconfigured'; reason: MisconfiguredReason }
   | { type: 'list_unfiltered'; method: string; reason: ListUnfilteredReason }
-  | { type: 'stream_ended'; reason: 'token_expired'; issuer?: string; clientId?: string };
+  | { type: 'stream_ended'; reason: StreamEndReason; issuer?: string; clientId?: string };
+
+/**
+ * Why `protect()` ended a long-lived stream: its token's `exp` (+ `clockTolerance`) passed
+ * (`token_expired`); or, for an introspected token asked about again once its answer was
+ * `cacheMaxAgeSeconds` old, the authorization server now refuses it (`token_revoked`), names another
+ * identity, other scopes or another bound key (`token_changed`), or could not be asked
+ * (`recheck_failed`: an outage, or the guard's own credentials refused).
+ */
+export type StreamEndReason = 'token_expired' | 'token_revoked' | 'token_changed' | 'recheck_failed';
 
 /** Why the authorization server would not take this guard's own introspection settings. */
 export type MisconfiguredReason = 'introspection_rejected_credentials' | 'introspection_endpoint_missing' | 'introspection_client_invalid';
@@ -98,8 +109,8 @@ function cap(value: unknown, max = MAX_FIELD): string | undefined {
 }
 
 /** The `stream_ended` event of a stream `protect()` ended (issuer and client capped as for `allow`). */
-export function streamEndedEvent(info: AuthInfo): GuardEvent {
-  const event: Record<string, unknown> = { type: 'stream_ended', reason: 'token_expired' };
+export function streamEndedEvent(info: AuthInfo, reason: StreamEndReason): GuardEvent {
+  const event: Record<string, unknown> = { type: 'stream_ended', reason };
   const issuer = cap((info.extra as { iss?: unknown } | undefined)?.iss);
   const clientId = cap(info.clientId);
   if (issuer !== undefined) event.issuer = issuer;

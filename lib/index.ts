@@ -29,5 +29,5 @@ export type { McpAuthErrorCode, McpAuthErrorReason, BearerErrorCode } from './er
 export { DEFAULT_ALGORITHMS, DEFAULT_DPOP_ALGORITHMS } from './options.js';
 export type { Options, IntrospectionOptions, ScopeMap } from './options.js';
 export type { AuthInfo } from './types.js';
-export type { GuardEvent, ListUnfilteredReason, MisconfiguredReason, TokenKind } from './events.js';
+export type { GuardEvent, ListUnfilteredReason, MisconfiguredReason, StreamEndReason, TokenKind } from './events.js';
 export type { ProtectedResourceMetadata } from './metadata.js';

@@ -4,7 +4,8 @@
  * checks that an `Mcp-Session-Id` is the token's identity's (`bindSessions`), applies required,
  * route and tool scopes, sets `req.auth`, and calls `next()` only when allowed. On the way out it
  * binds a session an `initialize` answer issues, releases one its owner's `DELETE` ends, and ends
- * a GET or `subscriptions/listen` event stream when its token expires (`stream-expiry.ts`). Under
+ * a GET or `subscriptions/listen` event stream when its token expires, or (introspected) when the
+ * authorization server no longer vouches for it (`stream-expiry.ts`, `verify/recheck.ts`). Under
  * a tool policy it also refuses MCP 2026-07-28 standard headers (`Mcp-Method`, `Mcp-Name`) that do
  * not name what the body does (`policy/standard-headers.ts`), and filters list answers, those
  * replayed on a resumed `GET` stream included (`filter-list.ts`).
@@ -28,6 +29,7 @@ import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import type { DpopProofChecker } from '../verify/dpop.js';
 import type { Verifier } from '../verify/index.js';
+import { streamRecheck } from '../verify/recheck.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
 import { endStreamAtExpiry } from './stream-expiry.js';
@@ -249,7 +251,14 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     const method = req.method;
     if (info.expiresAt !== undefined && (method === 'GET' || (method === 'POST' && (body === undefined || isListen(body))))) {
       // At the same instant the guard stops accepting the token (exp + clockTolerance).
-      endStreamAtExpiry(res, (info.expiresAt + c.clockTolerance) * 1000, c.clock, () => req.method === 'GET' || opensListen(req), () => emit?.(streamEndedEvent(info)));
+      endStreamAtExpiry(res, {
+        expiresAtMs: (info.expiresAt + c.clockTolerance) * 1000,
+        clock: c.clock,
+        applies: () => req.method === 'GET' || opensListen(req),
+        ended: (reason) => emit?.(streamEndedEvent(info, reason)),
+        // An introspected token is asked about again once its answer is cacheMaxAgeSeconds old.
+        recheck: streamRecheck(verifier, info, c.clockTolerance),
+      });
     }
     if (sessions !== undefined) {
       if (session === undefined) {

@@ -8,6 +8,12 @@
  * still run). No timer: a stream that writes nothing sends nothing either, and keep-alives count
  * as writes. The client opens it again with its current token, which the guard checks again.
  *
+ * An introspected token is also asked about again (`lib/verify/recheck.ts`): the first write once
+ * its introspection answer is older than `cacheMaxAgeSeconds` starts the check, and that
+ * write and every later one (an `end` included) are held, in order, until the answer. If it keeps
+ * the stream going, they go out and the stream runs until the new answer's `exp` (next asked about
+ * when that answer is as old); if not, they are dropped and the stream ends as above.
+ *
  * Only for `text/event-stream` answers (the type as set on `res` or given to `writeHead`): a
  * `GET` of anything else (a download behind an app-wide `protect()`) is left alone, and so is a
  * POST's answer unless it is a listen (a tool call's result is due to the token that made the
@@ -16,6 +22,8 @@
  * `res.write` is: hooks installed after it (a compressor, a byte counter) keep calling it.
  */
 import type { Response } from 'express';
+import type { StreamEndReason } from '../events.js';
+import type { Recheck, StreamRecheck } from '../verify/recheck.js';
 import { mediaType } from './body.js';
 import { headerOf, writeHeadHeaders, type Headers } from './head.js';
 
@@ -27,11 +35,30 @@ function settle(args: unknown[]): void {
   if (cb) process.nextTick(cb);
 }
 
+/** What `endStreamAtExpiry` watches. */
+export interface StreamWatch {
+  /** When the guard stops accepting the token (ms, `clock`'s): `exp` + `clockTolerance`. */
+  expiresAtMs: number;
+  clock: () => number;
+  /** Whether the answer is one to watch (asked at its first write: a listen, a GET). */
+  applies: () => boolean;
+  /** Called once when this module ends the stream (for the `stream_ended` event). */
+  ended: (reason: StreamEndReason) => void;
+  /** With an introspected token: when and how to ask about it again. */
+  recheck?: StreamRecheck | undefined;
+}
+
+/** A `write` or `end` held while the token is asked about again. */
+interface Held { end: boolean; args: unknown[] }
+
 /**
  * End `res` (when `applies()` and it is an event stream) at its first write or `end(data)` at or
- * after `expiresAtMs`; `ended()` is called then (for the `stream_ended` event).
+ * after `expiresAtMs`, or when asking about its token again does not keep it going.
  */
-export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () => number, applies: () => boolean, ended: () => void): void {
+export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
+  const { clock, applies, ended, recheck } = watch;
+  let expiresAtMs = watch.expiresAtMs;
+  let askAgainAtMs = recheck?.atMs ?? Infinity;
   const orig = { writeHead: res.writeHead as unknown as Fn, write: res.write as unknown as Fn, end: res.end as unknown as Fn };
   /** The headers given to `writeHead` (Node sends them without setting them on `res`). */
   let headHeaders: Headers;
@@ -43,6 +70,8 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
    * without this module).
    */
   let state: 'open' | 'ending' | 'ended' | 'done' = 'open';
+  /** While the token is asked about again: the writes and `end` made meanwhile, in order. */
+  let held: Held[] | undefined;
 
   function isWatched(): boolean {
     if (watched === undefined) {
@@ -51,27 +80,82 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
     return watched;
   }
 
-  function expire(): void {
+  function expire(reason: StreamEndReason): void {
     state = 'ending';
-    ended();
+    ended(reason);
     res.end();
   }
 
-  res.writeHead = function streamExpiryWriteHead(this: Response, ...args: unknown[]): Response {
-    headHeaders = writeHeadHeaders(args);
-    return orig.writeHead.apply(res, args) as Response;
-  } as Response['writeHead'];
+  /** Apply what asking again decided: `true` when the stream goes on. */
+  function decided(r: Recheck): boolean {
+    if ('reason' in r) {
+      expire(r.reason);
+      return false;
+    }
+    expiresAtMs = r.expiresAtMs;
+    askAgainAtMs = r.askAgainAtMs;
+    return true;
+  }
 
-  res.write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
-    if (state === 'done' || (state === 'open' && (!isWatched() || clock() < expiresAtMs))) return orig.write.apply(res, args) as boolean;
+  /**
+   * Before a watched write or `end(data)` while open: `'pass'`, `'drop'` (the stream is ended, or is
+   * being ended by this call), or `'hold'` (asking again: the caller queues it).
+   */
+  function gate(): 'pass' | 'drop' | 'hold' {
+    if (held !== undefined) return 'hold';
+    const now = clock();
+    if (now >= expiresAtMs) {
+      expire('token_expired');
+      return 'drop';
+    }
+    if (now <= askAgainAtMs) return 'pass';
+    let r: Recheck | Promise<Recheck>;
+    try {
+      r = recheck!.run();
+    } catch {
+      r = { reason: 'recheck_failed' };
+    }
+    if (!(r instanceof Promise)) return decided(r) ? 'pass' : 'drop';
+    held = [];
+    // (A write that throws while released, bad arguments to `write`, must not become an unhandled
+    // rejection: the answer is cut instead.)
+    r.then(release, () => release({ reason: 'recheck_failed' })).catch(() => res.destroy());
+    return 'hold';
+  }
+
+  /** The answer came: send what was held (through the same checks, in order), or drop it and end. */
+  function release(r: Recheck): void {
+    const queue = held!;
+    held = undefined;
+    if (state !== 'open' || res.destroyed || !decided(r)) {
+      for (const h of queue) settle(h.args);
+      if (state === 'open') state = 'done';
+      return;
+    }
+    for (const h of queue) {
+      if (h.end) streamEnd(h.args);
+      else streamWrite(h.args);
+    }
+  }
+
+  function streamWrite(args: unknown[]): boolean {
+    if (state === 'done' || (state === 'open' && !isWatched())) return orig.write.apply(res, args) as boolean;
+    if (state === 'open') {
+      const g = gate();
+      if (g === 'pass') return orig.write.apply(res, args) as boolean;
+      if (g === 'hold') {
+        held!.push({ end: false, args });
+        // `true`: the writer goes on; what it writes meanwhile is held too.
+        return true;
+      }
+    }
     // Past the token's life: this write and every later one are dropped. `true`: no 'drain' will
     // follow, and a writer that waits for one (a compressor's paused stream) would never end.
     settle(args);
-    if (state === 'open') expire();
     return true;
-  } as Response['write'];
+  }
 
-  res.end = function streamExpiryEnd(this: Response, ...args: unknown[]): Response {
+  function streamEnd(args: unknown[]): Response {
     if (state === 'done') return orig.end.apply(res, args) as Response;
     if (state === 'ending') {
       state = 'ended';
@@ -82,14 +166,37 @@ export function endStreamAtExpiry(res: Response, expiresAtMs: number, clock: () 
       settle(args);
       return res;
     }
-    const data = args[0] !== undefined && args[0] !== null && typeof args[0] !== 'function';
-    if (data && isWatched() && clock() >= expiresAtMs) {
-      // The last event, past the token's life: the answer ends without it.
-      settle(args);
-      expire();
+    if (held !== undefined) {
+      held.push({ end: true, args });
       return res;
+    }
+    const data = args[0] !== undefined && args[0] !== null && typeof args[0] !== 'function';
+    if (data && isWatched()) {
+      const g = gate();
+      if (g === 'hold') {
+        held!.push({ end: true, args });
+        return res;
+      }
+      if (g === 'drop') {
+        // The last event, past what the guard accepts: the answer ends without it.
+        settle(args);
+        return res;
+      }
     }
     state = 'done';
     return orig.end.apply(res, args) as Response;
+  }
+
+  res.writeHead = function streamExpiryWriteHead(this: Response, ...args: unknown[]): Response {
+    headHeaders = writeHeadHeaders(args);
+    return orig.writeHead.apply(res, args) as Response;
+  } as Response['writeHead'];
+
+  res.write = function streamExpiryWrite(this: Response, ...args: unknown[]): boolean {
+    return streamWrite(args);
+  } as Response['write'];
+
+  res.end = function streamExpiryEnd(this: Response, ...args: unknown[]): Response {
+    return streamEnd(args);
   } as Response['end'];
 }

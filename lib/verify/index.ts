@@ -38,6 +38,8 @@ export class Verifier {
   /** With several issuers: each by its identifier, for the JWT whose `iss` names it. */
   readonly #byIss: ReadonlyMap<string, Issuer> | undefined;
   readonly #opaque: ((token: string) => Promise<AuthInfo>) | undefined;
+  /** When the authorization server gave each introspected `AuthInfo` (ms, the injected clock). */
+  readonly #answeredAt = new WeakMap<AuthInfo, number>();
 
   /** The first issuer's key set (diagnostics and benchmarks: `bench/micro.ts`). */
   get keys(): RemoteKeySet | undefined {
@@ -85,8 +87,11 @@ export class Verifier {
         // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
         // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
         // requireBearerAuth would take the token just accepted for expired.
-        const expiresAt = exp ?? Math.ceil(c.clock() / 1000 + Math.max(c.cacheMaxAgeSeconds, 1));
-        return toAuthInfo(token, claims, expiresAt, c);
+        const now = c.clock();
+        const expiresAt = exp ?? Math.ceil(now / 1000 + Math.max(c.cacheMaxAgeSeconds, 1));
+        const info = toAuthInfo(token, claims, expiresAt, c);
+        this.#answeredAt.set(info, now);
+        return info;
       };
     }
   }
@@ -111,6 +116,18 @@ export class Verifier {
     }
     if (check !== undefined) check(token);
     return this.cache.coalesce(key, () => this.#verifyUncached(token, key));
+  }
+
+  /**
+   * For an `AuthInfo` an introspection answer gave: the instant (ms, the injected clock) after which
+   * the guard no longer relies on that answer and would ask again (the cache holds it no longer),
+   * `cacheMaxAgeSeconds` (at least 1 s) after it came; a stream it opened is checked again then
+   * (`lib/verify/recheck.ts`). `undefined` for a JWT's,
+   * which nothing but its `exp` ends.
+   */
+  askAgainAt(info: AuthInfo): number | undefined {
+    const at = this.#answeredAt.get(info);
+    return at === undefined ? undefined : at + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000;
   }
 
   async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
