@@ -17,8 +17,8 @@
  *   shares an algorithm with `dpopAlgorithms` (a warning when it lists none).
  * - `introspection` (when configured): the endpoint answers a probe with a random dummy token
  *   with `active: false`, which proves it accepts this guard's client credentials.
- * - `scopes`: the policy's scopes are among the authorization server's `scopes_supported` (when
- *   published; a warning otherwise); `tool_policy`: the tool policy, with what happens to a tool
+ * - `scopes`: the policy's scopes are among each trusted authorization server's `scopes_supported`
+ *   (when published; a warning otherwise); `tool_policy`: the tool policy, with what happens to a tool
  *   no rule maps.
  *
  * Deliberately not checked: that the MCP server itself runs (it need not, for the doctor), token
@@ -431,13 +431,13 @@ function checkDpop(c: Config, meta: Metadata | undefined, out: DoctorCheck[]): v
   out.push({ id: 'dpop', status: 'pass', message: `DPoP ${c.dpop}: proofs signed with ${shared.join(', ')} are accepted by both` });
 }
 
-function checkPolicy(c: Config, meta: Metadata | undefined, out: DoctorCheck[]): void {
-  const used = new Set<string>(c.requiredScopes);
-  for (const map of [c.toolScopes, c.promptScopes, c.resourceScopes]) if (map) for (const k of Object.keys(map)) for (const s of map[k]!) used.add(s);
+/**
+ * The scopes the guard requires (`requiredScopes`, the policies') against one authorization
+ * server's `scopes_supported`: every trusted issuer's, since a client may get its token from any.
+ */
+function checkScopes(c: Config, used: ReadonlySet<string>, meta: Metadata | undefined, out: DoctorCheck[]): void {
   const supported = meta?.doc.scopes_supported;
-  if (used.size === 0) {
-    out.push({ id: 'scopes', status: 'info', message: 'no scopes required: any valid token for this resource is accepted' });
-  } else if (Array.isArray(supported)) {
+  if (Array.isArray(supported)) {
     // A scope the server does not list may still come with a broader one it does (`scopeImplies`).
     const implied = (s: string): boolean => Object.entries(c.scopeImplies ?? {}).some(([broad, narrow]) => narrow.includes(s) && supported.includes(broad));
     const unknown = [...used].filter((s) => !supported.includes(s) && !implied(s));
@@ -448,6 +448,21 @@ function checkPolicy(c: Config, meta: Metadata | undefined, out: DoctorCheck[]):
     }
   } else {
     out.push({ id: 'scopes', status: 'info', message: `scopes required: ${[...used].join(', ')} (the authorization server publishes no scopes_supported to compare with)` });
+  }
+}
+
+/** The scopes the guard requires, by issuer (`metas`: each trusted issuer's metadata), then the policies. */
+function checkPolicy(c: Config, metas: ReadonlyMap<string, Metadata | undefined>, out: DoctorCheck[]): void {
+  const used = new Set<string>(c.requiredScopes);
+  for (const map of [c.toolScopes, c.promptScopes, c.resourceScopes]) if (map) for (const k of Object.keys(map)) for (const s of map[k]!) used.add(s);
+  if (used.size === 0) {
+    out.push({ id: 'scopes', status: 'info', message: 'no scopes required: any valid token for this resource is accepted' });
+  } else {
+    for (const [issuer, meta] of metas) {
+      const checks: DoctorCheck[] = [];
+      checkScopes(c, used, meta, checks);
+      for (const check of checks) out.push(metas.size > 1 ? { ...check, message: `(issuer ${issuer}) ${check.message}` } : check);
+    }
   }
 
   const base = c.requiredScopes.length ? c.requiredScopes.join(' ') : 'none';
@@ -503,9 +518,9 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     id: 'resource_metadata', status: 'info',
     message: `clients will fetch ${config.resourceMetadataUrl}${config.resourceMetadataUrl !== rootMeta ? ` (then ${rootMeta})` : ''}; mount auth.metadata() so both answer`,
   });
-  // Each trusted issuer's metadata and keys (introspection, and the scopes compared, are the
-  // first's); with several, each of those checks names its issuer.
-  let meta: Metadata | undefined;
+  // Each trusted issuer's metadata, keys and scopes (introspection is the first's); with several,
+  // each of those checks names its issuer.
+  const metas = new Map<string, Metadata | undefined>();
   for (const issuer of config.issuers) {
     const ic = configForIssuer(config, issuer);
     const discovery = new Discovery(ic);
@@ -513,13 +528,11 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     const found = await checkMetadata(ic, discovery, checks, config.issuers);
     await checkJwks(ic, found, checks);
     checkDpop(ic, found, checks);
-    if (issuer === config.issuer) {
-      meta = found;
-      await checkIntrospection(ic, discovery, checks);
-    }
+    metas.set(issuer, found);
+    if (issuer === config.issuer) await checkIntrospection(ic, discovery, checks);
     for (const c of checks) out.push(config.issuers.length > 1 ? { ...c, message: `(issuer ${issuer}) ${c.message}` } : c);
   }
-  checkPolicy(config, meta, out);
+  checkPolicy(config, metas, out);
   return { ok: !out.some((c) => c.status === 'fail'), checks: out };
 }
 
