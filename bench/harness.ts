@@ -112,14 +112,22 @@ export async function stopAll(): Promise<void> {
 
 // ---------------------------------------------------------------- load
 
-export type Load = { kind: 'same'; token: string } | { kind: 'cycle'; tokens: readonly string[] };
+/** A DPoP client of the load: its bound token, and a fresh proof per call. */
+export interface DpopClient { token: string; proof: () => string }
+
+export type Load = { kind: 'same'; token: string } | { kind: 'cycle'; tokens: readonly string[] } | { kind: 'dpop'; clients: readonly DpopClient[] };
+
+/** A DPoP request's headers: the bound token under the `DPoP` scheme, and a fresh proof. */
+function dpopHeaders(client: DpopClient): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `DPoP ${client.token}`, dpop: client.proof() };
+}
 
 function cannonOptions(port: number, load: Load): CannonOptions {
   const base = { url: `http://127.0.0.1:${port}/mcp`, connections: CONNECTIONS, pipelining: 1, timeout: 10, method: 'POST', body: BODY };
   if (load.kind === 'same') {
     return { ...base, headers: { 'content-type': 'application/json', authorization: `Bearer ${load.token}` } };
   }
-  const tokens = load.tokens;
+  const items: readonly (string | DpopClient)[] = load.kind === 'cycle' ? load.tokens : load.clients;
   let next = 0;
   return {
     ...base,
@@ -128,9 +136,9 @@ function cannonOptions(port: number, load: Load): CannonOptions {
       path: '/mcp',
       body: BODY,
       setupRequest: (req) => {
-        const token = tokens[next]!;
-        next = next + 1 === tokens.length ? 0 : next + 1;
-        return { ...req, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } };
+        const item = items[next]!;
+        next = next + 1 === items.length ? 0 : next + 1;
+        return { ...req, headers: typeof item === 'string' ? { 'content-type': 'application/json', authorization: `Bearer ${item}` } : dpopHeaders(item) };
       },
     }],
   };
@@ -161,10 +169,12 @@ export function fireCount(port: number, load: Load, amount: number): Promise<Res
 
 /** One request: its status. */
 export async function probe(port: number, load: Load): Promise<number> {
-  const token = load.kind === 'same' ? load.token : load.tokens[0]!;
+  const headers = load.kind === 'dpop'
+    ? dpopHeaders(load.clients[0]!)
+    : { 'content-type': 'application/json', authorization: `Bearer ${load.kind === 'same' ? load.token : load.tokens[0]!}` };
   const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers,
     body: BODY,
     signal: AbortSignal.timeout(10_000),
   });

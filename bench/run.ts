@@ -20,7 +20,7 @@ import type { Result } from 'autocannon';
 import { startBenchAS } from './as.js';
 import { children, CONNECTIONS, fire, fireCount, firePair, hasTaskset, median, nodeCommand, pinSelfToCore0, probe, root, startServer, stopAll, stopChild, type Child, type Load } from './harness.js';
 import type { ServerConfig } from './server.js';
-import { makeBenchKey, mintTokens, type BenchAlg } from './tokens.js';
+import { makeBenchKey, makeDpopKey, mintTokens, proofMaker, type BenchAlg } from './tokens.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = new Set(process.argv.slice(2));
@@ -44,6 +44,12 @@ const S = quick
 // WebCrypto verifications run on other threads): the pass-through, the reference cache and the
 // guard's cache hits.
 const DISTINCT_CACHE = 1_000; // smaller than the cycled pool: an LRU cycled in order never hits
+// The DPoP row: tokens (one user each) and the client keys they are bound to. Its cacheMaxEntries
+// sizes the replay record at its 1,000,000 cap (100,000 live proofs per user): every proof of a
+// run stays recorded for its 300 s window.
+const DPOP_TOKENS = 64;
+const DPOP_KEYS = 16;
+const DPOP_CACHE = 100_000;
 
 const CORES = cpus().length; // before this process pins itself (availableParallelism() follows the affinity mask)
 /** `global.gc` of this process (`npm run bench` runs it with `--expose-gc`). */
@@ -93,7 +99,7 @@ interface Case {
   label: string;
   peer: 'bare' | 'ref' | 'guard' | 'auth0' | 'sdk';
   alg: BenchAlg | '-';
-  mode: 'same' | 'distinct' | 'introspection' | 'none';
+  mode: 'same' | 'distinct' | 'introspection' | 'dpop' | 'none';
   config: ServerConfig;
   load: Load;
   child?: Child;
@@ -129,6 +135,10 @@ async function main(): Promise<void> {
     ES256: mintTokens(keys.ES256, as.claims, Math.max(S.distinctTokens, S.memoryTokens)),
   };
   const distinct = { RS256: pools.RS256, ES256: pools.ES256.slice(0, S.distinctTokens) };
+  // DPoP: DPOP_TOKENS tokens (a user each) bound to DPOP_KEYS client keys; every request signs a fresh proof.
+  const dpopKeys = Array.from({ length: DPOP_KEYS }, () => makeDpopKey());
+  const dpopTokens = mintTokens(keys.ES256, as.claims, DPOP_TOKENS, (i) => dpopKeys[i % DPOP_KEYS]!.jkt);
+  const dpopClients = dpopTokens.map((token, i) => ({ token, proof: proofMaker(dpopKeys[i % DPOP_KEYS]!, as.claims.audience, token) }));
   log(`bench: minted ${pools.RS256.length + pools.ES256.length} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const base = as.serverBase;
@@ -146,6 +156,7 @@ async function main(): Promise<void> {
     );
   }
   cases.push({ id: 'guard-listener-RS256', label: 'mcp-oauth-guard, same token, with an onEvent listener', peer: 'guard', alg: 'RS256', mode: 'same', paired: true, config: { ...base, variant: 'guard', alg: 'RS256', listener: true }, load: { kind: 'same', token: pools.RS256[0]! }, rounds: [], pairs: [] });
+  cases.push({ id: 'guard-dpop-ES256', label: `mcp-oauth-guard, DPoP: ${DPOP_TOKENS} bound tokens, a fresh ES256 proof per request`, peer: 'guard', alg: 'ES256', mode: 'dpop', config: { ...base, variant: 'guard', alg: 'ES256', guardOptions: { dpop: 'required', cacheMaxEntries: DPOP_CACHE } }, load: { kind: 'dpop', clients: dpopClients }, rounds: [], pairs: [] });
   cases.push({ id: 'guard-introspection', label: 'mcp-oauth-guard, opaque token, cached introspection', peer: 'guard', alg: '-', mode: 'introspection', paired: true, config: { ...base, variant: 'guard', alg: 'RS256', opaque: true }, load: { kind: 'same', token: opaqueToken }, rounds: [], pairs: [] });
 
   // Start every server, check that each answers 200, warm it up (every variant once, not recorded).
@@ -307,6 +318,11 @@ async function main(): Promise<void> {
     ceilings[alg] = { ceiling: 1 / (1 / median(bareRounds) + 1 / verify[alg]!), guardVsCeiling: median(perRound), min: Math.min(...perRound), max: Math.max(...perRound) };
   }
 
+  // DPoP: every request verifies one ES256 signature (its proof's) besides its cached token, so the
+  // ES256 ceiling is its bound too.
+  const dpopRounds = cases.find((c) => c.id === 'guard-dpop-ES256')!.rounds;
+  const dpopVsCeiling = median(dpopRounds.map((x, i) => x.rps / (1 / (1 / bareRounds[i]! + 1 / verify.ES256!))));
+
   const targets: { target: string; value: string; met: boolean | null }[] = [];
   const same = (alg: string) => byId.get(`guard-same-${alg}`)!;
   for (const alg of ['RS256', 'ES256']) targets.push({ target: `same token ${alg} ≥ 0.95× bare`, value: `${fmt3(same(alg).ratio)}×${pairedNote(same(alg))}`, met: same(alg).ratio >= 0.95 });
@@ -356,6 +372,7 @@ async function main(): Promise<void> {
     const c = ceilings[alg]!;
     lines.push(`| ${alg} | ${fmtInt(verify[alg]!)} | ${fmtInt(c.ceiling)} | ${fmt2(c.guardVsCeiling)}× (${fmt2(c.min)}–${fmt2(c.max)}) |`);
   }
+  lines.push('', `The DPoP row verifies one ES256 signature per request, its proof's (the token is cached), besides the proof's other checks and its replay record: ${fmt2(dpopVsCeiling)}× the ES256 ceiling.`);
   lines.push('', `**Memory**: ${fmtInt(memory.tokensPassed)} distinct valid ES256 tokens through one guard (default \`cacheMaxEntries\` ${fmtInt(cacheBound)}; ${memory.non2xx} non-2xx). After a GC: RSS ${fmtInt(memory.rssBaselineMB)} MB before, ${fmtInt(memory.rssCacheFullMB)} MB with the cache full, ${fmtInt(memory.rssEndMB)} MB at the end (max ${fmtInt(memory.rssMaxMB)}); heap ${fmt2(memory.heapBaselineMB)} → ${fmt2(memory.heapCacheFullMB)} → ${fmt2(memory.heapEndMB)} MB; ≈ ${fmtInt(memory.bytesPerEntry)} bytes of heap per cached entry (token and \`AuthInfo\` included). RSS per ${fmtInt(cacheBound)} tokens: ${memory.checkpoints.map((c) => fmtInt(c.rssMB)).join(', ')} MB.`);
   lines.push('', `Upstream calls during the rounds: JWKS ${jwksCalls}, introspection ${introspectionCalls}.`, '');
   lines.push('**Targets**', '', '| target | value | met |', '|---|---|---|');
@@ -367,7 +384,7 @@ async function main(): Promise<void> {
 
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'latest.md'), md);
-  writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), machine, versions, settings, cases: summary, verify, ceilings, memory, upstream: { jwks: jwksCalls, introspection: introspectionCalls }, targets, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
+  writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), machine, versions, settings, cases: summary, verify, ceilings, dpopVsCeiling, memory, upstream: { jwks: jwksCalls, introspection: introspectionCalls }, targets, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
 }
 
 const hardStop = setTimeout(() => {

@@ -2,7 +2,7 @@
  * Benchmark keys and tokens: generated with `node:crypto` (signing is the load generator's cost,
  * so it is done once, before any measurement). Every token is distinct (its own `jti`).
  */
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 export type BenchAlg = 'RS256' | 'ES256';
 
@@ -33,8 +33,8 @@ export interface TokenClaims {
   lifetimeSeconds: number;
 }
 
-/** Mint `count` distinct access tokens signed by `key`. */
-export function mintTokens(key: BenchKey, claims: TokenClaims, count: number): string[] {
+/** Mint `count` distinct access tokens signed by `key` (token `i` bound by `cnf.jkt` to `boundTo(i)`, when given). */
+export function mintTokens(key: BenchKey, claims: TokenClaims, count: number, boundTo?: (i: number) => string): string[] {
   const header = b64({ alg: key.alg, kid: key.kid, typ: 'at+jwt' });
   const now = Math.floor(Date.now() / 1000);
   const out: string[] = new Array(count);
@@ -49,9 +49,41 @@ export function mintTokens(key: BenchKey, claims: TokenClaims, count: number): s
       iat: now,
       exp: now + claims.lifetimeSeconds,
       jti: `t${i}`,
+      ...(boundTo ? { cnf: { jkt: boundTo(i) } } : {}),
     });
     const input = `${header}.${payload}`;
     out[i] = `${input}.${sign('sha256', Buffer.from(input), signKey).toString('base64url')}`;
   }
   return out;
+}
+
+/** A DPoP client's key (P-256): its thumbprint (RFC 7638) and the proof header that carries it. */
+export interface DpopClientKey {
+  privateKey: KeyObject;
+  jkt: string;
+  /** The encoded proof header: `typ` `dpop+jwt`, `alg` ES256, the public `jwk`. */
+  header: string;
+}
+
+/** Generate a DPoP client key. */
+export function makeDpopKey(): DpopClientKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { crv, x, y } = publicKey.export({ format: 'jwk' });
+  const jkt = createHash('sha256').update(JSON.stringify({ crv, kty: 'EC', x, y })).digest('base64url');
+  return { privateKey, jkt, header: b64({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty: 'EC', crv, x, y } }) };
+}
+
+/**
+ * Fresh DPoP proofs (RFC 9449 §4.2) of `key` for `POST htu` with `token`: each call signs one with
+ * its own `jti` and the current `iat` (the load generator's cost, as a real client's).
+ */
+export function proofMaker(key: DpopClientKey, htu: string, token: string): () => string {
+  const ath = createHash('sha256').update(token).digest('base64url');
+  const prefix = randomBytes(6).toString('base64url');
+  const signKey = { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const };
+  let n = 0;
+  return () => {
+    const input = `${key.header}.${b64({ jti: `${prefix}${n++}`, htm: 'POST', htu, iat: Math.floor(Date.now() / 1000), ath })}`;
+    return `${input}.${sign('sha256', Buffer.from(input), signKey).toString('base64url')}`;
+  };
 }
