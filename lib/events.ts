@@ -48,10 +48,11 @@ export type GuardEvent =
 
 /**
  * Why `protect()` ended a long-lived stream: its token's `exp` (+ `clockTolerance`) passed
- * (`token_expired`); or, for an introspected token asked about again once its answer was
- * `cacheMaxAgeSeconds` old, the authorization server now refuses it (`token_revoked`), names another
- * identity, other scopes or another bound key (`token_changed`), or could not be asked
- * (`recheck_failed`: an outage, or the guard's own credentials refused).
+ * (`token_expired`, also when asking again found it expired); or, for an introspected token asked
+ * about again once its answer was older than `cacheMaxAgeSeconds`, the authorization server now
+ * refuses it (`token_revoked`), names another identity, other scopes or another bound key
+ * (`token_changed`), or could not be asked (`recheck_failed`: an outage, or the guard's own
+ * credentials refused).
  */
 export type StreamEndReason = 'token_expired' | 'token_revoked' | 'token_changed' | 'recheck_failed';
 

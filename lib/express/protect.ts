@@ -256,7 +256,8 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         clock: c.clock,
         applies: () => req.method === 'GET' || opensListen(req),
         ended: (reason) => emit?.(streamEndedEvent(info, reason)),
-        // An introspected token is asked about again once its answer is cacheMaxAgeSeconds old.
+        // An introspected token is asked about again once its answer is older than
+        // cacheMaxAgeSeconds (and its span, not expiresAt above, bounds the stream).
         recheck: streamRecheck(verifier, info, c.clockTolerance),
       });
     }

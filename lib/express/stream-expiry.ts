@@ -9,10 +9,13 @@
  * as writes. The client opens it again with its current token, which the guard checks again.
  *
  * An introspected token is also asked about again (`lib/verify/recheck.ts`): the first write once
- * its introspection answer is older than `cacheMaxAgeSeconds` starts the check, and that
- * write and every later one (an `end` included) are held, in order, until the answer. If it keeps
- * the stream going, they go out and the stream runs until the new answer's `exp` (next asked about
- * when that answer is as old); if not, they are dropped and the stream ends as above.
+ * its introspection answer is older than `cacheMaxAgeSeconds` (or was given later than now: a clock
+ * stepped back) starts the check, and that write and every later one (an `end` included) are held,
+ * in order, until the answer. If it keeps the stream going, they go out and the stream runs until
+ * the new answer's `exp` (none: no end by time), next asked about when that answer is as old; if
+ * not, they are dropped and the stream ends as above, or, when an `end` was held (the application,
+ * and any hook after this module, have ended already), with that `end`, without its data. The data
+ * a later hook hands to this module's own `end` (what a list filter still held) is dropped too.
  *
  * Only for `text/event-stream` answers (the type as set on `res` or given to `writeHead`): a
  * `GET` of anything else (a download behind an app-wide `protect()`) is left alone, and so is a
@@ -23,7 +26,7 @@
  */
 import type { Response } from 'express';
 import type { StreamEndReason } from '../events.js';
-import type { Recheck, StreamRecheck } from '../verify/recheck.js';
+import type { AnswerSpan, Recheck, StreamRecheck } from '../verify/recheck.js';
 import { mediaType } from './body.js';
 import { headerOf, writeHeadHeaders, type Headers } from './head.js';
 
@@ -37,19 +40,28 @@ function settle(args: unknown[]): void {
 
 /** What `endStreamAtExpiry` watches. */
 export interface StreamWatch {
-  /** When the guard stops accepting the token (ms, `clock`'s): `exp` + `clockTolerance`. */
+  /**
+   * When the guard stops accepting the token (ms, `clock`'s): `exp` + `clockTolerance` (with a
+   * recheck, its `expiresAtMs`).
+   */
   expiresAtMs: number;
   clock: () => number;
   /** Whether the answer is one to watch (asked at its first write: a listen, a GET). */
   applies: () => boolean;
   /** Called once when this module ends the stream (for the `stream_ended` event). */
   ended: (reason: StreamEndReason) => void;
-  /** With an introspected token: when and how to ask about it again. */
+  /** With an introspected token: the span of its answer, and how to ask about it again. */
   recheck?: StreamRecheck | undefined;
 }
 
 /** A `write` or `end` held while the token is asked about again. */
 interface Held { end: boolean; args: unknown[] }
+
+/** The callback of an `end` call, for ending without its data. */
+function callbackOf(args: unknown[]): unknown[] {
+  const cb = args.find((a) => typeof a === 'function');
+  return cb === undefined ? [] : [cb];
+}
 
 /**
  * End `res` (when `applies()` and it is an event stream) at its first write or `end(data)` at or
@@ -57,8 +69,8 @@ interface Held { end: boolean; args: unknown[] }
  */
 export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
   const { clock, applies, ended, recheck } = watch;
-  let expiresAtMs = watch.expiresAtMs;
-  let askAgainAtMs = recheck?.atMs ?? Infinity;
+  /** The span this stream relies on (no recheck: the token's life). */
+  let span: AnswerSpan = recheck ?? { answeredAtMs: -Infinity, askAgainAtMs: Infinity, expiresAtMs: watch.expiresAtMs };
   const orig = { writeHead: res.writeHead as unknown as Fn, write: res.write as unknown as Fn, end: res.end as unknown as Fn };
   /** The headers given to `writeHead` (Node sends them without setting them on `res`). */
   let headHeaders: Headers;
@@ -80,58 +92,69 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
     return watched;
   }
 
+  /** End it from a write: through `res.end()`, so hooks installed after this module (a compressor) finish too. */
   function expire(reason: StreamEndReason): void {
     state = 'ending';
     ended(reason);
     res.end();
   }
 
-  /** Apply what asking again decided: `true` when the stream goes on. */
-  function decided(r: Recheck): boolean {
-    if ('reason' in r) {
-      expire(r.reason);
-      return false;
-    }
-    expiresAtMs = r.expiresAtMs;
-    askAgainAtMs = r.askAgainAtMs;
-    return true;
+  /**
+   * End it from an `end` call (made by the application or a hook after this module, which has
+   * ended already: its `end` would do nothing again): here, without the call's data.
+   */
+  function expireAtEnd(reason: StreamEndReason, args: unknown[]): Response {
+    state = 'ended';
+    ended(reason);
+    settle(args);
+    return orig.end.apply(res, []) as Response;
   }
 
   /**
-   * Before a watched write or `end(data)` while open: `'pass'`, `'drop'` (the stream is ended, or is
-   * being ended by this call), or `'hold'` (asking again: the caller queues it).
+   * Before a watched write or `end(data)` while open: `'pass'`, `'hold'` (asking again: the caller
+   * queues it), or why it ends here.
    */
-  function gate(): 'pass' | 'drop' | 'hold' {
+  function gate(): 'pass' | 'hold' | { reason: StreamEndReason } {
     if (held !== undefined) return 'hold';
     const now = clock();
-    if (now >= expiresAtMs) {
-      expire('token_expired');
-      return 'drop';
-    }
-    if (now <= askAgainAtMs) return 'pass';
+    if (now >= span.expiresAtMs) return { reason: 'token_expired' };
+    // (Before the answer came: the clock stepped back, and the cache no longer holds the answer.)
+    if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
     let r: Recheck | Promise<Recheck>;
     try {
       r = recheck!.run();
     } catch {
       r = { reason: 'recheck_failed' };
     }
-    if (!(r instanceof Promise)) return decided(r) ? 'pass' : 'drop';
-    held = [];
-    // (A write that throws while released, bad arguments to `write`, must not become an unhandled
-    // rejection: the answer is cut instead.)
-    r.then(release, () => release({ reason: 'recheck_failed' })).catch(() => res.destroy());
-    return 'hold';
+    if (r instanceof Promise) {
+      held = [];
+      // (A write that throws while released, bad arguments to `write`, must not become an unhandled
+      // rejection: the answer is cut instead.)
+      r.then(release, () => release({ reason: 'recheck_failed' })).catch(() => res.destroy());
+      return 'hold';
+    }
+    if ('reason' in r) return r;
+    span = r;
+    return 'pass';
   }
 
   /** The answer came: send what was held (through the same checks, in order), or drop it and end. */
   function release(r: Recheck): void {
     const queue = held!;
     held = undefined;
-    if (state !== 'open' || res.destroyed || !decided(r)) {
+    if (state !== 'open' || res.destroyed) {
       for (const h of queue) settle(h.args);
       if (state === 'open') state = 'done';
       return;
     }
+    if ('reason' in r) {
+      const end = queue.find((h) => h.end);
+      for (const h of queue) if (h !== end) settle(h.args);
+      if (end === undefined) expire(r.reason);
+      else expireAtEnd(r.reason, end.args);
+      return;
+    }
+    span = r;
     for (const h of queue) {
       if (h.end) streamEnd(h.args);
       else streamWrite(h.args);
@@ -148,6 +171,7 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
         // `true`: the writer goes on; what it writes meanwhile is held too.
         return true;
       }
+      expire(g.reason);
     }
     // Past the token's life: this write and every later one are dropped. `true`: no 'drain' will
     // follow, and a writer that waits for one (a compressor's paused stream) would never end.
@@ -158,8 +182,10 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
   function streamEnd(args: unknown[]): Response {
     if (state === 'done') return orig.end.apply(res, args) as Response;
     if (state === 'ending') {
+      // This module's own end, through any later hook: without data a later hook flushes into it
+      // (what a list filter held of an event is not sent after the refusal).
       state = 'ended';
-      return orig.end.apply(res, args) as Response;
+      return orig.end.apply(res, callbackOf(args)) as Response;
     }
     if (state === 'ended') {
       // (An end after this module ended the answer would be a write after end: an 'error' event.)
@@ -177,11 +203,8 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
         held!.push({ end: true, args });
         return res;
       }
-      if (g === 'drop') {
-        // The last event, past what the guard accepts: the answer ends without it.
-        settle(args);
-        return res;
-      }
+      // The last event, past what the guard accepts: the answer ends without it.
+      if (g !== 'pass') return expireAtEnd(g.reason, args);
     }
     state = 'done';
     return orig.end.apply(res, args) as Response;

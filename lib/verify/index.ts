@@ -37,9 +37,9 @@ export class Verifier {
   readonly #issuers: readonly Issuer[];
   /** With several issuers: each by its identifier, for the JWT whose `iss` names it. */
   readonly #byIss: ReadonlyMap<string, Issuer> | undefined;
-  readonly #opaque: ((token: string) => Promise<AuthInfo>) | undefined;
-  /** When the authorization server gave each introspected `AuthInfo` (ms, the injected clock). */
-  readonly #answeredAt = new WeakMap<AuthInfo, number>();
+  readonly #opaque: ((token: string, waitForSlot: boolean) => Promise<AuthInfo>) | undefined;
+  /** Each introspected `AuthInfo`'s answer: when it came (ms, the injected clock), whether it named an `exp`. */
+  readonly #answers = new WeakMap<AuthInfo, { atMs: number; hasExp: boolean }>();
 
   /** The first issuer's key set (diagnostics and benchmarks: `bench/micro.ts`). */
   get keys(): RemoteKeySet | undefined {
@@ -82,15 +82,15 @@ export class Verifier {
     if (this.#issuers.length > 1) this.#byIss = new Map(this.#issuers.map((i) => [i.issuer, i]));
     if (c.tokenFormat !== 'jwt') {
       const introspect = introspectionVerifier(c, this.#issuers[0]!.discovery, emit);
-      this.#opaque = async (token) => {
-        const { claims, exp } = await introspect(token);
+      this.#opaque = async (token, waitForSlot) => {
+        const { claims, exp } = await introspect(token, waitForSlot);
         // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
         // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
         // requireBearerAuth would take the token just accepted for expired.
         const now = c.clock();
         const expiresAt = exp ?? Math.ceil(now / 1000 + Math.max(c.cacheMaxAgeSeconds, 1));
         const info = toAuthInfo(token, claims, expiresAt, c);
-        this.#answeredAt.set(info, now);
+        this.#answers.set(info, { atMs: now, hasExp: exp !== undefined });
         return info;
       };
     }
@@ -103,6 +103,18 @@ export class Verifier {
    * cached answer, positive or negative, is keyed by the SHA-256 of the very string that passed it.
    */
   verify(token: string, detail?: { cached: boolean }, check?: (token: string) => void): AuthInfo | Promise<AuthInfo> {
+    return this.#verify(token, detail, check, false);
+  }
+
+  /**
+   * {@link verify} for a token asked about again (a stream's: `recheck.ts`): an introspection call
+   * it needs waits for a slot instead of being refused by `introspection.maxConcurrent`.
+   */
+  verifyAgain(token: string): AuthInfo | Promise<AuthInfo> {
+    return this.#verify(token, undefined, undefined, true);
+  }
+
+  #verify(token: string, detail: { cached: boolean } | undefined, check: ((token: string) => void) | undefined, waitForSlot: boolean): AuthInfo | Promise<AuthInfo> {
     const key = this.cache.key(token);
     const hit = this.cache.get(key);
     if (hit !== undefined) {
@@ -115,24 +127,26 @@ export class Verifier {
       return Promise.reject(negative);
     }
     if (check !== undefined) check(token);
-    return this.cache.coalesce(key, () => this.#verifyUncached(token, key));
+    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, waitForSlot));
   }
 
   /**
-   * For an `AuthInfo` an introspection answer gave: the instant (ms, the injected clock) after which
-   * the guard no longer relies on that answer and would ask again (the cache holds it no longer),
-   * `cacheMaxAgeSeconds` (at least 1 s) after it came; a stream it opened is checked again then
-   * (`lib/verify/recheck.ts`). `undefined` for a JWT's,
-   * which nothing but its `exp` ends.
+   * For an `AuthInfo` an introspection answer gave: when the answer came (`atMs`, the injected
+   * clock), the instant after which the guard no longer relies on it and would ask again
+   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later; the cache holds it no longer), and
+   * whether it named an `exp` (else `expiresAt` is that bound, not the authorization server's). A
+   * stream it opened is checked again then (`recheck.ts`). `undefined` for a JWT's, which nothing
+   * but its `exp` ends.
    */
-  askAgainAt(info: AuthInfo): number | undefined {
-    const at = this.#answeredAt.get(info);
-    return at === undefined ? undefined : at + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000;
+  answerOf(info: AuthInfo): { atMs: number; askAgainAtMs: number; hasExp: boolean } | undefined {
+    const answer = this.#answers.get(info);
+    return answer === undefined ? undefined : { ...answer, askAgainAtMs: answer.atMs + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000 };
   }
 
-  async #verifyUncached(token: string, key: string): Promise<AuthInfo> {
+  async #verifyUncached(token: string, key: string, waitForSlot: boolean): Promise<AuthInfo> {
     const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
-    const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : this.#opaque;
+    const opaque = this.#opaque;
+    const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : opaque && ((t: string) => opaque(t, waitForSlot));
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
       const info = await run(token);

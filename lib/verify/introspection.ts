@@ -34,7 +34,9 @@
  *   500 `invalid_options` and a `misconfigured` event.
  * - more than `introspection.maxConcurrent` calls would be under way → 503 at once
  *   (`introspection_unavailable`, `Retry-After: 1`) and an `introspection_failed` event (reason
- *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each.
+ *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each. A call
+ *   made with `waitForSlot` (a stream's token asked about again: `recheck.ts`) waits for a call to
+ *   end instead, in order: streams that age together are not cut by the guard's own bound.
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
@@ -217,7 +219,7 @@ export function introspectionVerifier(
   c: Config,
   discovery: Discovery,
   emit: Emit,
-): (token: string) => Promise<IntrospectedClaims> {
+): (token: string, waitForSlot?: boolean) => Promise<IntrospectedClaims> {
   const intro = c.introspection;
   const audiences = new Set(c.audiences);
   const requireAudience = intro?.requireAudience ?? true;
@@ -226,6 +228,15 @@ export function introspectionVerifier(
   const parameters = Object.freeze({ token_type_hint: 'access_token' });
   const maxConcurrent = intro?.maxConcurrent ?? Infinity;
   let underWay = 0;
+  /** Calls waiting for a slot (`waitForSlot`), first come first served: each is handed the slot of a call that ends. */
+  const waiting: (() => void)[] = [];
+
+  /** A call ended: its slot goes to the first waiting call, else it is free. */
+  function release(): void {
+    const next = waiting.shift();
+    if (next) next();
+    else underWay--;
+  }
 
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
     if (answer.active !== true) throw invalid('token_inactive', 'The access token is not active');
@@ -264,7 +275,7 @@ export function introspectionVerifier(
     return { claims: answer, exp };
   }
 
-  return async function introspect(token: string): Promise<IntrospectedClaims> {
+  return async function introspect(token: string, waitForSlot = false): Promise<IntrospectedClaims> {
     let config: client.Configuration;
     try {
       config = await discovery.introspection();
@@ -275,19 +286,23 @@ export function introspectionVerifier(
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');
-    if (underWay >= maxConcurrent) {
+    if (underWay < maxConcurrent) {
+      underWay++;
+    } else if (waitForSlot) {
+      // (Handed the slot of a call that ends: underWay stays as it is.)
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
       emit?.({ type: 'introspection_failed', url, reason: 'too_many_calls' });
       throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'Too many token introspections are under way', retryAfterSeconds: 1 });
     }
     let answer: Record<string, unknown>;
-    underWay++;
     try {
       answer = (await client.tokenIntrospection(config, token, parameters)) as Record<string, unknown>;
     } catch (err) {
       // An endpoint that may have moved: the metadata may say where.
       throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
     } finally {
-      underWay--;
+      release();
     }
     try {
       return check(answer, c.clock() / 1000);

@@ -4,11 +4,14 @@
  * token, a revocation would otherwise go unseen there until the token's `exp`, while every new
  * request sees it within `cacheMaxAgeSeconds` (the verification cache's bound). So a stream relies on
  * an introspection answer exactly as long as a request would: once the answer is
- * `cacheMaxAgeSeconds` old ({@link Verifier.askAgainAt}), the token is verified again (the cache,
- * refreshed by the client's other requests, or one coalesced introspection). The stream goes on
- * only if the answer is still good for the same grant: the same identity (issuer, subject, client),
- * the same scopes and the same bound key. `lib/express/stream-expiry.ts` asks at the stream's first
- * write after that instant and holds the writes until the answer.
+ * `cacheMaxAgeSeconds` old ({@link Verifier.answerOf}), the token is verified again (the cache,
+ * refreshed by the client's other requests, or one coalesced introspection that waits for a slot
+ * rather than being refused by `introspection.maxConcurrent`). The stream goes on only if the
+ * answer is still good for the same grant: the same identity (issuer, subject, client), the same
+ * scopes and the same bound key; then until the new answer's `exp` (none: until it is asked about
+ * again). `lib/express/stream-expiry.ts` asks at the stream's first write after that instant (or
+ * before the answer came: a clock stepped back, as the cache drops such entries) and holds the
+ * writes until the answer.
  *
  * JWTs are not asked again: nothing but their `exp` ends them.
  */
@@ -19,12 +22,22 @@ import type { AuthInfo } from '../types.js';
 import { boundKeyOf } from './claims.js';
 import type { Verifier } from './index.js';
 
-/** What asking again decided: go on (until the new `expiresAtMs`, asking again at `askAgainAtMs`), or end. */
-export type Recheck = { expiresAtMs: number; askAgainAtMs: number } | { reason: StreamEndReason };
+/**
+ * When a stream relies on an introspection answer: from when it came (`answeredAtMs`) until it is
+ * older than `cacheMaxAgeSeconds` (`askAgainAtMs`), and until the token's `exp` + `clockTolerance`
+ * (`expiresAtMs`; `Infinity` when the answer named no `exp`: then asking again ends it).
+ */
+export interface AnswerSpan {
+  answeredAtMs: number;
+  askAgainAtMs: number;
+  expiresAtMs: number;
+}
 
-/** How a stream's token is asked about again: first at `atMs`, then as each answer says. */
-export interface StreamRecheck {
-  atMs: number;
+/** What asking again decided: go on (on the new answer's span), or end. */
+export type Recheck = AnswerSpan | { reason: StreamEndReason };
+
+/** How a stream's token is asked about again: the span of the answer it opened with, and `run`. */
+export interface StreamRecheck extends AnswerSpan {
   run: () => Recheck | Promise<Recheck>;
 }
 
@@ -40,9 +53,10 @@ function sameGrant(then: AuthInfo, now: AuthInfo): boolean {
   return identityOf(then) === identityOf(now) && sameScopes(then.scopes, now.scopes) && boundKeyOf(then) === boundKeyOf(now);
 }
 
-/** A refusal on asking again: the token's fault (401), else the authorization server's or the guard's. */
+/** A refusal on asking again: the token's fault (401: expired, or refused otherwise), else the authorization server's or the guard's. */
 function refused(err: unknown): Recheck {
-  return { reason: err instanceof McpAuthError && err.status === 401 ? 'token_revoked' : 'recheck_failed' };
+  if (!(err instanceof McpAuthError) || err.status !== 401) return { reason: 'recheck_failed' };
+  return { reason: err.reason === 'token_expired' ? 'token_expired' : 'token_revoked' };
 }
 
 /**
@@ -50,19 +64,23 @@ function refused(err: unknown): Recheck {
  * `toleranceSeconds` is `clockTolerance`: a stream ends when the guard stops accepting the token.
  */
 export function streamRecheck(verifier: Verifier, info: AuthInfo, toleranceSeconds: number): StreamRecheck | undefined {
-  const atMs = verifier.askAgainAt(info);
-  if (atMs === undefined) return undefined;
+  const spanOf = (answer: AuthInfo): AnswerSpan | undefined => {
+    const a = verifier.answerOf(answer);
+    if (a === undefined || answer.expiresAt === undefined) return undefined;
+    return { answeredAtMs: a.atMs, askAgainAtMs: a.askAgainAtMs, expiresAtMs: a.hasExp ? (answer.expiresAt + toleranceSeconds) * 1000 : Infinity };
+  };
+  const first = spanOf(info);
+  if (first === undefined) return undefined;
   const judge = (now: AuthInfo): Recheck => {
-    const again = verifier.askAgainAt(now);
-    if (again === undefined || now.expiresAt === undefined || (now !== info && !sameGrant(info, now))) return { reason: 'token_changed' };
-    return { expiresAtMs: (now.expiresAt + toleranceSeconds) * 1000, askAgainAtMs: again };
+    const span = spanOf(now);
+    return span === undefined || (now !== info && !sameGrant(info, now)) ? { reason: 'token_changed' } : span;
   };
   return {
-    atMs,
+    ...first,
     run() {
       let result: AuthInfo | Promise<AuthInfo>;
       try {
-        result = verifier.verify(info.token);
+        result = verifier.verifyAgain(info.token);
       } catch (err) {
         return refused(err);
       }
