@@ -258,7 +258,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
         ended: (reason) => emit?.(streamEndedEvent(info, reason)),
         // An introspected token is asked about again once its answer is older than
         // cacheMaxAgeSeconds (and its span, not expiresAt above, bounds the stream).
-        recheck: streamRecheck(verifier, info, c.clockTolerance),
+        recheck: streamRecheck(verifier, info, c),
       });
     }
     if (sessions !== undefined) {

@@ -54,6 +54,8 @@ export class VerificationCache {
   readonly #positive: LRUCache<string, Entry<AuthInfo>> | undefined;
   readonly #negative: LRUCache<string, Entry<McpAuthError>> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
+  /** Verifications that may wait for an introspection slot (streams' rechecks): requests never join them. */
+  readonly #inflightWaiting = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
   #closed = false;
 
@@ -108,14 +110,19 @@ export class VerificationCache {
     this.#negative.set(key, { value: err, storedAt: this.#s.clock() }, { ttl: ttlMs });
   }
 
-  /** Run `fn` once for concurrent callers with the same key. */
-  coalesce(key: string, fn: () => Promise<AuthInfo>): Promise<AuthInfo> {
+  /**
+   * Run `fn` once for concurrent callers with the same key. A caller that may wait (`mayWait`: a
+   * stream's recheck, whose introspection waits for a slot) joins any verification under way, but
+   * one that may not (a request) never joins one that may wait: it is answered at once or refused.
+   */
+  coalesce(key: string, fn: () => Promise<AuthInfo>, mayWait = false): Promise<AuthInfo> {
     // Closed: never join a verification started before close() (it may still succeed).
     if (this.#closed) return fn();
-    const pending = this.#inflight.get(key);
+    const pending = this.#inflight.get(key) ?? (mayWait ? this.#inflightWaiting.get(key) : undefined);
     if (pending) return pending;
-    const p = fn().finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, p);
+    const lane = mayWait ? this.#inflightWaiting : this.#inflight;
+    const p = fn().finally(() => lane.delete(key));
+    lane.set(key, p);
     return p;
   }
 

@@ -127,20 +127,25 @@ export class Verifier {
       return Promise.reject(negative);
     }
     if (check !== undefined) check(token);
-    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, waitForSlot));
+    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, waitForSlot), waitForSlot);
   }
 
   /**
    * For an `AuthInfo` an introspection answer gave: when the answer came (`atMs`, the injected
    * clock), the instant after which the guard no longer relies on it and would ask again
-   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later; the cache holds it no longer), and
+   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later, or before its `exp` if that comes
+   * first: the cache holds it no longer), and
    * whether it named an `exp` (else `expiresAt` is that bound, not the authorization server's). A
    * stream it opened is checked again then (`recheck.ts`). `undefined` for a JWT's, which nothing
    * but its `exp` ends.
    */
   answerOf(info: AuthInfo): { atMs: number; askAgainAtMs: number; hasExp: boolean } | undefined {
     const answer = this.#answers.get(info);
-    return answer === undefined ? undefined : { ...answer, askAgainAtMs: answer.atMs + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000 };
+    if (answer === undefined) return undefined;
+    let askAgainAtMs = answer.atMs + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000;
+    // As the cache: no longer at `exp` itself (a request then asks again, clockTolerance or not).
+    if (answer.hasExp && info.expiresAt !== undefined) askAgainAtMs = Math.min(askAgainAtMs, info.expiresAt * 1000 - 1);
+    return { ...answer, askAgainAtMs };
   }
 
   async #verifyUncached(token: string, key: string, waitForSlot: boolean): Promise<AuthInfo> {

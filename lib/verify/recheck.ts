@@ -18,6 +18,7 @@
 import { McpAuthError } from '../errors.js';
 import type { StreamEndReason } from '../events.js';
 import { identityOf } from '../policy/bindings.js';
+import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { boundKeyOf } from './claims.js';
 import type { Verifier } from './index.js';
@@ -48,22 +49,24 @@ function sameScopes(a: readonly string[], b: readonly string[]): boolean {
   return b.every((s) => set.has(s));
 }
 
-/** `now` grants what `then` did: the same identity, scopes and bound key (the resource is the guard's). */
+/**
+ * `now` grants what `then` did: the same issuer, subject and client (also without a `sub`, when the
+ * identity is the token itself), scopes and bound key (the resource is the guard's).
+ */
 function sameGrant(then: AuthInfo, now: AuthInfo): boolean {
-  return identityOf(then) === identityOf(now) && sameScopes(then.scopes, now.scopes) && boundKeyOf(then) === boundKeyOf(now);
-}
-
-/** A refusal on asking again: the token's fault (401: expired, or refused otherwise), else the authorization server's or the guard's. */
-function refused(err: unknown): Recheck {
-  if (!(err instanceof McpAuthError) || err.status !== 401) return { reason: 'recheck_failed' };
-  return { reason: err.reason === 'token_expired' ? 'token_expired' : 'token_revoked' };
+  return identityOf(then) === identityOf(now)
+    && then.clientId === now.clientId
+    && then.extra?.iss === now.extra?.iss
+    && then.extra?.sub === now.extra?.sub
+    && sameScopes(then.scopes, now.scopes)
+    && boundKeyOf(then) === boundKeyOf(now);
 }
 
 /**
  * The recheck of a stream `info` opened, `undefined` when its token is not introspected.
- * `toleranceSeconds` is `clockTolerance`: a stream ends when the guard stops accepting the token.
+ * `clockTolerance`: a stream ends when the guard stops accepting the token; `clock`: the guard's.
  */
-export function streamRecheck(verifier: Verifier, info: AuthInfo, toleranceSeconds: number): StreamRecheck | undefined {
+export function streamRecheck(verifier: Verifier, info: AuthInfo, { clockTolerance: toleranceSeconds, clock }: Pick<Config, 'clockTolerance' | 'clock'>): StreamRecheck | undefined {
   const spanOf = (answer: AuthInfo): AnswerSpan | undefined => {
     const a = verifier.answerOf(answer);
     if (a === undefined || answer.expiresAt === undefined) return undefined;
@@ -71,9 +74,19 @@ export function streamRecheck(verifier: Verifier, info: AuthInfo, toleranceSecon
   };
   const first = spanOf(info);
   if (first === undefined) return undefined;
+  /** The `exp` (ms) of the last good answer, if it named one. */
+  let expMs = verifier.answerOf(info)!.hasExp ? info.expiresAt! * 1000 : Infinity;
   const judge = (now: AuthInfo): Recheck => {
     const span = spanOf(now);
-    return span === undefined || (now !== info && !sameGrant(info, now)) ? { reason: 'token_changed' } : span;
+    if (span === undefined || (now !== info && !sameGrant(info, now))) return { reason: 'token_changed' };
+    expMs = Number.isFinite(span.expiresAtMs) ? now.expiresAt! * 1000 : Infinity;
+    return span;
+  };
+  /** A refusal: the token's fault (401: past its `exp`, or refused otherwise), else the authorization server's or the guard's. */
+  const refused = (err: unknown): Recheck => {
+    if (!(err instanceof McpAuthError) || err.status !== 401) return { reason: 'recheck_failed' };
+    // (An authorization server answers "inactive" for an expired token too.)
+    return { reason: err.reason === 'token_expired' || clock() >= expMs ? 'token_expired' : 'token_revoked' };
   };
   return {
     ...first,
