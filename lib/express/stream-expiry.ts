@@ -120,6 +120,8 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
     if (now >= span.expiresAtMs) return { reason: 'token_expired' };
     // (Before the answer came: the clock stepped back, and the cache no longer holds the answer.)
     if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
+    // The client has left: the write goes nowhere, and nobody need be asked.
+    if (res.destroyed) return 'pass';
     let r: Recheck | Promise<Recheck>;
     try {
       r = recheck!.run();

@@ -35,8 +35,9 @@
  * - more than `introspection.maxConcurrent` calls would be under way → 503 at once
  *   (`introspection_unavailable`, `Retry-After: 1`) and an `introspection_failed` event (reason
  *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each. A call
- *   made with `waitForSlot` (a stream's token asked about again: `recheck.ts`) waits for a call to
- *   end instead, in order: streams that age together are not cut by the guard's own bound.
+ *   made with `waitForSlot` (a stream's token asked about again: `recheck.ts`) waits for a slot
+ *   instead, in order: streams that age together are not cut by the guard's own bound. Those calls
+ *   hold at most half the slots (at least one), so requests always have the rest.
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
@@ -227,15 +228,25 @@ export function introspectionVerifier(
   const issuer = c.issuer;
   const parameters = Object.freeze({ token_type_hint: 'access_token' });
   const maxConcurrent = intro?.maxConcurrent ?? Infinity;
+  /** Rechecks (`waitForSlot` calls) hold at most half the slots (at least one): requests always have the rest. */
+  const recheckSlots = Math.max(1, Math.floor(maxConcurrent / 2));
   let underWay = 0;
-  /** Calls waiting for a slot (`waitForSlot`), first come first served: each is handed the slot of a call that ends. */
+  let rechecksUnderWay = 0;
+  /** Rechecks waiting for a slot, first come first served. */
   const waiting: (() => void)[] = [];
 
-  /** A call ended: its slot goes to the first waiting call, else it is free. */
-  function release(): void {
-    const next = waiting.shift();
-    if (next) next();
-    else underWay--;
+  /** Whether a recheck may start now. */
+  const recheckMayStart = (): boolean => underWay < maxConcurrent && rechecksUnderWay < recheckSlots;
+
+  /** A call ended: its slot is free, and goes to the first waiting recheck that may start. */
+  function release(recheck: boolean): void {
+    underWay--;
+    if (recheck) rechecksUnderWay--;
+    if (waiting.length > 0 && recheckMayStart()) {
+      underWay++;
+      rechecksUnderWay++;
+      waiting.shift()!();
+    }
   }
 
   function check(answer: Record<string, unknown>, nowSeconds: number): IntrospectedClaims {
@@ -286,11 +297,16 @@ export function introspectionVerifier(
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');
-    if (underWay < maxConcurrent) {
+    if (waitForSlot) {
+      if (recheckMayStart()) {
+        underWay++;
+        rechecksUnderWay++;
+      } else {
+        // (Started by release(), which counts it.)
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+    } else if (underWay < maxConcurrent) {
       underWay++;
-    } else if (waitForSlot) {
-      // (Handed the slot of a call that ends: underWay stays as it is.)
-      await new Promise<void>((resolve) => waiting.push(resolve));
     } else {
       emit?.({ type: 'introspection_failed', url, reason: 'too_many_calls' });
       throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'Too many token introspections are under way', retryAfterSeconds: 1 });
@@ -302,7 +318,7 @@ export function introspectionVerifier(
       // An endpoint that may have moved: the metadata may say where.
       throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
     } finally {
-      release();
+      release(waitForSlot);
     }
     try {
       return check(answer, c.clock() / 1000);

@@ -243,3 +243,19 @@ test('an answer without exp no longer ends its stream at cacheMaxAgeSeconds: the
   res.end();
   await s.ended;
 });
+
+test('a write after the client left asks nobody: no introspection for a stream that goes nowhere', async () => {
+  const token = opaqueToken();
+  answers.set(token, active());
+  const { s, res } = await openFor(token);
+  clock.advance(AGED_MS);
+  const closed = new Promise<void>((r) => res.on('close', () => r()));
+  s.res.destroy();
+  await closed;
+  res.write('data: nobody\n\n');
+  // A recheck started by that write would reach the authorization server within a few loop turns
+  // (loopback); none does (bounded: 2,000 turns, no timer).
+  for (let i = 0; i < 2000 && as.counts.introspection === 1; i++) await new Promise<void>((r) => setImmediate(r));
+  expect(as.counts.introspection).toBe(1);
+  expect(ended()).toEqual([]);
+});

@@ -1,0 +1,98 @@
+/**
+ * Streams' rechecks hold at most half of `introspection.maxConcurrent` (at least one), so requests
+ * always have the other half: with rechecks queued, a request with a new token still gets a slot
+ * (the authorization server is asked), and only one over the whole bound gets 503 at once. The
+ * queued rechecks start as slots free up, in order, and every stream then delivers. Real HTTP to a
+ * loopback authorization server that holds its answers; an injected clock; no sleeps.
+ */
+import express, { type Response } from 'express';
+import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { fakeClock } from '../helpers/clock.js';
+import { listen, type Listening } from '../helpers/http.js';
+import { startLoopbackAS, type IntrospectionAnswer, type LoopbackAS } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueOptions, opaqueToken, PING, RS_CLIENT } from '../helpers/opaque.js';
+import { openStream, type Opened } from '../helpers/sse-client.js';
+
+const MAX_AGE_S = 60;
+const clock = fakeClock();
+let as: LoopbackAS;
+let guard: McpAuthGuard;
+let srv: Listening;
+const opened: Response[] = [];
+
+beforeAll(async () => {
+  as = await startLoopbackAS();
+  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 4 } }));
+  const app = express();
+  app.use(express.json());
+  app.get('/mcp', guard.protect(), (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.flushHeaders();
+    opened.push(res);
+  });
+  app.post('/mcp', guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
+  srv = await listen(app);
+});
+afterAll(async () => {
+  await srv.close();
+  await guard.close();
+  await as.close();
+});
+
+/** Let the event loop turn up to `turns` times until `cond()` (no timers: bounded by turns). */
+async function until(cond: () => boolean, turns = 4000): Promise<void> {
+  for (let i = 0; i < turns && !cond(); i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+const post = (token: string) => fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
+  .then(async (r) => { await r.arrayBuffer(); return r.status; });
+
+test('rechecks take half the slots; requests get the rest; one over the bound gets 503; queued rechecks follow in order', async () => {
+  const tokens = [opaqueToken(), opaqueToken(), opaqueToken(), opaqueToken()];
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  const streams: { s: Opened; res: Response }[] = [];
+  for (const t of tokens) {
+    const s = await openStream(`${srv.url}/mcp`, t, 'GET');
+    expect(s.res.statusCode).toBe(200);
+    streams.push({ s, res: opened.at(-1)! });
+  }
+  // From now on the authorization server holds every answer until told.
+  const held: { token: string | null; answer: () => void }[] = [];
+  as.introspect = (req): Promise<IntrospectionAnswer> => new Promise((resolve) => {
+    held.push({ token: req.token, answer: () => resolve({ body: activeAnswer(as, clock.seconds()) }) });
+  });
+  clock.advance(MAX_AGE_S * 1000 + 1);
+  for (const { res } of streams) res.write('data: tick\n\n');
+  await until(() => held.length >= 2);
+  // Two rechecks under way (half of 4); the other two wait.
+  expect(held.map((h) => h.token)).toEqual(tokens.slice(0, 2));
+
+  // Requests with new tokens take the other two slots: the authorization server is asked.
+  const a = opaqueToken();
+  const b = opaqueToken();
+  const pa = post(a);
+  const pb = post(b);
+  await until(() => held.length >= 4);
+  expect(held.slice(2).map((h) => h.token).sort()).toEqual([a, b].sort());
+  // One more is over the whole bound: 503 at once.
+  expect(await post(opaqueToken())).toBe(503);
+
+  // Answer the first recheck: the third stream's recheck starts (in order), not before.
+  held[0]!.answer();
+  await until(() => held.length >= 5);
+  expect(held[4]!.token).toBe(tokens[2]);
+  // Answer everything, as it comes.
+  for (let answered = 1; answered < 6; answered++) {
+    await until(() => held.length > answered);
+    held[answered]!.answer();
+  }
+  expect(await pa).toBe(200);
+  expect(await pb).toBe(200);
+  for (const { s, res } of streams) {
+    await until(() => s.text().includes('data: tick'));
+    expect(s.text()).toContain('data: tick');
+    res.end();
+    await s.ended;
+  }
+  expect(held.map((h) => h.token).filter((t) => tokens.includes(t!))).toEqual(tokens);
+});
