@@ -32,7 +32,7 @@ import type { Verifier } from '../verify/index.js';
 import { streamRecheck } from '../verify/recheck.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
-import { endStreamAtExpiry } from './stream-expiry.js';
+import { endStreamWithToken } from './stream-expiry.js';
 import type { Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
@@ -250,15 +250,16 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
     // body that is no listen settles it: a header saying otherwise, the server refuses).
     const method = req.method;
     if (info.expiresAt !== undefined && (method === 'GET' || (method === 'POST' && (body === undefined || isListen(body))))) {
-      // At the same instant the guard stops accepting the token (exp + clockTolerance).
-      endStreamAtExpiry(res, {
-        expiresAtMs: (info.expiresAt + c.clockTolerance) * 1000,
+      // An introspected token is asked about again once its answer is older than cacheMaxAgeSeconds
+      // or at its exp (recheck.ts); any token ends the stream when the guard stops accepting it
+      // (exp + clockTolerance).
+      const recheck = streamRecheck(verifier, info, c);
+      endStreamWithToken(res, {
+        span: recheck?.span ?? { answeredAtMs: -Infinity, askAgainAtMs: Infinity, expiresAtMs: (info.expiresAt + c.clockTolerance) * 1000 },
         clock: c.clock,
         applies: () => req.method === 'GET' || opensListen(req),
         ended: (reason) => emit?.(streamEndedEvent(info, reason)),
-        // An introspected token is asked about again once its answer is older than
-        // cacheMaxAgeSeconds (and its span, not expiresAt above, bounds the stream).
-        recheck: streamRecheck(verifier, info, c),
+        recheck: recheck?.run,
       });
     }
     if (sessions !== undefined) {

@@ -1,15 +1,16 @@
 /**
  * Long-lived streams end with their token. A `GET` stream (Streamable HTTP) or a 2026-07-28
  * `subscriptions/listen` answer is one request that may stay open for hours, carrying messages
- * (task results, resource updates) long after the token that opened it expired. The guard cannot
- * re-check a request, so it ends its stream instead: the first write (or `end(data)`) at or after
+ * (task results, resource updates) long after the token that opened it expired. A response cannot
+ * be refused halfway, so the guard ends it instead: the first write (or `end(data)`) at or after
  * the instant the guard stops accepting the token (`exp` + `clockTolerance`, the injected clock)
  * ends the response without that data, and every later write or `end` is dropped (their callbacks
  * still run). No timer: a stream that writes nothing sends nothing either, and keep-alives count
  * as writes. The client opens it again with its current token, which the guard checks again.
  *
  * An introspected token is also asked about again (`lib/verify/recheck.ts`): the first write once
- * its introspection answer is older than `cacheMaxAgeSeconds` (or was given later than now: a clock
+ * its introspection answer is older than `cacheMaxAgeSeconds` or reached its `exp` (or was given
+ * later than now: a clock
  * stepped back) starts the check, and that write and every later one (an `end` included) are held,
  * in order, until the answer. If it keeps the stream going, they go out and the stream runs until
  * the new answer's `exp` (none: no end by time), next asked about when that answer is as old; if
@@ -32,45 +33,41 @@ import { headerOf, writeHeadHeaders, type Headers } from './head.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
-/** The callback among a `write`/`end` call's arguments, run as Node would, on the next tick. */
+/** The callback among a `write`/`end` call's arguments. */
+function callbackOf(args: unknown[]): (() => void) | undefined {
+  return args.find((a) => typeof a === 'function') as (() => void) | undefined;
+}
+
+/** Run a dropped `write`/`end` call's callback as Node would, on the next tick. */
 function settle(args: unknown[]): void {
-  const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+  const cb = callbackOf(args);
   if (cb) process.nextTick(cb);
 }
 
-/** What `endStreamAtExpiry` watches. */
+/** What `endStreamWithToken` watches. */
 export interface StreamWatch {
-  /**
-   * When the guard stops accepting the token (ms, `clock`'s): `exp` + `clockTolerance` (with a
-   * recheck, its `expiresAtMs`).
-   */
-  expiresAtMs: number;
+  /** What the stream relies on (ms, `clock`'s): with a JWT, its `exp` + `clockTolerance` alone. */
+  span: AnswerSpan;
   clock: () => number;
   /** Whether the answer is one to watch (asked at its first write: a listen, a GET). */
   applies: () => boolean;
   /** Called once when this module ends the stream (for the `stream_ended` event). */
   ended: (reason: StreamEndReason) => void;
-  /** With an introspected token: the span of its answer, and how to ask about it again. */
-  recheck?: StreamRecheck | undefined;
+  /** With an introspected token: how to ask about it again. */
+  recheck?: StreamRecheck['run'] | undefined;
 }
 
 /** A `write` or `end` held while the token is asked about again. */
 interface Held { end: boolean; args: unknown[] }
 
-/** The callback of an `end` call, for ending without its data. */
-function callbackOf(args: unknown[]): unknown[] {
-  const cb = args.find((a) => typeof a === 'function');
-  return cb === undefined ? [] : [cb];
-}
-
 /**
  * End `res` (when `applies()` and it is an event stream) at its first write or `end(data)` at or
  * after `expiresAtMs`, or when asking about its token again does not keep it going.
  */
-export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
+export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   const { clock, applies, ended, recheck } = watch;
-  /** The span this stream relies on (no recheck: the token's life). */
-  let span: AnswerSpan = recheck ?? { answeredAtMs: -Infinity, askAgainAtMs: Infinity, expiresAtMs: watch.expiresAtMs };
+  /** The span this stream relies on now. */
+  let span = watch.span;
   const orig = { writeHead: res.writeHead as unknown as Fn, write: res.write as unknown as Fn, end: res.end as unknown as Fn };
   /** The headers given to `writeHead` (Node sends them without setting them on `res`). */
   let headHeaders: Headers;
@@ -112,19 +109,22 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
 
   /**
    * Before a watched write or `end(data)` while open: `'pass'`, `'hold'` (asking again: the caller
-   * queues it), or why it ends here.
+   * queues it), or why it ends here. `answered`: a held write released by the answer it waited
+   * for, which is not asked about again (an answer given between `exp` and `exp` + `clockTolerance`
+   * is past its `askAgainAtMs` at once: each later write asks, as each request does then).
    */
-  function gate(): 'pass' | 'hold' | { reason: StreamEndReason } {
+  function gate(answered = false): 'pass' | 'hold' | { reason: StreamEndReason } {
     if (held !== undefined) return 'hold';
     const now = clock();
     if (now >= span.expiresAtMs) return { reason: 'token_expired' };
+    if (answered || recheck === undefined) return 'pass';
     // (Before the answer came: the clock stepped back, and the cache no longer holds the answer.)
     if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
     // The client has left: the write goes nowhere, and nobody need be asked.
     if (res.destroyed) return 'pass';
     let r: Recheck | Promise<Recheck>;
     try {
-      r = recheck!.run();
+      r = recheck();
     } catch {
       r = { reason: 'recheck_failed' };
     }
@@ -158,15 +158,15 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
     }
     span = r;
     for (const h of queue) {
-      if (h.end) streamEnd(h.args);
-      else streamWrite(h.args);
+      if (h.end) streamEnd(h.args, true);
+      else streamWrite(h.args, true);
     }
   }
 
-  function streamWrite(args: unknown[]): boolean {
+  function streamWrite(args: unknown[], answered = false): boolean {
     if (state === 'done' || (state === 'open' && !isWatched())) return orig.write.apply(res, args) as boolean;
     if (state === 'open') {
-      const g = gate();
+      const g = gate(answered);
       if (g === 'pass') return orig.write.apply(res, args) as boolean;
       if (g === 'hold') {
         held!.push({ end: false, args });
@@ -181,13 +181,14 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
     return true;
   }
 
-  function streamEnd(args: unknown[]): Response {
+  function streamEnd(args: unknown[], answered = false): Response {
     if (state === 'done') return orig.end.apply(res, args) as Response;
     if (state === 'ending') {
       // This module's own end, through any later hook: without data a later hook flushes into it
       // (what a list filter held of an event is not sent after the refusal).
       state = 'ended';
-      return orig.end.apply(res, callbackOf(args)) as Response;
+      const cb = callbackOf(args);
+      return orig.end.apply(res, cb === undefined ? [] : [cb]) as Response;
     }
     if (state === 'ended') {
       // (An end after this module ended the answer would be a write after end: an 'error' event.)
@@ -200,7 +201,7 @@ export function endStreamAtExpiry(res: Response, watch: StreamWatch): void {
     }
     const data = args[0] !== undefined && args[0] !== null && typeof args[0] !== 'function';
     if (data && isWatched()) {
-      const g = gate();
+      const g = gate(answered);
       if (g === 'hold') {
         held!.push({ end: true, args });
         return res;

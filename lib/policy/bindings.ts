@@ -64,11 +64,6 @@ function workOutOwner(info: AuthInfo): Owner {
   return { identity: JSON.stringify([iss, extra.sub, client]), principal: JSON.stringify([iss, 'sub', extra.sub]) };
 }
 
-/** Who a token speaks for: issuer, subject and client, or without a `sub` the token itself (see the header). */
-export function identityOf(info: AuthInfo): string {
-  return ownerOf(info).identity;
-}
-
 /**
  * Whose share of the DPoP replay record a token's proofs count against: its identity (issuer,
  * subject, client: one user's client, whatever its keys and tokens), or, without a `sub`, its

@@ -54,8 +54,8 @@ export class VerificationCache {
   readonly #positive: LRUCache<string, Entry<AuthInfo>> | undefined;
   readonly #negative: LRUCache<string, Entry<McpAuthError>> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
-  /** Verifications that may wait for an introspection slot (streams' rechecks): requests never join them. */
-  readonly #inflightWaiting = new Map<string, Promise<AuthInfo>>();
+  /** Streams' rechecks, which may wait for an introspection slot: requests never join them. */
+  readonly #inflightRechecks = new Map<string, Promise<AuthInfo>>();
   readonly #s: CacheSettings;
   #closed = false;
 
@@ -111,16 +111,16 @@ export class VerificationCache {
   }
 
   /**
-   * Run `fn` once for concurrent callers with the same key. A caller that may wait (`mayWait`: a
-   * stream's recheck, whose introspection waits for a slot) joins any verification under way, but
-   * one that may not (a request) never joins one that may wait: it is answered at once or refused.
+   * Run `fn` once for concurrent callers with the same key. A stream's `recheck` (whose
+   * introspection may wait for a slot) joins any verification under way, but a request never joins
+   * a recheck: it is answered at once or refused.
    */
-  coalesce(key: string, fn: () => Promise<AuthInfo>, mayWait = false): Promise<AuthInfo> {
+  coalesce(key: string, fn: () => Promise<AuthInfo>, recheck = false): Promise<AuthInfo> {
     // Closed: never join a verification started before close() (it may still succeed).
     if (this.#closed) return fn();
-    const pending = this.#inflight.get(key) ?? (mayWait ? this.#inflightWaiting.get(key) : undefined);
+    const pending = this.#inflight.get(key) ?? (recheck ? this.#inflightRechecks.get(key) : undefined);
     if (pending) return pending;
-    const lane = mayWait ? this.#inflightWaiting : this.#inflight;
+    const lane = recheck ? this.#inflightRechecks : this.#inflight;
     const p = fn().finally(() => lane.delete(key));
     lane.set(key, p);
     return p;
@@ -138,6 +138,7 @@ export class VerificationCache {
   close(): void {
     this.#closed = true;
     this.#inflight.clear();
+    this.#inflightRechecks.clear();
     this.#positive?.clear();
     this.#negative?.clear();
   }

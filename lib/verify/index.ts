@@ -37,7 +37,7 @@ export class Verifier {
   readonly #issuers: readonly Issuer[];
   /** With several issuers: each by its identifier, for the JWT whose `iss` names it. */
   readonly #byIss: ReadonlyMap<string, Issuer> | undefined;
-  readonly #opaque: ((token: string, waitForSlot: boolean) => Promise<AuthInfo>) | undefined;
+  readonly #opaque: ((token: string, recheck: boolean) => Promise<AuthInfo>) | undefined;
   /** Each introspected `AuthInfo`'s answer: when it came (ms, the injected clock), whether it named an `exp`. */
   readonly #answers = new WeakMap<AuthInfo, { atMs: number; hasExp: boolean }>();
 
@@ -82,8 +82,8 @@ export class Verifier {
     if (this.#issuers.length > 1) this.#byIss = new Map(this.#issuers.map((i) => [i.issuer, i]));
     if (c.tokenFormat !== 'jwt') {
       const introspect = introspectionVerifier(c, this.#issuers[0]!.discovery, emit);
-      this.#opaque = async (token, waitForSlot) => {
-        const { claims, exp } = await introspect(token, waitForSlot);
+      this.#opaque = async (token, recheck) => {
+        const { claims, exp } = await introspect(token, recheck);
         // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
         // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
         // requireBearerAuth would take the token just accepted for expired.
@@ -107,14 +107,15 @@ export class Verifier {
   }
 
   /**
-   * {@link verify} for a token asked about again (a stream's: `recheck.ts`): an introspection call
-   * it needs waits for a slot instead of being refused by `introspection.maxConcurrent`.
+   * {@link verify} for a stream's token asked about again (`recheck.ts`): an introspection call it
+   * needs waits for a slot instead of being refused by `introspection.maxConcurrent`, and requests
+   * never join it.
    */
-  verifyAgain(token: string): AuthInfo | Promise<AuthInfo> {
+  recheck(token: string): AuthInfo | Promise<AuthInfo> {
     return this.#verify(token, undefined, undefined, true);
   }
 
-  #verify(token: string, detail: { cached: boolean } | undefined, check: ((token: string) => void) | undefined, waitForSlot: boolean): AuthInfo | Promise<AuthInfo> {
+  #verify(token: string, detail: { cached: boolean } | undefined, check: ((token: string) => void) | undefined, recheck: boolean): AuthInfo | Promise<AuthInfo> {
     const key = this.cache.key(token);
     const hit = this.cache.get(key);
     if (hit !== undefined) {
@@ -127,17 +128,17 @@ export class Verifier {
       return Promise.reject(negative);
     }
     if (check !== undefined) check(token);
-    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, waitForSlot), waitForSlot);
+    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, recheck), recheck);
   }
 
   /**
    * For an `AuthInfo` an introspection answer gave: when the answer came (`atMs`, the injected
-   * clock), the instant after which the guard no longer relies on it and would ask again
-   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later, or before its `exp` if that comes
-   * first: the cache holds it no longer), and
-   * whether it named an `exp` (else `expiresAt` is that bound, not the authorization server's). A
-   * stream it opened is checked again then (`recheck.ts`). `undefined` for a JWT's, which nothing
-   * but its `exp` ends.
+   * clock); the instant after which the guard no longer relies on it and would ask again
+   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later, or just before its `exp` if that
+   * comes first, when the cache holds it no longer; already past for an answer given between `exp`
+   * and `exp` + `clockTolerance`, which is never cached); and whether it named an `exp` (else
+   * `expiresAt` is the cache's bound, not the authorization server's). A stream it opened is checked
+   * again then (`recheck.ts`). `undefined` for a JWT's, which nothing but its `exp` ends.
    */
   answerOf(info: AuthInfo): { atMs: number; askAgainAtMs: number; hasExp: boolean } | undefined {
     const answer = this.#answers.get(info);
@@ -148,13 +149,12 @@ export class Verifier {
     return { ...answer, askAgainAtMs };
   }
 
-  async #verifyUncached(token: string, key: string, waitForSlot: boolean): Promise<AuthInfo> {
+  async #verifyUncached(token: string, key: string, recheck: boolean): Promise<AuthInfo> {
     const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
-    const opaque = this.#opaque;
-    const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : opaque && ((t: string) => opaque(t, waitForSlot));
+    const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : this.#opaque;
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
-      const info = await run(token);
+      const info = await run(token, recheck);
       this.cache.set(key, info, info.expiresAt);
       return info;
     } catch (err) {

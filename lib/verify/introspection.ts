@@ -35,7 +35,7 @@
  * - more than `introspection.maxConcurrent` calls would be under way → 503 at once
  *   (`introspection_unavailable`, `Retry-After: 1`) and an `introspection_failed` event (reason
  *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each. A call
- *   made with `waitForSlot` (a stream's token asked about again: `recheck.ts`) waits for a slot
+ *   made with `recheck` (a stream's token asked about again: `recheck.ts`) waits for a slot
  *   instead, in order: streams that age together are not cut by the guard's own bound. Those calls
  *   hold at most half the slots (at least one), so requests always have the rest.
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
@@ -220,7 +220,7 @@ export function introspectionVerifier(
   c: Config,
   discovery: Discovery,
   emit: Emit,
-): (token: string, waitForSlot?: boolean) => Promise<IntrospectedClaims> {
+): (token: string, recheck?: boolean) => Promise<IntrospectedClaims> {
   const intro = c.introspection;
   const audiences = new Set(c.audiences);
   const requireAudience = intro?.requireAudience ?? true;
@@ -228,7 +228,10 @@ export function introspectionVerifier(
   const issuer = c.issuer;
   const parameters = Object.freeze({ token_type_hint: 'access_token' });
   const maxConcurrent = intro?.maxConcurrent ?? Infinity;
-  /** Rechecks (`waitForSlot` calls) hold at most half the slots (at least one): requests always have the rest. */
+  /**
+   * Streams' rechecks (`recheck` calls) hold at most half the slots (at least one): requests always
+   * have the rest (but with `maxConcurrent: 1`, when a recheck holds the one slot).
+   */
   const recheckSlots = Math.max(1, Math.floor(maxConcurrent / 2));
   let underWay = 0;
   let rechecksUnderWay = 0;
@@ -238,13 +241,18 @@ export function introspectionVerifier(
   /** Whether a recheck may start now. */
   const recheckMayStart = (): boolean => underWay < maxConcurrent && rechecksUnderWay < recheckSlots;
 
+  /** Count a call that starts. */
+  function take(recheck: boolean): void {
+    underWay++;
+    if (recheck) rechecksUnderWay++;
+  }
+
   /** A call ended: its slot is free, and goes to the first waiting recheck that may start. */
   function release(recheck: boolean): void {
     underWay--;
     if (recheck) rechecksUnderWay--;
     if (waiting.length > 0 && recheckMayStart()) {
-      underWay++;
-      rechecksUnderWay++;
+      take(true);
       waiting.shift()!();
     }
   }
@@ -286,7 +294,7 @@ export function introspectionVerifier(
     return { claims: answer, exp };
   }
 
-  return async function introspect(token: string, waitForSlot = false): Promise<IntrospectedClaims> {
+  return async function introspect(token: string, recheck = false): Promise<IntrospectedClaims> {
     let config: client.Configuration;
     try {
       config = await discovery.introspection();
@@ -297,16 +305,12 @@ export function introspectionVerifier(
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');
-    if (waitForSlot) {
-      if (recheckMayStart()) {
-        underWay++;
-        rechecksUnderWay++;
-      } else {
-        // (Started by release(), which counts it.)
-        await new Promise<void>((resolve) => waiting.push(resolve));
-      }
+    if (recheck) {
+      // (One that waits is started, and counted, by release().)
+      if (recheckMayStart()) take(true);
+      else await new Promise<void>((resolve) => waiting.push(resolve));
     } else if (underWay < maxConcurrent) {
-      underWay++;
+      take(false);
     } else {
       emit?.({ type: 'introspection_failed', url, reason: 'too_many_calls' });
       throw new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'Too many token introspections are under way', retryAfterSeconds: 1 });
@@ -318,7 +322,7 @@ export function introspectionVerifier(
       // An endpoint that may have moved: the metadata may say where.
       throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
     } finally {
-      release(waitForSlot);
+      release(recheck);
     }
     try {
       return check(answer, c.clock() / 1000);
