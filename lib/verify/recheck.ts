@@ -67,6 +67,8 @@ function sameGrant(then: AuthInfo, now: AuthInfo): boolean {
  * `clockTolerance`: a stream ends when the guard stops accepting the token; `clock`: the guard's.
  */
 export function streamRecheck(verifier: Verifier, info: AuthInfo, { clockTolerance, clock }: Pick<Config, 'clockTolerance' | 'clock'>): StreamRecheck | undefined {
+  // (A JWT's stream, the common case: nothing is built.)
+  if (verifier.answerOf(info) === undefined) return undefined;
   const spanOf = (answer: AuthInfo): AnswerSpan | undefined => {
     const a = verifier.answerOf(answer);
     if (a === undefined || answer.expiresAt === undefined) return undefined;

@@ -5,43 +5,14 @@
  * cut them: a stream's recheck waits for a slot (in order) instead of being refused, so every
  * stream gets the broadcast and none ends (`stream_ended` never emitted).
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
+import type { Response } from 'express';
+import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
 import { openStream, type Opened } from '../helpers/sse-client.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
-const clock = fakeClock();
-const events: GuardEvent[] = [];
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, {
-    clock,
-    cacheMaxAgeSeconds: MAX_AGE_S,
-    introspection: { ...RS_CLIENT, maxConcurrent: 2 },
-    onEvent: (e) => { events.push(e); },
-  }));
-  const app = express();
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 2 } } });
+const { clock, events, opened } = suite;
 
 /** Until the client has more than `before` characters, or its stream ended. */
 function arrival(s: Opened, before: number): Promise<void> {
@@ -53,10 +24,10 @@ function arrival(s: Opened, before: number): Promise<void> {
 }
 
 test('a broadcast to three aged streams of active tokens, maxConcurrent 2: every stream gets it', async () => {
-  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds()) });
   const streams: { s: Opened; res: Response }[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET');
+    const s = await openStream(suite.url, opaqueToken(), 'GET');
     expect(s.res.statusCode).toBe(200);
     streams.push({ s, res: opened.at(-1)! });
   }

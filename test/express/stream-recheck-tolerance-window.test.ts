@@ -6,40 +6,14 @@
  * stream, rather than asking again at once, in a loop, with nothing delivered (each later write
  * asks again, as each request does then).
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken, PING } from '../helpers/opaque.js';
-import { openStream } from '../helpers/sse-client.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 
-const clock = fakeClock(1_800_000_000_000);
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 300, clockTolerance: 60 }));
-  const app = express();
-  app.use(express.json());
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  app.post('/mcp', guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const suite = recheckSuite({ startMs: 1_800_000_000_000, options: { cacheMaxAgeSeconds: 300, clockTolerance: 60 } });
+const { clock } = suite;
 
 test('30 s past exp (clockTolerance 60), the authorization server still vouching: the held write goes out after one introspection, as a request is allowed', async () => {
+  const { as } = suite;
   const token = opaqueToken();
   const exp = clock.seconds() + 100;
   // The authorization server's clock is behind: it still calls the token active, with its exp.
@@ -50,14 +24,10 @@ test('30 s past exp (clockTolerance 60), the authorization server still vouching
     if (as.counts.introspection >= LOOPS) looped();
     return { body: activeAnswer(as, clock.seconds(), { exp }) };
   };
-  const s = await openStream(`${srv.url}/mcp`, token, 'GET');
-  expect(s.res.statusCode).toBe(200);
-  const res = opened.at(-1)!;
+  const { s, res } = await suite.open(token);
 
   clock.advance(130_000); // exp + 30 s: within clockTolerance
-  const post = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
-  await post.arrayBuffer();
-  expect(post.status).toBe(200); // a request is allowed now
+  expect(await suite.post(token)).toBe(200); // a request is allowed now
   as.resetCounts();
 
   const arrived = new Promise<void>((r) => {

@@ -7,59 +7,35 @@
  * could not be asked (`recheck_failed`). A good answer's `exp` is the stream's new end. Real HTTP to
  * a loopback introspection endpoint the test controls; an injected clock.
  */
-import express, { type RequestHandler, type Response } from 'express';
-import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type IntrospectionAnswer, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
-import { openStream, push, type Opened } from '../helpers/sse-client.js';
+import type { RequestHandler, Response } from 'express';
+import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
+import { push } from '../helpers/sse-client.js';
 
 const MAX_AGE_S = 60;
 /** Older than cacheMaxAgeSeconds (at exactly that age the cache still holds an answer, and a stream relies on it). */
 const AGED_MS = MAX_AGE_S * 1000 + 1;
-const clock = fakeClock();
-const events: GuardEvent[] = [];
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-/** The server side of the streams the handler opened, in order. */
-const opened: Response[] = [];
 /** What reached the response beneath the guard's hooks (a spy mounted before protect()), per stream. */
 const sent = new WeakMap<Response, string[]>();
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: MAX_AGE_S, onEvent: (e) => { events.push(e); } }));
-  const spy: RequestHandler = (_req, res, next) => {
-    const log: string[] = [];
-    sent.set(res, log);
-    const write = res.write;
-    res.write = function (this: Response, ...args: unknown[]) {
-      log.push(String(args[0]));
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as Response['write'];
-    next();
-  };
-  const app = express();
-  app.use(express.json());
-  app.get('/mcp', spy, guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  app.post('/mcp', guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const spy: RequestHandler = (_req, res, next) => {
+  const log: string[] = [];
+  sent.set(res, log);
+  const write = res.write;
+  res.write = function (this: Response, ...args: unknown[]) {
+    log.push(String(args[0]));
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as Response['write'];
+  next();
+};
+const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S }, before: [spy] });
+const { clock, events } = suite;
+let as: typeof suite.as;
 
 /** Token → the answer the authorization server gives for it now (default: inactive). */
 let answers: Map<string, () => IntrospectionAnswer | Promise<IntrospectionAnswer>>;
 beforeEach(() => {
+  as = suite.as;
   events.length = 0;
   as.resetCounts();
   as.faults.introspection = 'ok';
@@ -69,13 +45,8 @@ beforeEach(() => {
 
 const active = (claims: Record<string, unknown> = {}) => () => ({ body: activeAnswer(as, clock.seconds(), claims) });
 
-async function openFor(token: string): Promise<{ s: Opened; res: Response }> {
-  const s = await openStream(`${srv.url}/mcp`, token, 'GET');
-  expect(s.res.statusCode).toBe(200);
-  return { s, res: opened.at(-1)! };
-}
-
-const ended = () => events.filter((e) => e.type === 'stream_ended');
+const openFor = (token: string) => suite.open(token);
+const ended = () => suite.streamEnded();
 
 test('within cacheMaxAgeSeconds a stream asks nothing again; after it, a token the authorization server still vouches for goes on, asked about once per answer', async () => {
   const token = opaqueToken();
@@ -181,8 +152,7 @@ test('a cache entry the client\'s other requests refreshed answers the stream: n
   answers.set(token, active());
   const { s, res } = await openFor(token);
   clock.advance(AGED_MS);
-  const post = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
-  expect(post.status).toBe(200);
+  expect(await suite.post(token)).toBe(200);
   expect(as.counts.introspection).toBe(2);
   await push(s, res, 'after');
   expect(s.text()).toContain('data: after');

@@ -7,82 +7,46 @@
  * Scenario: maxConcurrent 1; a made-up token's introspection is held by the authorization server
  * (the one slot); a stream of token T aged and wrote (its recheck waits); a POST with T comes.
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type IntrospectionAnswer, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken, PING, RS_CLIENT } from '../helpers/opaque.js';
+import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueToken, PING, RS_CLIENT } from '../helpers/opaque.js';
 import { openStream } from '../helpers/sse-client.js';
+import { recheckSuite, turnsUntil as until } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
-const clock = fakeClock();
-const events: GuardEvent[] = [];
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, {
-    clock,
-    cacheMaxAgeSeconds: MAX_AGE_S,
-    introspection: { ...RS_CLIENT, maxConcurrent: 1 },
-    onEvent: (e) => { events.push(e); },
-  }));
-  const app = express();
-  app.use(express.json());
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  app.post('/mcp', guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
-
-/** Let the event loop turn up to `turns` times until `cond()` (no timers: bounded by turns). */
-async function until(cond: () => boolean, turns = 2000): Promise<void> {
-  for (let i = 0; i < turns && !cond(); i++) await new Promise<void>((r) => setImmediate(r));
-}
+const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 1 } } });
+const { clock, opened } = suite;
 
 test('a request whose token a waiting stream recheck is introspecting gets 503 at once, as any request over maxConcurrent', async () => {
   const t = opaqueToken();
   const flood = opaqueToken();
   let releaseFlood!: () => void;
-  as.introspect = (req): IntrospectionAnswer | Promise<IntrospectionAnswer> => {
+  suite.as.introspect = (req): IntrospectionAnswer | Promise<IntrospectionAnswer> => {
     if (req.token === flood) return new Promise((resolve) => { releaseFlood = () => resolve({ body: { active: false } }); });
-    return { body: activeAnswer(as, clock.seconds()) };
+    return { body: activeAnswer(suite.as, clock.seconds()) };
   };
-  const s = await openStream(`${srv.url}/mcp`, t, 'GET');
+  const s = await openStream(suite.url, t, 'GET');
   expect(s.res.statusCode).toBe(200);
   const stream = opened.at(-1)!;
   clock.advance(MAX_AGE_S * 1000 + 1);
 
   // The one slot: a made-up token's introspection, held by the authorization server.
-  const floodReq = fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${flood}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
-  await until(() => as.introspectionRequests.some((r) => r.token === flood));
-  expect(as.introspectionRequests.some((r) => r.token === flood)).toBe(true);
+  const floodReq = fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${flood}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
+  await until(() => suite.as.introspectionRequests.some((r) => r.token === flood));
+  expect(suite.as.introspectionRequests.some((r) => r.token === flood)).toBe(true);
 
   // The stream writes: its recheck of T waits for the slot.
   stream.write('data: tick\n\n');
 
   // Control: a request with another new token gets 503 at once, within the same bound.
   let control: number | undefined;
-  void fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${opaqueToken()}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
+  void fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${opaqueToken()}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
     .then(async (r) => { control = r.status; await r.arrayBuffer(); });
   await until(() => control !== undefined);
   expect(control).toBe(503);
 
   // The stream's client (or anyone holding T) sends a request.
   let answered: number | undefined;
-  const post = fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
+  const post = fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
     .then(async (r) => { answered = r.status; await r.arrayBuffer(); return r.status; });
   await until(() => answered !== undefined);
   const beforeRelease = answered;

@@ -5,61 +5,31 @@
  * queued rechecks start as slots free up, in order, and every stream then delivers. Real HTTP to a
  * loopback authorization server that holds its answers; an injected clock; no sleeps.
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type IntrospectionAnswer, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken, PING, RS_CLIENT } from '../helpers/opaque.js';
+import type { Response } from 'express';
+import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
 import { openStream, type Opened } from '../helpers/sse-client.js';
+import { recheckSuite, turnsUntil as until } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
-const clock = fakeClock();
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
+const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 4 } } });
+const { clock, opened } = suite;
 
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 4 } }));
-  const app = express();
-  app.use(express.json());
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  app.post('/mcp', guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
-
-/** Let the event loop turn up to `turns` times until `cond()` (no timers: bounded by turns). */
-async function until(cond: () => boolean, turns = 4000): Promise<void> {
-  for (let i = 0; i < turns && !cond(); i++) await new Promise<void>((r) => setImmediate(r));
-}
-
-const post = (token: string) => fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
-  .then(async (r) => { await r.arrayBuffer(); return r.status; });
+const post = (token: string) => suite.post(token);
 
 test('rechecks take half the slots; requests get the rest; one over the bound gets 503; queued rechecks follow in order', async () => {
   const tokens = [opaqueToken(), opaqueToken(), opaqueToken(), opaqueToken()];
-  as.introspect = () => ({ body: activeAnswer(as, clock.seconds()) });
+  suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds()) });
   const streams: { s: Opened; res: Response }[] = [];
   for (const t of tokens) {
-    const s = await openStream(`${srv.url}/mcp`, t, 'GET');
+    const s = await openStream(suite.url, t, 'GET');
     expect(s.res.statusCode).toBe(200);
     streams.push({ s, res: opened.at(-1)! });
   }
   // From now on the authorization server holds every answer until told.
   const held: { token: string | null; answer: () => void }[] = [];
-  as.introspect = (req): Promise<IntrospectionAnswer> => new Promise((resolve) => {
-    held.push({ token: req.token, answer: () => resolve({ body: activeAnswer(as, clock.seconds()) }) });
+  suite.as.introspect = (req): Promise<IntrospectionAnswer> => new Promise((resolve) => {
+    held.push({ token: req.token, answer: () => resolve({ body: activeAnswer(suite.as, clock.seconds()) }) });
   });
   clock.advance(MAX_AGE_S * 1000 + 1);
   for (const { res } of streams) res.write('data: tick\n\n');

@@ -1,0 +1,90 @@
+/**
+ * What the stream-recheck suites share: a loopback authorization server (introspection answers the
+ * test sets), an injected clock, a guard for opaque tokens (`cacheMaxAgeSeconds` 60 unless given,
+ * decision events recorded) and an app on 127.0.0.1 where `GET /mcp` opens an event stream the test
+ * writes to and `POST /mcp` answers a JSON-RPC result, both behind `protect()`. Registers its own
+ * `beforeAll`/`afterAll`.
+ */
+import express, { type RequestHandler, type Response } from 'express';
+import { mcpAuth, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
+import { fakeClock, type FakeClock } from './clock.js';
+import { listen, type Listening } from './http.js';
+import { startLoopbackAS, type LoopbackAS } from './loopback-as.js';
+import { opaqueOptions, PING } from './opaque.js';
+import { openStream, type Opened } from './sse-client.js';
+
+export interface RecheckSuite {
+  readonly as: LoopbackAS;
+  readonly guard: McpAuthGuard;
+  readonly url: string;
+  readonly clock: FakeClock;
+  /** Every guard event so far (clear it with `events.length = 0`). */
+  readonly events: GuardEvent[];
+  /** The server side of every stream opened, in order. */
+  readonly opened: Response[];
+  /** Open a `GET` stream with `token` (it must be allowed): the client side and the server's response. */
+  open(token: string): Promise<{ s: Opened; res: Response }>;
+  /** `POST` a ping with `token`: the status. */
+  post(token: string): Promise<number>;
+  /** The `stream_ended` events so far. */
+  streamEnded(): GuardEvent[];
+}
+
+export interface RecheckSuiteSetup {
+  /** Guard options beside the suite's (`introspection` is merged with the client credentials). */
+  options?: Partial<Options>;
+  /** The clock's start (ms). */
+  startMs?: number;
+  /** Handlers before `protect()` on `GET /mcp` (a spy on what reaches the response). */
+  before?: RequestHandler[];
+}
+
+export function recheckSuite({ options = {}, startMs, before = [] }: RecheckSuiteSetup = {}): RecheckSuite {
+  const clock = fakeClock(startMs);
+  const events: GuardEvent[] = [];
+  const opened: Response[] = [];
+  let as: LoopbackAS | undefined;
+  let guard: McpAuthGuard | undefined;
+  let srv: Listening | undefined;
+  beforeAll(async () => {
+    as = await startLoopbackAS();
+    guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 60, onEvent: (e) => { events.push(e); }, ...options }));
+    const app = express();
+    app.get('/mcp', ...before, guard.protect(), (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.flushHeaders();
+      opened.push(res);
+    });
+    app.post('/mcp', express.json(), guard.protect(), (_req, res) => { res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
+    srv = await listen(app);
+  });
+  afterAll(async () => {
+    await srv?.close();
+    await guard?.close();
+    await as?.close();
+  });
+  return {
+    get as() { return as!; },
+    get guard() { return guard!; },
+    get url() { return `${srv!.url}/mcp`; },
+    clock,
+    events,
+    opened,
+    async open(token) {
+      const s = await openStream(`${srv!.url}/mcp`, token, 'GET');
+      expect(s.res.statusCode).toBe(200);
+      return { s, res: opened.at(-1)! };
+    },
+    async post(token) {
+      const r = await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
+      await r.arrayBuffer();
+      return r.status;
+    },
+    streamEnded: () => events.filter((e) => e.type === 'stream_ended'),
+  };
+}
+
+/** Let the event loop turn until `cond()`, at most `turns` times (no timers). */
+export async function turnsUntil(cond: () => boolean, turns = 2000): Promise<void> {
+  for (let i = 0; i < turns && !cond(); i++) await new Promise<void>((r) => setImmediate(r));
+}
