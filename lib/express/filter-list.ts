@@ -278,8 +278,10 @@ function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: Filter
   function rewriteSse(body: Buffer): Buffer | undefined {
     const events = [...sse.push(body), ...sse.flush()];
     const out = events.map(filterSseEvent);
-    out.push(sse.drain());
-    return out.some((b, i) => b !== events[i] && i < events.length) ? Buffer.concat(out) : undefined;
+    // An incomplete event at the end is never dispatched (the SSE grammar): it is not sent either,
+    // so no list answer goes out unfiltered that way.
+    const incomplete = sse.drain().length > 0;
+    return incomplete || out.some((b, i) => b !== events[i]) ? Buffer.concat(out) : undefined;
   }
 
   function finishHeld(cb: Callback | undefined): Response {
@@ -378,7 +380,10 @@ function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: Filter
       held.push(buf);
       return finishHeld(cb);
     }
-    const out = Buffer.concat([sseChunk(buf), ...sse.flush().map(filterSseEvent), sse.drain()]);
+    const out = Buffer.concat([sseChunk(buf), ...sse.flush().map(filterSseEvent)]);
+    // The incomplete event left (the stream ended in its middle, as when protect() ends it at a
+    // refusal) is never dispatched: dropped rather than sent unfiltered.
+    sse.drain();
     mode = 'pass';
     return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
   } as Response['end'];

@@ -3,9 +3,13 @@
 /** `writeHead`'s headers argument: an object, a flat array, or an array of pairs. */
 export type Headers = Record<string, unknown> | unknown[] | undefined;
 
-/** Where `writeHead(status, [statusMessage,] headers)`'s headers argument is (1, or 2 after a status message). */
+/**
+ * Where `writeHead(status, [statusMessage,] headers)`'s headers argument is, as Node reads it: 2
+ * after a status message, and also when a third argument is given at all (`writeHead(200,
+ * undefined, headers)`: Node takes it whatever the second is); else 1.
+ */
 export function headersIndex(args: readonly unknown[]): 1 | 2 {
-  return typeof args[1] === 'string' ? 2 : 1;
+  return typeof args[1] === 'string' || (args[2] !== undefined && args[2] !== null) ? 2 : 1;
 }
 
 /** `writeHead`'s headers argument, from its arguments. */

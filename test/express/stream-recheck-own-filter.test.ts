@@ -1,0 +1,79 @@
+/**
+ * When the guard ends a resumed GET stream (its recheck refuses the token), the list filter the
+ * same `protect()` installed may hold the unfinished SSE event of a list answer. That event is
+ * dropped, not sent unfiltered (an SSE client never dispatches an event the stream ended in the
+ * middle of): the client never gets the tool entries its token's scopes do not allow (here
+ * `admin_wipe`, hidden from a `notes:read` token). The same two-piece answer is filtered when
+ * nothing ends the stream (the control).
+ */
+import express, { type Response } from 'express';
+import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
+import { fakeClock } from '../helpers/clock.js';
+import { listen, type Listening } from '../helpers/http.js';
+import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
+import { openStream, push } from '../helpers/sse-client.js';
+
+const clock = fakeClock();
+const events: GuardEvent[] = [];
+let as: LoopbackAS;
+let guard: McpAuthGuard;
+let srv: Listening;
+const opened: Response[] = [];
+
+beforeAll(async () => {
+  as = await startLoopbackAS();
+  guard = mcpAuth(opaqueOptions(as, {
+    clock,
+    cacheMaxAgeSeconds: 60,
+    toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] },
+    onEvent: (e) => { events.push(e); },
+  }));
+  const app = express();
+  app.get('/mcp', guard.protect(), (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.flushHeaders();
+    opened.push(res);
+  });
+  srv = await listen(app);
+});
+afterAll(async () => {
+  await srv.close();
+  await guard.close();
+  await as.close();
+});
+
+const LIST = 'event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"admin_wipe","inputSchema":{"type":"object"}},{"name":"notes_read","inputSchema":{"type":"object"}}]}}\n';
+
+test('control: a list answer written in two pieces on a resumed stream is filtered (admin_wipe hidden)', async () => {
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
+  expect(s.res.statusCode).toBe(200);
+  const res = opened.at(-1)!;
+  const arrived = new Promise<void>((r) => s.res.on('data', () => { if (s.text().includes('notes_read')) r(); }));
+  res.write(LIST);
+  res.write('\n');
+  await arrived;
+  expect(s.text()).toContain('notes_read');
+  expect(s.text()).not.toContain('admin_wipe');
+  res.end();
+  await s.ended;
+});
+
+test('a revoked token ends the resumed stream mid-event: the filter\'s held, unfiltered list entries must not go out', async () => {
+  let revoked = false;
+  as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
+  expect(s.res.statusCode).toBe(200);
+  const res = opened.at(-1)!;
+  await push(s, res, 'before');
+  // The server writes a list answer, its terminating empty line in a second write.
+  res.write(LIST);
+  revoked = true;
+  clock.advance(61_000);
+  res.write('\n');
+  await s.ended;
+  expect(events.filter((e) => e.type === 'stream_ended')).toEqual([expect.objectContaining({ reason: 'token_revoked' })]);
+  expect(s.text()).toContain('data: before');
+  expect(s.text()).not.toContain('admin_wipe');
+});
