@@ -18,7 +18,7 @@
  * - `introspection` (when configured): the endpoint answers a probe with a random dummy token
  *   with `active: false`, which proves it accepts this guard's client credentials.
  * - `scopes`: the policy's scopes are among each trusted authorization server's `scopes_supported`
- *   (when published; a warning otherwise); `tool_policy`: the tool policy, with what happens to a tool
+ *   (a warning for a scope one does not list; an info line when one publishes none); `tool_policy`: the tool policy, with what happens to a tool
  *   no rule maps.
  *
  * Deliberately not checked: that the MCP server itself runs (it need not, for the doctor), token

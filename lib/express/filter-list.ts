@@ -24,7 +24,7 @@
 import type { Request, Response } from 'express';
 import type { GuardEvent, ListUnfilteredReason } from '../events.js';
 import { filterPayload, settle, type FilterOutcome, type KeepEntry, type ListCalls, type WatchedMethod } from '../policy/lists.js';
-import { EventEnd, eventData, SseSplitter, withEventData } from '../policy/sse.js';
+import { EventEnd, eventData, retryLines, SseSplitter, withEventData } from '../policy/sse.js';
 import type { Policy } from '../policy/tools.js';
 import type { AuthInfo } from '../types.js';
 import { isJsonEssence, mediaType } from './body.js';
@@ -278,10 +278,12 @@ function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: Filter
   function rewriteSse(body: Buffer): Buffer | undefined {
     const events = [...sse.push(body), ...sse.flush()];
     const out = events.map(filterSseEvent);
-    // An incomplete event at the end is never dispatched (the SSE grammar): it is not sent either,
-    // so no list answer goes out unfiltered that way.
-    const incomplete = sse.drain().length > 0;
-    return incomplete || out.some((b, i) => b !== events[i]) ? Buffer.concat(out) : undefined;
+    // An incomplete event at the end is never dispatched (the SSE grammar): only its retry lines,
+    // which a client applies anyway, are sent, so no list answer goes out unfiltered that way.
+    const incomplete = sse.drain();
+    const kept = retryLines(incomplete);
+    out.push(kept);
+    return kept.length !== incomplete.length || out.some((b, i) => i < events.length && b !== events[i]) ? Buffer.concat(out) : undefined;
   }
 
   function finishHeld(cb: Callback | undefined): Response {
@@ -380,10 +382,9 @@ function wrap(res: Response, m: Matcher, keep: KeepEntry, seen: (outcome: Filter
       held.push(buf);
       return finishHeld(cb);
     }
-    const out = Buffer.concat([sseChunk(buf), ...sse.flush().map(filterSseEvent)]);
     // The incomplete event left (the stream ended in its middle, as when protect() ends it at a
-    // refusal) is never dispatched: dropped rather than sent unfiltered.
-    sse.drain();
+    // refusal) is never dispatched: dropped rather than sent unfiltered, but its retry lines.
+    const out = Buffer.concat([sseChunk(buf), ...sse.flush().map(filterSseEvent), retryLines(sse.drain())]);
     mode = 'pass';
     return out.length > 0 ? call.end.call(res, out, cb) : call.end.call(res, cb);
   } as Response['end'];

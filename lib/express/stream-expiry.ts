@@ -9,14 +9,14 @@
  * as writes. The client opens it again with its current token, which the guard checks again.
  *
  * An introspected token is also asked about again (`lib/verify/recheck.ts`): the first write once
- * its introspection answer is older than `cacheMaxAgeSeconds` or reached its `exp` (or was given
- * later than now: a clock
- * stepped back) starts the check, and that write and every later one (an `end` included) are held,
- * in order, until the answer. If it keeps the stream going, they go out and the stream runs until
- * the new answer's `exp` (none: no end by time), next asked about when that answer is as old; if
- * not, they are dropped and the stream ends as above, or, when an `end` was held (the application,
- * and any hook after this module, have ended already), with that `end`, without its data. The data
- * a later hook hands to this module's own `end` (what a list filter still held) is dropped too.
+ * its introspection answer is older than `cacheMaxAgeSeconds` or has reached its `exp` (or was
+ * given later than now: a clock stepped back) starts the check, and that write and every later one
+ * (an `end` included) are held, in order, until the answer. If it keeps the stream going, they go
+ * out on it, and the stream runs until the new answer's `exp` + `clockTolerance` (no `exp`: no end
+ * by time), next asked about when that answer is as old or at its `exp`; if not, they are dropped
+ * and the stream ends as above, or, when an `end` was held (the application, and any hook after
+ * this module, have ended already), with that `end`, without its data. The data a later hook hands
+ * to this module's own `end` (what a list filter still held) is dropped too.
  *
  * Only for `text/event-stream` answers (the type as set on `res` or given to `writeHead`): a
  * `GET` of anything else (a download behind an app-wide `protect()`) is left alone, and so is a
@@ -45,7 +45,7 @@ function settle(args: unknown[]): void {
 }
 
 /** What `endStreamWithToken` watches. */
-export interface StreamWatch {
+interface StreamWatch {
   /** What the stream relies on (ms, `clock`'s): with a JWT, its `exp` + `clockTolerance` alone. */
   span: AnswerSpan;
   clock: () => number;
@@ -62,7 +62,7 @@ interface Held { end: boolean; args: unknown[] }
 
 /**
  * End `res` (when `applies()` and it is an event stream) at its first write or `end(data)` at or
- * after `expiresAtMs`, or when asking about its token again does not keep it going.
+ * after `span.expiresAtMs`, or when asking about its token again does not keep it going.
  */
 export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   const { clock, applies, ended, recheck } = watch;
@@ -109,25 +109,19 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
 
   /**
    * Before a watched write or `end(data)` while open: `'pass'`, `'hold'` (asking again: the caller
-   * queues it), or why it ends here. `answered`: a held write released by the answer it waited
-   * for, which is not asked about again (an answer given between `exp` and `exp` + `clockTolerance`
-   * is past its `askAgainAtMs` at once: each later write asks, as each request does then).
+   * queues it), or why it ends here.
    */
-  function gate(answered = false): 'pass' | 'hold' | { reason: StreamEndReason } {
+  function gate(): 'pass' | 'hold' | { reason: StreamEndReason } {
     if (held !== undefined) return 'hold';
     const now = clock();
     if (now >= span.expiresAtMs) return { reason: 'token_expired' };
-    if (answered || recheck === undefined) return 'pass';
+    // (A JWT's stream: nothing to ask.)
+    if (recheck === undefined) return 'pass';
     // (Before the answer came: the clock stepped back, and the cache no longer holds the answer.)
     if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
     // The client has left: the write goes nowhere, and nobody need be asked.
     if (res.destroyed) return 'pass';
-    let r: Recheck | Promise<Recheck>;
-    try {
-      r = recheck();
-    } catch {
-      r = { reason: 'recheck_failed' };
-    }
+    const r = recheck();
     if (r instanceof Promise) {
       held = [];
       // (A write that throws while released, bad arguments to `write`, must not become an unhandled
@@ -140,15 +134,22 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     return 'pass';
   }
 
-  /** The answer came: send what was held (through the same checks, in order), or drop it and end. */
-  function release(r: Recheck): void {
+  /**
+   * The answer came: send what was held, in order, on it, or drop it and end. (Nothing changes the
+   * state while writes are held.) The held writes are not asked about again: an answer given
+   * between `exp` and `exp` + `clockTolerance` is past its `askAgainAtMs` at once, and each later
+   * write asks, as each request does then.
+   */
+  function release(answer: Recheck): void {
     const queue = held!;
     held = undefined;
-    if (state !== 'open' || res.destroyed) {
+    if (res.destroyed) {
       for (const h of queue) settle(h.args);
-      if (state === 'open') state = 'done';
+      state = 'done';
       return;
     }
+    // (A clock that went past the new answer's exp meanwhile: it ends as it would at a write.)
+    const r: Recheck = 'reason' in answer || clock() < answer.expiresAtMs ? answer : { reason: 'token_expired' };
     if ('reason' in r) {
       const end = queue.find((h) => h.end);
       for (const h of queue) if (h !== end) settle(h.args);
@@ -158,15 +159,19 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     }
     span = r;
     for (const h of queue) {
-      if (h.end) streamEnd(h.args, true);
-      else streamWrite(h.args, true);
+      if (!h.end) {
+        orig.write.apply(res, h.args);
+        continue;
+      }
+      state = 'done';
+      orig.end.apply(res, h.args);
     }
   }
 
-  function streamWrite(args: unknown[], answered = false): boolean {
+  function streamWrite(args: unknown[]): boolean {
     if (state === 'done' || (state === 'open' && !isWatched())) return orig.write.apply(res, args) as boolean;
     if (state === 'open') {
-      const g = gate(answered);
+      const g = gate();
       if (g === 'pass') return orig.write.apply(res, args) as boolean;
       if (g === 'hold') {
         held!.push({ end: false, args });
@@ -181,7 +186,7 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     return true;
   }
 
-  function streamEnd(args: unknown[], answered = false): Response {
+  function streamEnd(args: unknown[]): Response {
     if (state === 'done') return orig.end.apply(res, args) as Response;
     if (state === 'ending') {
       // This module's own end, through any later hook: without data a later hook flushes into it
@@ -201,7 +206,7 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     }
     const data = args[0] !== undefined && args[0] !== null && typeof args[0] !== 'function';
     if (data && isWatched()) {
-      const g = gate(answered);
+      const g = gate();
       if (g === 'hold') {
         held!.push({ end: true, args });
         return res;

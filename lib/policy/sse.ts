@@ -128,6 +128,28 @@ export class EventEnd {
   }
 }
 
+/**
+ * Of an incomplete event a stream ended in the middle of, what still takes effect: its complete
+ * `retry` lines. A client never dispatches the event (its `data` is dropped), but applies a `retry`
+ * field as soon as its line is read (the SSE grammar; the MCP SDK's reconnection delay). A last
+ * line without its line end is discarded, as a client discards it.
+ */
+export function retryLines(incomplete: Buffer): Buffer {
+  const kept: Buffer[] = [];
+  let start = 0;
+  for (let j = 0; j < incomplete.length; j++) {
+    const c = incomplete[j]!;
+    if (c !== LF && c !== CR) continue;
+    const line = incomplete.subarray(start, j);
+    if (line.length >= 5 && line.toString('latin1', 0, 5) === 'retry' && (line.length === 5 || line[5] === 0x3a)) kept.push(line, NEWLINE);
+    if (c === CR && incomplete[j + 1] === LF) j++;
+    start = j + 1;
+  }
+  return kept.length === 0 ? EMPTY : Buffer.concat(kept);
+}
+
+const NEWLINE = Buffer.from('\n');
+
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**

@@ -6,7 +6,8 @@
  *   A hit is re-checked against `expiresAt` with the injected clock.
  * - Negative entries (a token found invalid by introspection) live in a separate, smaller cache
  *   for at most `negativeCacheSeconds`, so a flood of junk cannot evict good entries.
- * - Concurrent verifications of one uncached token share one promise (one upstream call).
+ * - Concurrent verifications of one uncached token share one promise (one upstream call); a
+ *   request never joins a stream's recheck (`coalesce`), so those two may make two calls.
  *
  * Deliberately not cached: outages (503) and misconfiguration (500).
  */

@@ -20,6 +20,7 @@ import { Discovery } from './discovery.js';
 import { introspectionVerifier } from './introspection.js';
 import { RemoteKeySet } from './jwks.js';
 import { jwtVerifier, looksLikeJws } from './jwt.js';
+import type { AnswerSpan } from './recheck.js';
 
 /** One trusted issuer: its discovery, and (unless every token is introspected) its keys and JWT check. */
 interface Issuer {
@@ -108,8 +109,8 @@ export class Verifier {
 
   /**
    * {@link verify} for a stream's token asked about again (`recheck.ts`): an introspection call it
-   * needs waits for a slot instead of being refused by `introspection.maxConcurrent`, and requests
-   * never join it.
+   * needs waits for a slot instead of being refused by `introspection.maxConcurrent`; it joins a
+   * request's verification of the token under way, and requests never join it.
    */
   recheck(token: string): AuthInfo | Promise<AuthInfo> {
     return this.#verify(token, undefined, undefined, true);
@@ -132,21 +133,22 @@ export class Verifier {
   }
 
   /**
-   * For an `AuthInfo` an introspection answer gave: when the answer came (`atMs`, the injected
-   * clock); the instant after which the guard no longer relies on it and would ask again
-   * (`askAgainAtMs`: `cacheMaxAgeSeconds`, at least 1 s, later, or just before its `exp` if that
-   * comes first, when the cache holds it no longer; already past for an answer given between `exp`
-   * and `exp` + `clockTolerance`, which is never cached); and whether it named an `exp` (else
-   * `expiresAt` is the cache's bound, not the authorization server's). A stream it opened is checked
-   * again then (`recheck.ts`). `undefined` for a JWT's, which nothing but its `exp` ends.
+   * For an `AuthInfo` an introspection answer gave, the span a stream relies on it
+   * (`recheck.ts`): from when it came (the injected clock); until it is older than
+   * `cacheMaxAgeSeconds` (at least 1 s) or just before its `exp`, whichever comes first, when the
+   * cache no longer holds it (already past for an answer given between `exp` and `exp` +
+   * `clockTolerance`, which is never cached); and until `exp` + `clockTolerance` (`Infinity` for an
+   * answer without `exp`, whose `expiresAt` is the cache's bound, not the authorization server's).
+   * `undefined` for a JWT's, which nothing but its `exp` ends.
    */
-  answerOf(info: AuthInfo): { atMs: number; askAgainAtMs: number; hasExp: boolean } | undefined {
+  answerSpan(info: AuthInfo): AnswerSpan | undefined {
     const answer = this.#answers.get(info);
-    if (answer === undefined) return undefined;
+    if (answer === undefined || info.expiresAt === undefined) return undefined;
     let askAgainAtMs = answer.atMs + Math.max(this.#c.cacheMaxAgeSeconds, 1) * 1000;
+    if (!answer.hasExp) return { answeredAtMs: answer.atMs, askAgainAtMs, expiresAtMs: Infinity };
     // As the cache: no longer at `exp` itself (a request then asks again, clockTolerance or not).
-    if (answer.hasExp && info.expiresAt !== undefined) askAgainAtMs = Math.min(askAgainAtMs, info.expiresAt * 1000 - 1);
-    return { ...answer, askAgainAtMs };
+    askAgainAtMs = Math.min(askAgainAtMs, info.expiresAt * 1000 - 1);
+    return { answeredAtMs: answer.atMs, askAgainAtMs, expiresAtMs: (info.expiresAt + this.#c.clockTolerance) * 1000 };
   }
 
   async #verifyUncached(token: string, key: string, recheck: boolean): Promise<AuthInfo> {

@@ -37,7 +37,9 @@
  *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each. A call
  *   made with `recheck` (a stream's token asked about again: `recheck.ts`) waits for a slot
  *   instead, in order: streams that age together are not cut by the guard's own bound. Those calls
- *   hold at most half the slots (at least one), so requests always have the rest.
+ *   hold at most half the slots (at least one), so requests always have the rest (but with
+ *   `maxConcurrent: 1`, while a recheck holds the one slot). Each call that ends frees one slot,
+ *   and a recheck waits only while it cannot start, so one handed on per end is enough.
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *

@@ -4,15 +4,15 @@
  * token, a revocation would otherwise go unseen there until the token's `exp`, while every new
  * request sees it within `cacheMaxAgeSeconds` (the verification cache's bound). So a stream relies on
  * an introspection answer exactly as long as a request would: once the answer is
- * `cacheMaxAgeSeconds` old, or at its `exp` ({@link Verifier.answerOf}), the token is verified
+ * `cacheMaxAgeSeconds` old, or at its `exp` ({@link Verifier.answerSpan}), the token is verified
  * again ({@link Verifier.recheck}: the cache, refreshed by the client's other requests, or one
  * coalesced introspection that waits for a slot rather than being refused by
- * `introspection.maxConcurrent`). The stream goes on only if the
- * answer is still good for the same grant: the same identity (issuer, subject, client), the same
- * scopes and the same bound key; then until the new answer's `exp` (none: until it is asked about
- * again). `lib/express/stream-expiry.ts` asks at the stream's first write after that instant (or
- * before the answer came: a clock stepped back, as the cache drops such entries) and holds the
- * writes until the answer.
+ * `introspection.maxConcurrent`). The stream goes on only if the answer is still good for the
+ * same grant: the same issuer, subject and client, the same scopes and the same bound key; then
+ * until the new answer's `exp` + `clockTolerance` (no `exp`: until it is asked about again).
+ * `lib/express/stream-expiry.ts` asks at the stream's first write after that instant (or before
+ * the answer came: a clock stepped back, as the cache drops such entries) and holds the writes
+ * until the answer.
  *
  * JWTs are not asked again: nothing but their `exp` ends them.
  */
@@ -64,20 +64,14 @@ function sameGrant(then: AuthInfo, now: AuthInfo): boolean {
 
 /**
  * The recheck of a stream `info` opened, `undefined` when its token is not introspected.
- * `clockTolerance`: a stream ends when the guard stops accepting the token; `clock`: the guard's.
+ * `clockTolerance` and `clock`: the guard's.
  */
 export function streamRecheck(verifier: Verifier, info: AuthInfo, { clockTolerance, clock }: Pick<Config, 'clockTolerance' | 'clock'>): StreamRecheck | undefined {
+  let span = verifier.answerSpan(info);
   // (A JWT's stream, the common case: nothing is built.)
-  if (verifier.answerOf(info) === undefined) return undefined;
-  const spanOf = (answer: AuthInfo): AnswerSpan | undefined => {
-    const a = verifier.answerOf(answer);
-    if (a === undefined || answer.expiresAt === undefined) return undefined;
-    return { answeredAtMs: a.atMs, askAgainAtMs: a.askAgainAtMs, expiresAtMs: a.hasExp ? (answer.expiresAt + clockTolerance) * 1000 : Infinity };
-  };
-  let span = spanOf(info);
   if (span === undefined) return undefined;
   const judge = (now: AuthInfo): Recheck => {
-    const next = spanOf(now);
+    const next = verifier.answerSpan(now);
     if (next === undefined || (now !== info && !sameGrant(info, now))) return { reason: 'token_changed' };
     span = next;
     return next;
