@@ -8,42 +8,16 @@
  *
  * Real HTTP on 127.0.0.1; injected clock; no sleeps.
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
-import { openStream, push } from '../helpers/sse-client.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { push } from '../helpers/sse-client.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 
-const clock = fakeClock();
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 60, toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } }));
-  const app = express();
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const suite = recheckSuite({ options: { toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } } });
+const { clock } = suite;
+beforeAll(() => { suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) }); });
 
 async function endWithRetry(headers: Record<string, string>): Promise<string> {
-  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET', undefined, headers);
-  expect(s.res.statusCode).toBe(200);
-  const res = opened.at(-1)!;
+  const { s, res } = await suite.open(opaqueToken(), headers);
   await push(s, res, 'hello');
   // The server closes the stream, telling the client when to come back (no empty line after it).
   res.end('retry: 5000\n');

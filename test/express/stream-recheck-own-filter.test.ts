@@ -6,48 +6,18 @@
  * `admin_wipe`, hidden from a `notes:read` token). The same two-piece answer is filtered when
  * nothing ends the stream (the control).
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
 import { openStream, push } from '../helpers/sse-client.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 
-const clock = fakeClock();
-const events: GuardEvent[] = [];
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, {
-    clock,
-    cacheMaxAgeSeconds: 60,
-    toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] },
-    onEvent: (e) => { events.push(e); },
-  }));
-  const app = express();
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  srv = await listen(app);
-});
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const suite = recheckSuite({ options: { toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } } });
+const { clock, events, opened } = suite;
 
 const LIST = 'event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"admin_wipe","inputSchema":{"type":"object"}},{"name":"notes_read","inputSchema":{"type":"object"}}]}}\n';
 
 test('control: a list answer written in two pieces on a resumed stream is filtered (admin_wipe hidden)', async () => {
-  as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
+  suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const s = await openStream(suite.url, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
   expect(s.res.statusCode).toBe(200);
   const res = opened.at(-1)!;
   const arrived = new Promise<void>((r) => s.res.on('data', () => { if (s.text().includes('notes_read')) r(); }));
@@ -62,8 +32,8 @@ test('control: a list answer written in two pieces on a resumed stream is filter
 
 test('a revoked token ends the resumed stream mid-event: the filter\'s held, unfiltered list entries must not go out', async () => {
   let revoked = false;
-  as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
+  suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const s = await openStream(suite.url, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
   expect(s.res.statusCode).toBe(200);
   const res = opened.at(-1)!;
   await push(s, res, 'before');

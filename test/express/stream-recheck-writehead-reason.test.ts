@@ -5,45 +5,22 @@
  * (also when no header was set on `res` before, as with `app.disable('x-powered-by')`), so such a
  * stream is watched, and ends at its first write after its token is refused.
  */
-import express, { type Response } from 'express';
-import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
-import { fakeClock } from '../helpers/clock.js';
-import { listen, type Listening } from '../helpers/http.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
 import { openStream, push } from '../helpers/sse-client.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 
-const clock = fakeClock();
-const events: GuardEvent[] = [];
-let as: LoopbackAS;
-let guard: McpAuthGuard;
-let srv: Listening;
-const opened: Response[] = [];
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 60, onEvent: (e) => { events.push(e); } }));
-  const app = express();
+const suite = recheckSuite({
   // (As helmet does. Otherwise Express's X-Powered-By makes Node copy writeHead's headers onto res.)
-  app.disable('x-powered-by');
-  app.get('/mcp', guard.protect(), (_req, res) => {
-    // A status message left to Node: reason undefined, headers third.
-    (res.writeHead as unknown as (...a: unknown[]) => void)(200, undefined, { 'Content-Type': 'text/event-stream' });
-    res.flushHeaders();
-    opened.push(res);
-  });
-  srv = await listen(app);
+  configure: (app) => { app.disable('x-powered-by'); },
+  // A status message left to Node: reason undefined, headers third.
+  writeHead: (res) => { (res.writeHead as unknown as (...a: unknown[]) => void)(200, undefined, { 'Content-Type': 'text/event-stream' }); },
 });
-afterAll(async () => {
-  await srv.close();
-  await guard.close();
-  await as.close();
-});
+const { clock, events, opened } = suite;
 
 test('writeHead(200, undefined, headers): a revoked token\'s stream still ends at its next write', async () => {
   let revoked = false;
-  as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as, clock.seconds()) });
-  const s = await openStream(`${srv.url}/mcp`, opaqueToken(), 'GET');
+  suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds()) });
+  const s = await openStream(suite.url, opaqueToken(), 'GET');
   expect(s.res.statusCode).toBe(200);
   expect(s.res.headers['content-type']).toBe('text/event-stream');
   const res = opened.at(-1)!;

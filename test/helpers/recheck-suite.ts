@@ -5,7 +5,7 @@
  * writes to and `POST /mcp` answers a JSON-RPC result, both behind `protect()`. Registers its own
  * `beforeAll`/`afterAll`.
  */
-import express, { type RequestHandler, type Response } from 'express';
+import express, { type Express, type RequestHandler, type Response } from 'express';
 import { mcpAuth, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { fakeClock, type FakeClock } from './clock.js';
 import { listen, type Listening } from './http.js';
@@ -22,8 +22,8 @@ export interface RecheckSuite {
   readonly events: GuardEvent[];
   /** The server side of every stream opened, in order. */
   readonly opened: Response[];
-  /** Open a `GET` stream with `token` (it must be allowed): the client side and the server's response. */
-  open(token: string): Promise<{ s: Opened; res: Response }>;
+  /** Open a `GET` stream with `token` (it must be allowed), and `headers`: the client side and the server's response. */
+  open(token: string, headers?: Record<string, string>): Promise<{ s: Opened; res: Response }>;
   /** `POST` a ping with `token`: the status. */
   post(token: string): Promise<number>;
   /** The `stream_ended` events so far. */
@@ -37,9 +37,15 @@ export interface RecheckSuiteSetup {
   startMs?: number;
   /** Handlers before `protect()` on `GET /mcp` (a spy on what reaches the response). */
   before?: RequestHandler[];
+  /** How the `GET` handler starts its event stream (default: `writeHead(200, { 'Content-Type': 'text/event-stream' })`). */
+  writeHead?: (res: Response) => void;
+  /** App settings, before the routes (`app.disable('x-powered-by')`). */
+  configure?: (app: Express) => void;
 }
 
-export function recheckSuite({ options = {}, startMs, before = [] }: RecheckSuiteSetup = {}): RecheckSuite {
+const eventStream = (res: Response): void => { res.writeHead(200, { 'Content-Type': 'text/event-stream' }); };
+
+export function recheckSuite({ options = {}, startMs, before = [], writeHead = eventStream, configure }: RecheckSuiteSetup = {}): RecheckSuite {
   const clock = fakeClock(startMs);
   const events: GuardEvent[] = [];
   const opened: Response[] = [];
@@ -50,8 +56,9 @@ export function recheckSuite({ options = {}, startMs, before = [] }: RecheckSuit
     as = await startLoopbackAS();
     guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 60, onEvent: (e) => { events.push(e); }, ...options }));
     const app = express();
+    configure?.(app);
     app.get('/mcp', ...before, guard.protect(), (_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      writeHead(res);
       res.flushHeaders();
       opened.push(res);
     });
@@ -70,8 +77,8 @@ export function recheckSuite({ options = {}, startMs, before = [] }: RecheckSuit
     clock,
     events,
     opened,
-    async open(token) {
-      const s = await openStream(`${srv!.url}/mcp`, token, 'GET');
+    async open(token, headers = {}) {
+      const s = await openStream(`${srv!.url}/mcp`, token, 'GET', undefined, headers);
       expect(s.res.statusCode).toBe(200);
       return { s, res: opened.at(-1)! };
     },
