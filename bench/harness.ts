@@ -117,6 +117,11 @@ export interface DpopClient { token: string; proof: () => string }
 
 export type Load = { kind: 'same'; token: string } | { kind: 'cycle'; tokens: readonly string[] } | { kind: 'dpop'; clients: readonly DpopClient[] };
 
+/** A bearer request's headers. */
+function bearerHeaders(token: string): Record<string, string> {
+  return { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+}
+
 /** A DPoP request's headers: the bound token under the `DPoP` scheme, and a fresh proof. */
 function dpopHeaders(client: DpopClient): Record<string, string> {
   return { 'content-type': 'application/json', authorization: `DPoP ${client.token}`, dpop: client.proof() };
@@ -125,7 +130,7 @@ function dpopHeaders(client: DpopClient): Record<string, string> {
 function cannonOptions(port: number, load: Load): CannonOptions {
   const base = { url: `http://127.0.0.1:${port}/mcp`, connections: CONNECTIONS, pipelining: 1, timeout: 10, method: 'POST', body: BODY };
   if (load.kind === 'same') {
-    return { ...base, headers: { 'content-type': 'application/json', authorization: `Bearer ${load.token}` } };
+    return { ...base, headers: bearerHeaders(load.token) };
   }
   const items: readonly (string | DpopClient)[] = load.kind === 'cycle' ? load.tokens : load.clients;
   let next = 0;
@@ -138,7 +143,7 @@ function cannonOptions(port: number, load: Load): CannonOptions {
       setupRequest: (req) => {
         const item = items[next]!;
         next = next + 1 === items.length ? 0 : next + 1;
-        return { ...req, headers: typeof item === 'string' ? { 'content-type': 'application/json', authorization: `Bearer ${item}` } : dpopHeaders(item) };
+        return { ...req, headers: typeof item === 'string' ? bearerHeaders(item) : dpopHeaders(item) };
       },
     }],
   };
@@ -169,9 +174,7 @@ export function fireCount(port: number, load: Load, amount: number): Promise<Res
 
 /** One request: its status. */
 export async function probe(port: number, load: Load): Promise<number> {
-  const headers = load.kind === 'dpop'
-    ? dpopHeaders(load.clients[0]!)
-    : { 'content-type': 'application/json', authorization: `Bearer ${load.kind === 'same' ? load.token : load.tokens[0]!}` };
+  const headers = load.kind === 'dpop' ? dpopHeaders(load.clients[0]!) : bearerHeaders(load.kind === 'same' ? load.token : load.tokens[0]!);
   const res = await fetch(`http://127.0.0.1:${port}/mcp`, {
     method: 'POST',
     headers,

@@ -451,6 +451,11 @@ function checkScopes(c: Config, used: ReadonlySet<string>, meta: Metadata | unde
   }
 }
 
+/** `checks` of one issuer's, added to `out`; with several trusted issuers, each message names it. */
+function pushForIssuer(out: DoctorCheck[], checks: readonly DoctorCheck[], issuer: string, several: boolean): void {
+  for (const check of checks) out.push(several ? { ...check, message: `(issuer ${issuer}) ${check.message}` } : check);
+}
+
 /** The scopes the guard requires, by issuer (`metas`: each trusted issuer's metadata), then the policies. */
 function checkPolicy(c: Config, metas: ReadonlyMap<string, Metadata | undefined>, out: DoctorCheck[]): void {
   const used = new Set<string>(c.requiredScopes);
@@ -461,7 +466,7 @@ function checkPolicy(c: Config, metas: ReadonlyMap<string, Metadata | undefined>
     for (const [issuer, meta] of metas) {
       const checks: DoctorCheck[] = [];
       checkScopes(c, used, meta, checks);
-      for (const check of checks) out.push(metas.size > 1 ? { ...check, message: `(issuer ${issuer}) ${check.message}` } : check);
+      pushForIssuer(out, checks, issuer, metas.size > 1);
     }
   }
 
@@ -530,7 +535,7 @@ export async function runDoctor(env: Env = process.env): Promise<DoctorReport> {
     checkDpop(ic, found, checks);
     metas.set(issuer, found);
     if (issuer === config.issuer) await checkIntrospection(ic, discovery, checks);
-    for (const c of checks) out.push(config.issuers.length > 1 ? { ...c, message: `(issuer ${issuer}) ${c.message}` } : c);
+    pushForIssuer(out, checks, issuer, config.issuers.length > 1);
   }
   checkPolicy(config, metas, out);
   return { ok: !out.some((c) => c.status === 'fail'), checks: out };

@@ -18,10 +18,9 @@ import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
 import { listen, rawRequest, type Listening } from '../helpers/http.js';
 import { makeKey, type TestKey } from '../helpers/keys.js';
 import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueOptions, opaqueToken, RESOURCE } from '../helpers/opaque.js';
+import { activeAnswer, opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
-const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 const clock = fakeClock(Math.floor(Date.now() / 1000) * 1000);
 const now = (): number => clock.seconds();
 

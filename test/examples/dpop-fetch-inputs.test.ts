@@ -26,6 +26,8 @@ let dpopKey: DpopKey;
 let token: string;
 /** Method, `htm` and `htu` of every request that reached the handler. */
 const handled: { method: string; htm: unknown; htu: unknown; query: unknown }[] = [];
+/** The `Content-Type` and `Accept` of every request that reached the handler. */
+const headersSeen: { type: unknown; accept: unknown }[] = [];
 
 beforeAll(async () => {
   const app = express();
@@ -41,6 +43,7 @@ beforeAll(async () => {
   app.all('/mcp', guard.protect(), (req, res) => {
     const { htm, htu } = decodeJwt(req.headers.dpop as string);
     handled.push({ method: req.method, htm, htu, query: req.query.page });
+    headersSeen.push({ type: req.headers['content-type'], accept: req.headers.accept });
     res.json({ jsonrpc: '2.0', id: 1, result: {} });
   });
 });
@@ -49,7 +52,7 @@ afterAll(async () => {
   await guard.close();
   await as.close();
 });
-beforeEach(() => { handled.length = 0; });
+beforeEach(() => { handled.length = 0; headersSeen.length = 0; });
 
 const keyPair = () => ({ privateKey: dpopKey.privateKey, publicJwk: dpopKey.publicJwk, alg: 'ES256' });
 const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
@@ -59,6 +62,7 @@ test('a Request: its URL, method and headers are the ones proven and sent', asyn
   const res = await f(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: BODY }));
   expect(res.status).toBe(200);
   expect(handled).toEqual([{ method: 'POST', htm: 'POST', htu: url, query: undefined }]);
+  expect(headersSeen).toEqual([{ type: 'application/json', accept: 'application/json' }]);
 });
 
 test('an access token given by a function, sync or async, is asked for on every request', async () => {
@@ -82,9 +86,10 @@ test('a method in lower case is proven as fetch sends it (upper case)', async ()
 
 test('a query string is left out of htu; headers given as a Headers object are kept', async () => {
   const f = dpopFetch({ ...keyPair(), accessToken: token });
-  const res = await f(new URL(`${url}?page=2`), { method: 'POST', headers: new Headers({ 'content-type': 'application/json' }), body: BODY });
+  const res = await f(new URL(`${url}?page=2`), { method: 'POST', headers: new Headers({ 'content-type': 'application/json', accept: 'application/json, text/event-stream' }), body: BODY });
   expect(res.status).toBe(200);
   expect(handled).toEqual([{ method: 'POST', htm: 'POST', htu: url, query: '2' }]);
+  expect(headersSeen).toEqual([{ type: 'application/json', accept: 'application/json, text/event-stream' }]);
 });
 
 test('the guard checks what the example proves: a proof made for GET does not pass on a POST', async () => {

@@ -26,7 +26,7 @@ test('after the clock steps back an hour, a revoked token\'s stream is asked abo
   // A request with the token now: the cache drops its entry (stored in the future) and asks: 401.
   expect(await suite.post(token)).toBe(401);
 
-  // The stream: its next write still goes out on the old answer.
+  // The stream: its next write asks again too, and the stream ends without it.
   await push(s, res, 'after-revocation');
   const ended = events.filter((e) => e.type === 'stream_ended');
   if (!res.writableEnded) res.end();

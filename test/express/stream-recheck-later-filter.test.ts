@@ -77,3 +77,19 @@ test('a stream whose token is found revoked: nothing written after the revocatio
   expect(sent.get(res)!.join('')).not.toContain('SECRET');
   expect(s.text()).not.toContain('SECRET');
 });
+
+test('control: without a revocation the same write shows B holding the unfinished event (it goes out when it is complete)', async () => {
+  const token = opaqueToken();
+  as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const s = await openStream(`${srv.url}/mcp`, token, 'GET', undefined, { 'Last-Event-ID': 'e1' });
+  expect(s.res.statusCode).toBe(200);
+  const res = opened.at(-1)!;
+  await push(s, res, 'before');
+  res.write('event: message\ndata: {"n":1}\n\nevent: message\ndata: SECRET');
+  await new Promise<void>((r) => { const check = () => { if (s.text().includes('{"n":1}')) r(); }; s.res.on('data', check); check(); });
+  expect(s.text()).not.toContain('SECRET');
+  expect(sent.get(res)!.join('')).not.toContain('SECRET');
+  res.end('\n\n');
+  await s.ended;
+  expect(s.text()).toContain('data: SECRET');
+});

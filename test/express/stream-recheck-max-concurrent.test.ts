@@ -7,12 +7,12 @@
  */
 import type { Response } from 'express';
 import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
-import { openStream, type Opened } from '../helpers/sse-client.js';
+import type { Opened } from '../helpers/sse-client.js';
 import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
 const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 2 } } });
-const { clock, events, opened } = suite;
+const { clock, events } = suite;
 
 /** Until the client has more than `before` characters, or its stream ended. */
 function arrival(s: Opened, before: number): Promise<void> {
@@ -27,9 +27,7 @@ test('a broadcast to three aged streams of active tokens, maxConcurrent 2: every
   suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds()) });
   const streams: { s: Opened; res: Response }[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await openStream(suite.url, opaqueToken(), 'GET');
-    expect(s.res.statusCode).toBe(200);
-    streams.push({ s, res: opened.at(-1)! });
+    streams.push(await suite.open(opaqueToken()));
   }
   clock.advance(MAX_AGE_S * 1000 + 1);
   const arrived = streams.map(({ s }) => arrival(s, s.text().length));
@@ -44,4 +42,6 @@ test('a broadcast to three aged streams of active tokens, maxConcurrent 2: every
   }
   expect(ended).toEqual([]);
   expect(received).toEqual([true, true, true]);
+  // Three opens and three rechecks: more calls than maxConcurrent (2), none refused.
+  expect(suite.as.counts.introspection).toBe(6);
 });

@@ -38,6 +38,7 @@ test.each([
     const token = opaqueToken();
     // The authorization server never sends exp for this token; it stays active.
     as.introspect = () => ({ body: activeAnswer(as, clock.seconds(), { exp: undefined }) });
+    as.resetCounts();
     const s = await openStream(`${srv.url}/mcp`, token, 'GET');
     expect(s.res.statusCode).toBe(200);
     const res = opened.at(-1)!;
@@ -45,11 +46,13 @@ test.each([
     // A keep-alive period of gapS: the next write comes gapS after the answer got old.
     clock.advance((Math.max(maxAgeS, 1) + gapS) * 1000);
 
-    // A request at this very instant is accepted (the token is active; asked again or cached).
+    await push(s, res, 'second');
+    // The stream asked again itself (the open's call, then its own).
+    expect(as.counts.introspection).toBe(2);
+
+    // A request at this very instant is accepted too (the token is active; asked again or cached).
     const post = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
     expect(post.status).toBe(200);
-
-    await push(s, res, 'second');
     const ended = events.filter((e) => e.type === 'stream_ended');
     if (!res.writableEnded) res.end();
     await s.ended;

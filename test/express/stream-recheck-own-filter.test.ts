@@ -7,19 +7,17 @@
  * nothing ends the stream (the control).
  */
 import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
-import { openStream, push } from '../helpers/sse-client.js';
+import { push } from '../helpers/sse-client.js';
 import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const suite = recheckSuite({ options: { toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } } });
-const { clock, events, opened } = suite;
+const { clock, events } = suite;
 
 const LIST = 'event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"admin_wipe","inputSchema":{"type":"object"}},{"name":"notes_read","inputSchema":{"type":"object"}}]}}\n';
 
 test('control: a list answer written in two pieces on a resumed stream is filtered (admin_wipe hidden)', async () => {
   suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  const s = await openStream(suite.url, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
-  expect(s.res.statusCode).toBe(200);
-  const res = opened.at(-1)!;
+  const { s, res } = await suite.open(opaqueToken(), { 'Last-Event-ID': 'e1' });
   const arrived = new Promise<void>((r) => s.res.on('data', () => { if (s.text().includes('notes_read')) r(); }));
   res.write(LIST);
   res.write('\n');
@@ -33,9 +31,7 @@ test('control: a list answer written in two pieces on a resumed stream is filter
 test('a revoked token ends the resumed stream mid-event: the filter\'s held, unfiltered list entries must not go out', async () => {
   let revoked = false;
   suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  const s = await openStream(suite.url, opaqueToken(), 'GET', undefined, { 'Last-Event-ID': 'e1' });
-  expect(s.res.statusCode).toBe(200);
-  const res = opened.at(-1)!;
+  const { s, res } = await suite.open(opaqueToken(), { 'Last-Event-ID': 'e1' });
   await push(s, res, 'before');
   // The server writes a list answer, its terminating empty line in a second write.
   res.write(LIST);

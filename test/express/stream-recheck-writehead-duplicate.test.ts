@@ -8,22 +8,20 @@
  * Real HTTP on 127.0.0.1; injected clock; no sleeps.
  */
 import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
-import { openStream, push } from '../helpers/sse-client.js';
+import { push } from '../helpers/sse-client.js';
 import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const defaults = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 // X-Powered-By left on: Node merges writeHead's headers into res's.
 const suite = recheckSuite({ writeHead: (res) => { res.writeHead(200, { ...defaults, 'Content-Type': 'text/event-stream' }); } });
-const { clock, events, opened } = suite;
+const { clock, events } = suite;
 
 test('a duplicate-cased Content-Type: the guard reads the one Node sends', async () => {
   let revoked = false;
   suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
-  const s = await openStream(suite.url, opaqueToken(), 'GET');
-  expect(s.res.statusCode).toBe(200);
+  const { s, res } = await suite.open(opaqueToken());
   // What Node sent: the last of the two.
   expect(s.res.headers['content-type']).toBe('text/event-stream');
-  const res = opened.at(-1)!;
   await push(s, res, 'before');
   revoked = true;
   clock.advance(61_000);

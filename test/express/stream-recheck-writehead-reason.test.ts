@@ -6,7 +6,7 @@
  * stream is watched, and ends at its first write after its token is refused.
  */
 import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
-import { openStream, push } from '../helpers/sse-client.js';
+import { push } from '../helpers/sse-client.js';
 import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const suite = recheckSuite({
@@ -15,15 +15,13 @@ const suite = recheckSuite({
   // A status message left to Node: reason undefined, headers third.
   writeHead: (res) => { (res.writeHead as unknown as (...a: unknown[]) => void)(200, undefined, { 'Content-Type': 'text/event-stream' }); },
 });
-const { clock, events, opened } = suite;
+const { clock, events } = suite;
 
 test('writeHead(200, undefined, headers): a revoked token\'s stream still ends at its next write', async () => {
   let revoked = false;
   suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds()) });
-  const s = await openStream(suite.url, opaqueToken(), 'GET');
-  expect(s.res.statusCode).toBe(200);
+  const { s, res } = await suite.open(opaqueToken());
   expect(s.res.headers['content-type']).toBe('text/event-stream');
-  const res = opened.at(-1)!;
   await push(s, res, 'before');
   revoked = true;
   clock.advance(61_000);

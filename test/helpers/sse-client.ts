@@ -2,16 +2,23 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Response } from 'express';
 
-export interface Opened { res: IncomingMessage; text: () => string; ended: Promise<void> }
+export interface Opened {
+  res: IncomingMessage;
+  /** The body so far, as UTF-8. */
+  text: () => string;
+  /** The body so far, as received (a compressed body, undecoded). */
+  bytes: () => Buffer;
+  ended: Promise<void>;
+}
 
 export function openStream(url: string, token: string, method: 'GET' | 'POST', body?: unknown, headers: Record<string, string> = {}): Promise<Opened> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { text += d; });
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => { chunks.push(d); });
       const ended = new Promise<void>((r) => res.on('end', () => r()));
-      resolve({ res, text: () => text, ended });
+      const bytes = (): Buffer => Buffer.concat(chunks);
+      resolve({ res, text: () => bytes().toString('utf8'), bytes, ended });
     });
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));

@@ -12,6 +12,7 @@ import { buildApp, type TestApp } from '../helpers/app.js';
 import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
 import { listen, type Listening } from '../helpers/http.js';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
+import { PING } from '../helpers/opaque.js';
 
 interface Auth { clientId: string; scopes: string[]; extra: { cnf?: { jkt?: string } } & Record<string, unknown> }
 
@@ -28,7 +29,6 @@ function proof(key: DpopKey, c: { htm: string; htu: string; token?: string }, si
   return buildProof({ key, htm: c.htm, htu: c.htu, ...(c.token !== undefined ? { accessToken: c.token } : {}), ...(signWith ? { signWith } : {}) });
 }
 
-const PING = { jsonrpc: '2.0', id: 1, method: 'ping' };
 async function call(url: string, authorization: string, dpop?: string) {
   const res = await fetch(url, {
     method: 'POST',

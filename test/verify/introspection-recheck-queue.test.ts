@@ -8,13 +8,12 @@
  * (the one slot); a stream of token T aged and wrote (its recheck waits); a POST with T comes.
  */
 import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueToken, PING, RS_CLIENT } from '../helpers/opaque.js';
-import { openStream } from '../helpers/sse-client.js';
+import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
 import { recheckSuite, turnsUntil as until } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
 const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 1 } } });
-const { clock, opened } = suite;
+const { clock } = suite;
 
 test('a request whose token a waiting stream recheck is introspecting gets 503 at once, as any request over maxConcurrent', async () => {
   const t = opaqueToken();
@@ -24,13 +23,11 @@ test('a request whose token a waiting stream recheck is introspecting gets 503 a
     if (req.token === flood) return new Promise((resolve) => { releaseFlood = () => resolve({ body: { active: false } }); });
     return { body: activeAnswer(suite.as, clock.seconds()) };
   };
-  const s = await openStream(suite.url, t, 'GET');
-  expect(s.res.statusCode).toBe(200);
-  const stream = opened.at(-1)!;
+  const { s, res: stream } = await suite.open(t);
   clock.advance(MAX_AGE_S * 1000 + 1);
 
   // The one slot: a made-up token's introspection, held by the authorization server.
-  const floodReq = fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${flood}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
+  const floodReq = suite.post(flood);
   await until(() => suite.as.introspectionRequests.some((r) => r.token === flood));
   expect(suite.as.introspectionRequests.some((r) => r.token === flood)).toBe(true);
 
@@ -39,22 +36,26 @@ test('a request whose token a waiting stream recheck is introspecting gets 503 a
 
   // Control: a request with another new token gets 503 at once, within the same bound.
   let control: number | undefined;
-  void fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${opaqueToken()}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
-    .then(async (r) => { control = r.status; await r.arrayBuffer(); });
+  void suite.post(opaqueToken()).then((status) => { control = status; });
   await until(() => control !== undefined);
   expect(control).toBe(503);
 
   // The stream's client (or anyone holding T) sends a request.
   let answered: number | undefined;
-  const post = fetch(suite.url, { method: 'POST', headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) })
-    .then(async (r) => { answered = r.status; await r.arrayBuffer(); return r.status; });
+  const post = suite.post(t).then((status) => { answered = status; return status; });
   await until(() => answered !== undefined);
   const beforeRelease = answered;
 
-  // Teardown of the scenario: free the slot, let everything finish.
+  // The stream's recheck of T has not reached the authorization server: it waits for the slot.
+  const callsForT = () => suite.as.introspectionRequests.filter((r) => r.token === t).length;
+  const waiting = callsForT();
+
+  // Free the slot: the waiting recheck goes ahead, and the held write with it.
   releaseFlood();
   const status = await post;
-  await (await floodReq).arrayBuffer();
+  await floodReq;
+  await until(() => s.text().includes('data: tick'));
+  expect({ waiting, afterRelease: callsForT(), delivered: s.text().includes('data: tick') }).toEqual({ waiting: 1, afterRelease: 2, delivered: true });
   stream.end();
   await s.ended;
 
