@@ -13,6 +13,7 @@ import { fakeClock } from '../helpers/clock.js';
 import { loopbackJwtSuite } from '../helpers/fixture.js';
 import { listen, type Listening } from '../helpers/http.js';
 import { openStream, push } from '../helpers/sse-client.js';
+import { compressionLike } from '../helpers/compression-like.js';
 
 const RESOURCE = 'http://127.0.0.1:9/mcp';
 const fx = loopbackJwtSuite(RESOURCE);
@@ -44,33 +45,8 @@ const gzip: RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** compression@1.x's write/end/drain/pause pattern (gzip always, no filter/threshold). */
-function compressionLike(pauseOnFalse: boolean): RequestHandler {
-  return (_req, res, next) => {
-    const write = res.write as (...a: unknown[]) => boolean;
-    const end = res.end as (...a: unknown[]) => Response;
-    const on = res.on;
-    let ended = false;
-    const stream = createGzip();
-    zs = stream;
-    res.setHeader('Content-Encoding', 'gzip');
-    (res as unknown as { flush: () => void }).flush = () => stream.flush();
-    res.write = function (this: Response, chunk: unknown) {
-      if (ended) return false;
-      return stream.write(chunk as Buffer);
-    } as Response['write'];
-    res.end = function (this: Response, chunk?: unknown) {
-      if (ended) return false as unknown as Response;
-      ended = true;
-      if (chunk) stream.end(chunk as Buffer); else stream.end();
-      return res;
-    } as Response['end'];
-    stream.on('data', (chunk: Buffer) => { if (write.call(res, chunk) === false && pauseOnFalse) stream.pause(); });
-    stream.on('end', () => { end.call(res); });
-    on.call(res, 'drain', () => stream.resume());
-    next();
-  };
-}
+/** compression@1.x's pattern (`test/helpers/compression-like.ts`), this suite's zlib stream kept in `zs`. */
+const compressionLikeHere = (pauseOnFalse: boolean): RequestHandler => compressionLike({ pauseOnFalse, onStream: (stream) => { zs = stream; } });
 
 beforeAll(async () => {
   const auth = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, clock }));
@@ -82,7 +58,7 @@ beforeAll(async () => {
   };
   app.get('/counted', auth.protect(), countBytes, handler);
   app.get('/gzip', auth.protect(), gzip, handler);
-  app.get('/compression', auth.protect(), compressionLike(true), handler);
+  app.get('/compression', auth.protect(), compressionLikeHere(true), handler);
   srv = await listen(app);
 });
 afterAll(() => srv.close());

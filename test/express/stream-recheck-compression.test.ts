@@ -6,7 +6,7 @@
  * is emitted once, and `data: bye` never reaches the client. When the token is still active, the
  * held output goes out and the body decodes.
  */
-import { createGzip, gunzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import express, { type RequestHandler, type Response } from 'express';
 import { mcpAuth, type GuardEvent, type McpAuthGuard } from '../../lib/index.js';
 import { fakeClock } from '../helpers/clock.js';
@@ -15,6 +15,7 @@ import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueOptions, opaqueToken } from '../helpers/opaque.js';
 import { openStream } from '../helpers/sse-client.js';
 import { turnsUntil } from '../helpers/recheck-suite.js';
+import { compressionLike } from '../helpers/compression-like.js';
 
 const MAX_AGE_S = 60;
 const clock = fakeClock();
@@ -27,37 +28,17 @@ const opened: Response[] = [];
 let zlibEnded!: () => void;
 let zlibEnd: Promise<void>;
 
-/** compression@1.x's write/end/drain pattern (gzip always, no threshold), as in stream-expiry-compression.test.ts. */
-const compressionLike: RequestHandler = (_req, res, next) => {
-  const write = res.write as (...a: unknown[]) => boolean;
-  const end = res.end as (...a: unknown[]) => Response;
-  const on = res.on;
-  let ended = false;
-  const stream = createGzip();
+/** compression@1.x's pattern (`test/helpers/compression-like.ts`); `zlibEnd` resolves once zlib has called the guard's `res.end`. */
+const compressing: RequestHandler = (req, res, next) => {
   zlibEnd = new Promise<void>((r) => { zlibEnded = r; });
-  res.setHeader('Content-Encoding', 'gzip');
-  (res as unknown as { flush: () => void }).flush = () => stream.flush();
-  res.write = function (this: Response, chunk: unknown) {
-    if (ended) return false;
-    return stream.write(chunk as Buffer);
-  } as Response['write'];
-  res.end = function (this: Response, chunk?: unknown) {
-    if (ended) return false as unknown as Response;
-    ended = true;
-    if (chunk) stream.end(chunk as Buffer); else stream.end();
-    return res;
-  } as Response['end'];
-  stream.on('data', (chunk: Buffer) => { if (write.call(res, chunk) === false) stream.pause(); });
-  stream.on('end', () => { end.call(res); zlibEnded(); });
-  on.call(res, 'drain', () => stream.resume());
-  next();
+  compressionLike({ onZlibEnd: () => zlibEnded() })(req, res, next);
 };
 
 beforeAll(async () => {
   as = await startLoopbackAS();
   guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: MAX_AGE_S, onEvent: (e) => { events.push(e); } }));
   const app = express();
-  app.get('/mcp', guard.protect(), compressionLike, (_req, res) => {
+  app.get('/mcp', guard.protect(), compressing, (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
     res.flushHeaders();
     opened.push(res);
