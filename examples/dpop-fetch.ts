@@ -14,11 +14,14 @@
  * Use it without the transport's `authProvider`: that one sets `Authorization: Bearer` (replaced
  * here anyway), and its OAuth requests (metadata, token endpoint) go through this same fetch, which
  * would send them the access token. Each proof is made for the URL and method of the request it
- * goes with, so the transport's POST, its GET stream and its DELETE each get their own. Not
- * handled: a redirect `fetch` follows by itself (it re-sends the same proof, made for the first
- * URL, which the server refuses; pass `redirect: 'error'` to keep a proof from following one), and
- * server-provided nonces (`DPoP-Nonce`, `use_dpop_nonce`),
- * which mcp-oauth-guard does not issue.
+ * goes with, so the transport's POST, its GET stream and its DELETE each get their own.
+ *
+ * Server nonces (RFC 9449 §9; mcp-oauth-guard's `dpopNonceSeconds`): the last `DPoP-Nonce` a
+ * server (an origin) sent goes in every later proof to it, and a 401 `use_dpop_nonce` is answered
+ * once more with a proof carrying the nonce it came with (a body that is a stream is not sent
+ * twice: that 401 is returned). Not handled: a redirect `fetch` follows by itself (it re-sends the
+ * same proof, made for the first URL, which the server refuses; pass `redirect: 'error'` to keep a
+ * proof from following one).
  */
 import { SignJWT, base64url, type CryptoKey, type JWK, type KeyObject } from 'jose';
 
@@ -32,12 +35,13 @@ export interface DpopKeyPair {
   alg: string;
 }
 
-/** A proof for one request (RFC 9449 §4.2). `htu` is taken without query and fragment. */
-export async function dpopProof(o: DpopKeyPair & { htm: string; htu: string | URL; accessToken?: string }): Promise<string> {
+/** A proof for one request (RFC 9449 §4.2). `htu` is taken without query and fragment; `nonce` is the server's (§9), if it gave one. */
+export async function dpopProof(o: DpopKeyPair & { htm: string; htu: string | URL; accessToken?: string; nonce?: string }): Promise<string> {
   const htu = new URL(o.htu);
   htu.search = '';
   htu.hash = '';
   const claims: Record<string, string> = { jti: crypto.randomUUID(), htm: o.htm, htu: htu.href };
+  if (o.nonce !== undefined) claims.nonce = o.nonce;
   if (o.accessToken !== undefined) {
     // ath: base64url(SHA-256(token)), the token's ASCII bytes.
     claims.ath = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(o.accessToken))));
@@ -64,16 +68,33 @@ export interface DpopFetchOptions extends DpopKeyPair {
  */
 export function dpopFetch(options: DpopFetchOptions): typeof fetch {
   const { accessToken, fetch: base = fetch, ...key } = options;
+  /** The last nonce each origin sent (`DPoP-Nonce`). */
+  const nonces = new Map<string, string>();
   return async (input, init) => {
     const request = input instanceof Request ? input : undefined;
+    const url = request?.url ?? input.toString();
+    const origin = new URL(url).origin;
     const token = typeof accessToken === 'string' ? accessToken : await accessToken();
     // As fetch sends it: DELETE, GET, HEAD, OPTIONS, POST, PUT upper-cased, any other as given
     // (the Fetch Standard's "normalize a method"; methods are case-sensitive, RFC 9110 §9.1).
     const method = init?.method ?? request?.method ?? 'GET';
     const htm = /^(?:delete|get|head|options|post|put)$/i.test(method) ? method.toUpperCase() : method;
-    const headers = new Headers(init?.headers ?? request?.headers);
-    headers.set('authorization', `DPoP ${token}`);
-    headers.set('dpop', await dpopProof({ ...key, htm, htu: request?.url ?? input.toString(), accessToken: token }));
-    return base(input, { ...init, headers });
+    // (A Request's body can be read once: a copy is kept for sending it again.)
+    const spare = request?.body ? request.clone() : undefined;
+    const send = async (target: RequestInfo | URL, nonce: string | undefined): Promise<Response> => {
+      const headers = new Headers(init?.headers ?? request?.headers);
+      headers.set('authorization', `DPoP ${token}`);
+      headers.set('dpop', await dpopProof({ ...key, htm, htu: url, accessToken: token, ...(nonce !== undefined ? { nonce } : {}) }));
+      const res = await base(target, { ...init, headers });
+      const next = res.headers.get('dpop-nonce');
+      if (next !== null) nonces.set(origin, next);
+      return res;
+    };
+    const used = nonces.get(origin);
+    const res = await send(input, used);
+    const fresh = res.headers.get('dpop-nonce');
+    if (res.status !== 401 || fresh === null || fresh === used || init?.body instanceof ReadableStream || !/\berror="use_dpop_nonce"/.test(res.headers.get('www-authenticate') ?? '')) return res;
+    await res.body?.cancel();
+    return send(spare ?? input, fresh);
   };
 }

@@ -24,8 +24,8 @@ export type McpAuthErrorCode =
 /** Wire codes that reach a response (`CONFIG_INVALID` is answered as `AUTH_MISCONFIGURED`). */
 export type WireCode = Exclude<McpAuthErrorCode, 'CONFIG_INVALID'>;
 
-/** Challenge error codes: RFC 6750 §3.1's, and RFC 9449 §7.1's `invalid_dpop_proof`. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof';
+/** Challenge error codes: RFC 6750 §3.1's, and RFC 9449's `invalid_dpop_proof` (§7.1) and `use_dpop_nonce` (§9). */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof' | 'use_dpop_nonce';
 
 /** Finer, stable reasons (closed list) for logs, metrics and tests. */
 export type McpAuthErrorReason =
@@ -61,6 +61,9 @@ export type McpAuthErrorReason =
   | 'dpop_proof_invalid'
   | 'dpop_proof_replayed'
   | 'dpop_key_mismatch'
+  // 401 use_dpop_nonce
+  | 'dpop_nonce_missing'
+  | 'dpop_nonce_invalid'
   // 403
   | 'insufficient_scope'
   | 'tool_not_allowed'
@@ -162,6 +165,17 @@ export class InvalidTokenError extends McpAuthError {
 export class InvalidDpopProofError extends McpAuthError {
   constructor(init: Partial<ErrorInit> & { description: string }) {
     super('UNAUTHORIZED', 401, 'invalid_dpop_proof', { reason: 'dpop_proof_invalid', ...init }, 'The DPoP proof is invalid');
+  }
+}
+
+/**
+ * With `dpopNonceSeconds` set, a DPoP proof without a server nonce this guard accepts (none, an
+ * expired one, or one it never handed out): 401 `use_dpop_nonce` (RFC 9449 §9), challenged with
+ * the `DPoP` scheme; the response's `DPoP-Nonce` header is the nonce to sign the next proof with.
+ */
+export class UseDpopNonceError extends McpAuthError {
+  constructor(init: Partial<ErrorInit> & { reason: 'dpop_nonce_missing' | 'dpop_nonce_invalid' }) {
+    super('UNAUTHORIZED', 401, 'use_dpop_nonce', init, 'The DPoP proof must carry the nonce this server provides (DPoP-Nonce)');
   }
 }
 

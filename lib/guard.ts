@@ -16,6 +16,7 @@ import { Bindings } from './policy/bindings.js';
 import { compilePolicy } from './policy/tools.js';
 import type { AuthInfo } from './types.js';
 import { DpopProofChecker } from './verify/dpop.js';
+import { DpopNonces } from './verify/dpop-nonce.js';
 import { Verifier } from './verify/index.js';
 
 /** What {@link mcpAuth} returns. */
@@ -63,11 +64,14 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;
-  const dpop = config.dpop === 'off' ? undefined : new DpopProofChecker(config);
+  const nonces = config.dpop !== 'off' && config.dpopNonceSeconds > 0
+    ? new DpopNonces(config.dpopNonceSecret, config.dpopNonceSeconds, config.resource, config.clock)
+    : undefined;
+  const dpop = config.dpop === 'off' ? undefined : new DpopProofChecker(config, nonces);
   const ctx: ProtectContext = {
     config,
     verifier,
-    respond: makeResponder(config, baseScope),
+    respond: makeResponder(config, baseScope, nonces),
     policy,
     knownScopes,
     sessions,

@@ -16,6 +16,7 @@ export {
   InvalidRequestError,
   InvalidTokenError,
   InvalidDpopProofError,
+  UseDpopNonceError,
   InsufficientScopeError,
   AuthUnavailableError,
   AuthMisconfiguredError,

@@ -85,7 +85,7 @@ export interface Options {
    * token bound to a key (`cnf`) is refused, and the `DPoP` scheme is no credential. `'allowed'`:
    * bearer tokens as before, and tokens bound by `cnf.jkt` presented as `Authorization: DPoP`
    * with a valid `DPoP` proof on every request (README, "DPoP"). `'required'`: only those.
-   * Not done: server nonces (RFC 9449 §9), mTLS-bound tokens (RFC 8705, still refused).
+   * Server nonces: `dpopNonceSeconds`. Not done: mTLS-bound tokens (RFC 8705, still refused).
    * @example mcpAuth({ resource, issuer, dpop: 'allowed' })
    */
   dpop?: 'off' | 'allowed' | 'required';
@@ -93,6 +93,20 @@ export interface Options {
   dpopAlgorithms?: readonly string[];
   /** How far a DPoP proof's `iat` may be from the clock, either way, in seconds. Default 300 (at most 300). */
   dpopProofWindowSeconds?: number;
+  /**
+   * Server nonces in DPoP proofs (RFC 9449 §9), a new one every this many seconds (1 to 3600),
+   * each accepted for one to two of them: a proof made before the nonce it carries was handed out
+   * cannot be. Default 0: no nonce. A proof without an accepted nonce gets 401 `use_dpop_nonce` and
+   * the nonce (`DPoP-Nonce`); a good request whose nonce is no longer the current one gets the new
+   * one. Needs `dpop` on (README, "DPoP").
+   */
+  dpopNonceSeconds?: number;
+  /**
+   * The key nonces are made with (at least 32 characters). Give every instance behind one load
+   * balancer the same secret, and they accept each other's nonces. Default: 32 random bytes per
+   * guard. Not enumerable on `guard.config`.
+   */
+  dpopNonceSecret?: string;
   /** Enforce the RFC 9068 profile (`typ: at+jwt`; `sub`, `client_id`, `iat`, `jti` required). Default false. */
   strict?: boolean;
   /** Largest token accepted, in bytes. Default 8192. */
@@ -185,6 +199,10 @@ export interface Config {
   readonly dpop: 'off' | 'allowed' | 'required';
   readonly dpopAlgorithms: readonly string[];
   readonly dpopProofWindowSeconds: number;
+  /** 0: no server nonce. */
+  readonly dpopNonceSeconds: number;
+  /** Not enumerable (kept out of logs). */
+  readonly dpopNonceSecret: string | undefined;
   readonly strict: boolean;
   readonly maxTokenBytes: number;
   readonly maxBodyBytes: number;
@@ -219,7 +237,7 @@ export const DEFAULT_DPOP_ALGORITHMS: readonly string[] = Object.freeze([
 const KNOWN_KEYS: readonly string[] = [
   'resource', 'issuer', 'jwksUri', 'audience', 'algorithms', 'clockTolerance', 'requiredScopes',
   'toolScopes', 'promptScopes', 'resourceScopes', 'filterLists', 'bindSessions', 'scopeImplies', 'scopeClaims', 'scopesSupported', 'challengeScope',
-  'tokenFormat', 'introspection', 'dpop', 'dpopAlgorithms', 'dpopProofWindowSeconds', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
+  'tokenFormat', 'introspection', 'dpop', 'dpopAlgorithms', 'dpopProofWindowSeconds', 'dpopNonceSeconds', 'dpopNonceSecret', 'strict', 'maxTokenBytes', 'maxBodyBytes', 'cacheMaxAgeSeconds',
   'cacheMaxEntries', 'negativeCacheSeconds', 'httpTimeoutSeconds', 'jwksCooldownSeconds',
   'jwksCacheMaxAgeSeconds', 'jwksMaxStaleSeconds', 'jwksMaxBytes', 'authorizationServers',
   'resourceName', 'resourceDocumentation', 'onEvent', 'clock',
@@ -454,6 +472,18 @@ function refuseOfflineAccess(lists: Record<string, readonly string[] | undefined
   }
 }
 
+/** `dpopNonceSeconds` needs `dpop` on; `dpopNonceSecret` needs `dpopNonceSeconds`, and 32 characters. */
+function checkDpopNonce(input: Options, c: { dpop: string; dpopNonceSeconds: number }, problems: string[]): void {
+  if (c.dpopNonceSeconds > 0 && c.dpop === 'off') problems.push('dpopNonceSeconds needs dpop "allowed" or "required" (nonces go in DPoP proofs)');
+  const secret = input.dpopNonceSecret;
+  if (secret === undefined) return;
+  if (typeof secret !== 'string' || secret.length < 32 || !isWellFormedText(secret)) {
+    problems.push('dpopNonceSecret must be a string of at least 32 characters (random: `openssl rand -base64 32`)');
+  } else if (c.dpopNonceSeconds === 0) {
+    problems.push('dpopNonceSecret is set but dpopNonceSeconds is not (no nonce is made without it)');
+  }
+}
+
 function checkNumber(
   value: unknown, name: string, def: number, problems: string[],
   { min = 0, max = Number.MAX_SAFE_INTEGER, integer = false }: { min?: number; max?: number; integer?: boolean } = {},
@@ -672,6 +702,8 @@ export function resolveOptions(input: Options): Config {
     dpop: checkEnum(input.dpop, 'dpop', ['off', 'allowed', 'required'] as const, 'off', problems),
     dpopAlgorithms: Object.freeze([...checkAlgorithms(input.dpopAlgorithms, 'dpopAlgorithms', problems, DEFAULT_DPOP_ALGORITHMS)]),
     dpopProofWindowSeconds: checkNumber(input.dpopProofWindowSeconds, 'dpopProofWindowSeconds', 300, problems, { min: 1, max: 300 }),
+    dpopNonceSeconds: checkNumber(input.dpopNonceSeconds, 'dpopNonceSeconds', 0, problems, { max: 3600, integer: true }),
+    dpopNonceSecret: undefined,
     strict: checkBoolean(input.strict, 'strict', false, problems),
     maxTokenBytes: checkNumber(input.maxTokenBytes, 'maxTokenBytes', 8192, problems, { min: 16, max: 1 << 20, integer: true }),
     maxBodyBytes: checkNumber(input.maxBodyBytes, 'maxBodyBytes', 4 * 1024 * 1024, problems, { min: 1, max: 1 << 30, integer: true }),
@@ -695,7 +727,10 @@ export function resolveOptions(input: Options): Config {
     // healthy JWKS endpoint would get 503 for every new token until then.
     problems.push(`jwksCacheMaxAgeSeconds + jwksMaxStaleSeconds (${config.jwksCacheMaxAgeSeconds} + ${config.jwksMaxStaleSeconds} s) must be at least jwksCooldownSeconds (${config.jwksCooldownSeconds} s)`);
   }
+  checkDpopNonce(input, config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  // Readable, but not enumerable, like introspection.clientSecret.
+  Object.defineProperty(config, 'dpopNonceSecret', { value: input.dpopNonceSecret, enumerable: false });
   const meta = resourceMetadataUrlFor(config.resourceUrl);
   config.resourceMetadataUrl = meta.url;
   config.resourceMetadataPaths = Object.freeze(meta.paths) as string[];

@@ -65,7 +65,7 @@ test('import("mcp-oauth-guard") by name from the repository root works, silently
   expect(out.resolved).toBe(pathToFileURL(join(root, 'dist/index.js')).href);
   expect(out.names).toEqual(expect.arrayContaining([
     'mcpAuth', 'fromEnv', 'ENV_VARIABLES', 'requireScopes', 'hasScopes', 'McpAuthError', 'MissingTokenError', 'InvalidRequestError',
-    'InvalidTokenError', 'InsufficientScopeError', 'AuthUnavailableError', 'AuthMisconfiguredError', 'SessionNotFoundError', 'HeaderMismatchError', 'ConfigError', 'JSONRPC_CODES',
+    'InvalidTokenError', 'InvalidDpopProofError', 'UseDpopNonceError', 'InsufficientScopeError', 'AuthUnavailableError', 'AuthMisconfiguredError', 'SessionNotFoundError', 'HeaderMismatchError', 'ConfigError', 'JSONRPC_CODES',
     'isMcpAuthError', 'DEFAULT_ALGORITHMS',
   ]));
   expect(out.config).toEqual([true, 'CONFIG_INVALID', 2]);

@@ -33,7 +33,7 @@ import { streamRecheck } from '../verify/recheck.js';
 import { hasBody } from './body.js';
 import { mayOpenSession, watchSessionEnd, watchSessionIssue } from './sessions.js';
 import { endStreamWithToken } from './stream-expiry.js';
-import type { Responder } from './respond.js';
+import { sendNonce, type Responder } from './respond.js';
 
 /** What `protect()` needs from the guard, built once by `mcpAuth()`. */
 export interface ProtectContext {
@@ -151,16 +151,19 @@ function dpopHeaders(req: Request): readonly string[] {
  * `DPoP` request's proof is made with the token's key (`DpopProofChecker`), unless this guard
  * already found this very proof valid for this request.
  * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
- * @throws {InvalidDpopProofError} from the proof check (and its `AuthUnavailableError`).
+ * With nonces on, hands out the current nonce when the proof's is accepted but older (`DPoP-Nonce`).
+ * @throws {InvalidDpopProofError} from the proof check (and its `UseDpopNonceError`, `AuthUnavailableError`).
  */
-function checkProof(dpop: DpopProofChecker, req: Request, info: AuthInfo, usedDpop: boolean): void {
+function checkProof(dpop: DpopProofChecker, req: Request, res: Response, info: AuthInfo, usedDpop: boolean): void {
   const jkt = dpop.binding(info, usedDpop ? 'dpop' : 'bearer');
   if (jkt === undefined) return;
   const proofs = dpopHeaders(req);
   const before = proven.get(req);
   if (before !== undefined && before.dpop === dpop && proofs.length === 1 && proofs[0] === before.proof && before.token === info.token) return;
-  dpop.check({ proofs, token: info.token, jkt, owner: quotaOwnerOf(info), method: req.method, target: req.originalUrl ?? req.url });
+  const nonce = dpop.check({ proofs, token: info.token, jkt, owner: quotaOwnerOf(info), method: req.method, target: req.originalUrl ?? req.url });
   proven.set(req, { dpop, proof: proofs[0]!, token: info.token });
+  // (RFC 9449 §9: the next proof's nonce, when this one's is about to expire.)
+  if (nonce !== undefined) sendNonce(res, nonce);
 }
 
 /** `access_token` in the query string, percent-encoded names included (parsed only when it may be there). */
@@ -276,7 +279,7 @@ export function protectMiddleware(ctx: ProtectContext, opts: ProtectOptions = {}
   function afterBody(req: Request, res: Response, next: NextFunction, info: AuthInfo, usedDpop: boolean): void {
     if (dpop !== undefined) {
       try {
-        checkProof(dpop, req, info, usedDpop);
+        checkProof(dpop, req, res, info, usedDpop);
       } catch (err) {
         fail(req, res, err, info);
         return;

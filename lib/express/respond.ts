@@ -4,8 +4,9 @@
  * Status from the error; `WWW-Authenticate` for 401/403 (built by `challenge.ts`, with the
  * configured `resource_metadata`, never derived from `Host` or `X-Forwarded-*`; the `DPoP` scheme
  * when the request used it or `dpop` is `'required'`, else `Bearer`, followed by `DPoP algs` on a
- * 401 when `dpop` is `'allowed'`); `Retry-After` for
- * 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a 503; added to what the app set);
+ * 401 when `dpop` is `'allowed'`); with DPoP nonces on, `DPoP-Nonce` on every 401 (RFC 9449 §9);
+ * `Retry-After` for 503; `Access-Control-Expose-Headers: WWW-Authenticate` (and `Retry-After` on a
+ * 503, `DPoP-Nonce` with one; added to what the app set);
  * `Cache-Control: no-store`; `Connection: close` when an unread body is larger than `maxBodyBytes`
  * or chunked; a JSON-RPC 2.0 error body echoing the request's id when known.
  * Nothing of the token, and no stack trace, is ever written.
@@ -16,6 +17,7 @@ import { challenge } from '../challenge.js';
 import { bodyMayExceed } from './body.js';
 import { asMcpAuthError, AuthUnavailableError, InsufficientScopeError, JSONRPC_CODES, MissingTokenError, wireCodeOf, type WireCode } from '../errors.js';
 import type { Config } from '../options.js';
+import type { DpopNonces } from '../verify/dpop-nonce.js';
 
 const MESSAGES: Readonly<Record<WireCode, string>> = {
   UNAUTHORIZED: 'Unauthorized',
@@ -60,11 +62,17 @@ function appendToken(res: Response, name: string, value: string): void {
   if (!text.split(',').some((v) => v.trim().toLowerCase() === value.toLowerCase())) res.setHeader(name, `${text}, ${value}`);
 }
 
+/** Hand out a DPoP nonce (RFC 9449 §9): `DPoP-Nonce`, exposed to browser clients. */
+export function sendNonce(res: Response, nonce: string): void {
+  res.setHeader('DPoP-Nonce', nonce);
+  appendToken(res, 'Access-Control-Expose-Headers', 'DPoP-Nonce');
+}
+
 /**
  * Build the responder of a guard. `baseScope` is the 401 challenge's `scope=`.
  * Unknown errors (bugs) become a 401 `invalid_token` without detail: fail closed, never a 500 with a stack.
  */
-export function makeResponder(c: Config, baseScope: readonly string[]): Responder {
+export function makeResponder(c: Config, baseScope: readonly string[], nonces?: DpopNonces): Responder {
   const resourceMetadata = c.resourceMetadataUrl;
   const algs = c.dpop === 'off' ? undefined : c.dpopAlgorithms;
   // With DPoP allowed, a 401 Bearer challenge names the DPoP scheme too (RFC 9449 §7.2, RFC 9110
@@ -92,13 +100,16 @@ export function makeResponder(c: Config, baseScope: readonly string[]): Responde
       // 403: what the request needs and the token holds; 401 (a bad token): the base scope, as for
       // a missing one (MCP 2025-11-25: a client takes the scopes to ask for from the 401 challenge).
       const scope = err instanceof InsufficientScopeError ? err.scope : err.status === 401 ? baseScope : undefined;
-      const scheme = err.bearerError === 'invalid_dpop_proof' ? 'DPoP' : schemeOf(req);
+      const scheme = err.bearerError === 'invalid_dpop_proof' || err.bearerError === 'use_dpop_nonce' ? 'DPoP' : schemeOf(req);
       const params = { error: err.bearerError, error_description: err.description, scope, resource_metadata: resourceMetadata };
       res.setHeader('WWW-Authenticate', scheme === 'DPoP'
         ? challenge({ ...params, algs }, 'DPoP')
         : challenge(params) + (err.status === 401 ? alsoDpop : ''));
     }
     appendToken(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
+    // Every 401 names the DPoP scheme (with 'allowed', after the Bearer challenge): the nonce saves
+    // a client the round trip of a proof without one.
+    if (nonces !== undefined && err.status === 401) sendNonce(res, nonces.current());
     if (err instanceof AuthUnavailableError) {
       // Not a CORS-safelisted response header: exposed, or a browser client cannot read when to retry.
       res.setHeader('Retry-After', String(err.retryAfterSeconds));

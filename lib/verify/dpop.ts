@@ -17,10 +17,12 @@
  * - the same key has not sent the same `jti` within the window (`proof-record.ts`: ten times
  *   `cacheMaxEntries` proofs, 100,000 to 1,000,000, a tenth of them per owner (a user's client, or
  *   a client without users: `quotaOwnerOf`), kept in this process only, never forgotten early).
- * Every refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
+ * - with `dpopNonceSeconds` set, its `nonce` is one this guard accepts (`dpop-nonce.ts`), checked
+ *   before the signature; else 401 `use_dpop_nonce` ({@link UseDpopNonceError}).
+ * Every other refusal is an {@link InvalidDpopProofError} (401 `invalid_dpop_proof`), but for a record
  * without room for the proof: 503 (`dpop_replay_record_full`), the request refused rather than
- * the proof left unrecorded. No nonce is issued (RFC 9449 §9 is optional: the `iat` window and
- * the `jti` record bound a replay).
+ * the proof left unrecorded. Without nonces (RFC 9449 §9 is optional), the `iat` window and the
+ * `jti` record bound a replay.
  *
  * The checks of a header depend on its bytes alone, so they are remembered by its encoded segment
  * (a client sends the same header, its key, with every proof): parsing the key costs more than
@@ -29,11 +31,12 @@
 import type { KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { AuthUnavailableError, InvalidDpopProofError, InvalidTokenError, type McpAuthErrorReason } from '../errors.js';
+import { AuthUnavailableError, InvalidDpopProofError, InvalidTokenError, UseDpopNonceError, type McpAuthErrorReason } from '../errors.js';
 import type { Config } from '../options.js';
 import type { AuthInfo } from '../types.js';
 import { tokenDigest } from './cache.js';
 import { boundKeyOf } from './claims.js';
+import type { DpopNonces } from './dpop-nonce.js';
 import { usableKey } from './jwks.js';
 import { ProofRecord } from './proof-record.js';
 import { isCanonicalSignature, nativeKeyOf, verifySignature, type NativeKey } from './signature.js';
@@ -146,11 +149,12 @@ export class DpopProofChecker {
   readonly #clock: () => number;
   readonly #origin: string;
   readonly #seen: ProofRecord;
+  readonly #nonces: DpopNonces | undefined;
   /** Headers that passed, by their encoded segment: the same bytes pass the same checks (`#checkHeader`). */
   readonly #headers = new LRUCache<string, CheckedHeader>({ max: MAX_HEADERS });
 
-  /** For a configuration with `dpop` on. */
-  constructor(c: Config) {
+  /** For a configuration with `dpop` on; `nonces` when `dpopNonceSeconds` is set. */
+  constructor(c: Config, nonces?: DpopNonces) {
     if (c.dpop === 'off') throw new TypeError('DpopProofChecker: dpop is off');
     this.#mode = c.dpop;
     this.#algorithms = new Set(c.dpopAlgorithms);
@@ -158,6 +162,7 @@ export class DpopProofChecker {
     this.#clock = c.clock;
     this.#origin = c.resourceUrl.origin;
     this.#seen = ProofRecord.sized(c.cacheMaxEntries);
+    this.#nonces = nonces;
   }
 
   /**
@@ -194,10 +199,13 @@ export class DpopProofChecker {
 
   /**
    * Accept the request's proof, or throw.
+   * @returns with nonces on, the nonce to hand out with the response when the proof's is accepted
+   *   but no longer the current one; else `undefined`.
    * @throws {InvalidDpopProofError}
+   * @throws {UseDpopNonceError} with nonces on.
    * @throws {AuthUnavailableError} `dpop_replay_record_full`.
    */
-  check(input: ProofInput): void {
+  check(input: ProofInput): string | undefined {
     const { proofs } = input;
     if (proofs.length === 0) throw refuse('A DPoP proof (the DPoP header) is required with the DPoP scheme');
     if (proofs.length > 1) throw refuse('More than one DPoP header');
@@ -227,6 +235,21 @@ export class DpopProofChecker {
     if (ath !== tokenDigest(input.token)) throw refuse('The DPoP proof ath is not the hash of the access token');
     if (header.thumbprint !== input.jkt) throw refuse('The DPoP proof key is not the key the access token is bound to', 'dpop_key_mismatch');
 
+    // Server nonce (RFC 9449 §9, §4.3 step 10), before the signature: no signature is checked for
+    // a proof that must be made again anyway.
+    let handOut: string | undefined;
+    const nonces = this.#nonces;
+    if (nonces !== undefined) {
+      const { nonce } = payload;
+      const verdict = nonces.judge(nonce);
+      if (verdict === 'refused') {
+        throw nonce === undefined
+          ? new UseDpopNonceError({ reason: 'dpop_nonce_missing', description: 'The DPoP proof must carry the nonce this server provides (DPoP-Nonce)' })
+          : new UseDpopNonceError({ reason: 'dpop_nonce_invalid', description: 'The DPoP proof nonce is not one this server accepts (expired): use the one it provides (DPoP-Nonce)' });
+      }
+      if (verdict === 'accepted') handOut = nonces.current();
+    }
+
     // Signature (RFC 9449 §4.3 step 7), with the key the token is bound to.
     if (!isCanonicalSignature(alg, nk.key, signature)) throw refuse('The DPoP proof signature is invalid');
     try {
@@ -239,7 +262,7 @@ export class DpopProofChecker {
     const recorded = this.#seen.add(input.owner, `${input.jkt}.${jti}`, (iat + this.#windowSeconds) * 1000 + 1000, now);
     switch (recorded.result) {
       case 'added':
-        return;
+        return handOut;
       case 'replayed':
         throw refuse('The DPoP proof was used before', 'dpop_proof_replayed');
       case 'owner_full':

@@ -16,13 +16,13 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { mcpAuth, type AuthInfo, type McpAuthGuard } from '../../lib/index.js';
+import { mcpAuth, type AuthInfo, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { dpopFetch, dpopProof } from '../../examples/dpop-fetch.js';
 import { makeDpopKey, type DpopKey } from '../helpers/dpop.js';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.js';
 
 /** What reached the server, before the guard: method, session and the proof's jti, htm, htu (`undefined` without a DPoP header). */
-interface Arrival { method: string; session: string | undefined; authorization: string; jti?: string; htm?: string; htu?: string }
+interface Arrival { method: string; session: string | undefined; authorization: string; jti?: string; htm?: string; htu?: string; nonce?: string }
 /** What the client got back, as its fetch saw it. */
 interface Answer { method: string; status: number; challenge: string | null }
 
@@ -30,6 +30,9 @@ let op: TestProvider;
 let http: Server;
 let url: URL;
 let guard: McpAuthGuard;
+/** `/mcp-nonce`: the same server behind a guard that asks for DPoP server nonces (`dpopNonceSeconds`). */
+let nonceUrl: URL;
+let nonceGuard: McpAuthGuard;
 let key: DpopKey;
 const transports = new Map<string, StreamableHTTPServerTransport>();
 const arrivals: Arrival[] = [];
@@ -53,10 +56,11 @@ beforeAll(async () => {
   const app = express();
   http = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
-  op = await startTestProvider({ [url.href]: { format: 'jwt', scope: 'mcp notes:read' } });
+  nonceUrl = new URL('/mcp-nonce', url);
+  op = await startTestProvider({ [url.href]: { format: 'jwt', scope: 'mcp notes:read' }, [nonceUrl.href]: { format: 'jwt', scope: 'mcp notes:read' } });
   key = await makeDpopKey('ES256');
-  guard = mcpAuth({
-    resource: url.href,
+  const guardFor = (resource: URL, more: Partial<Options> = {}): McpAuthGuard => mcpAuth({
+    resource: resource.href,
     issuer: op.issuer,
     dpop: 'required',
     toolScopes: { whoami: ['notes:read'] },
@@ -64,21 +68,24 @@ beforeAll(async () => {
       if (e.type === 'allow') decisions.push('allow');
       else if (e.type === 'deny') decisions.push(e.reason);
     },
+    ...more,
   });
-  await guard.ready();
+  guard = guardFor(url);
+  nonceGuard = guardFor(nonceUrl, { dpopNonceSeconds: 60 });
+  await Promise.all([guard.ready(), nonceGuard.ready()]);
 
   app.use((req, _res, next) => {
     const proof = req.headers.dpop;
     const a: Arrival = { method: req.method, session: req.headers['mcp-session-id'] as string | undefined, authorization: req.headers.authorization ?? '' };
     if (typeof proof === 'string') {
-      const { jti, htm, htu } = decodeJwt(proof) as { jti?: string; htm?: string; htu?: string };
-      Object.assign(a, { jti, htm, htu });
+      const { jti, htm, htu, nonce } = decodeJwt(proof) as { jti?: string; htm?: string; htu?: string; nonce?: string };
+      Object.assign(a, { jti, htm, htu, nonce });
     }
     arrivals.push(a);
     next();
   });
   app.use(guard.metadata());
-  app.post('/mcp', guard.protect(), express.json(), async (req, res) => {
+  const mcpPost = async (req: express.Request, res: express.Response): Promise<void> => {
     posted++;
     const sid = req.headers['mcp-session-id'] as string | undefined;
     let transport = sid ? transports.get(sid) : undefined;
@@ -93,28 +100,32 @@ beforeAll(async () => {
       transport = t;
     }
     await transport.handleRequest(req, res, req.body);
-  });
+  };
   const other = async (req: express.Request, res: express.Response) => {
     const transport = transports.get(req.headers['mcp-session-id'] as string);
     if (!transport) { res.status(404).end(); return; }
     await transport.handleRequest(req, res);
   };
-  app.get('/mcp', guard.protect(), other);
-  app.delete('/mcp', guard.protect(), other);
+  for (const [path, g] of [['/mcp', guard], ['/mcp-nonce', nonceGuard]] as const) {
+    app.post(path, g.protect(), express.json(), mcpPost);
+    app.get(path, g.protect(), other);
+    app.delete(path, g.protect(), other);
+  }
 });
 
 afterAll(async () => {
   for (const t of transports.values()) await t.close();
   await guard?.close();
+  await nonceGuard?.close();
   http?.closeAllConnections();
   await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));
   await op?.close();
 });
 
 /** A client credentials token from oidc-provider, bound to `k` by a proof made with the example's `dpopProof`. */
-async function boundToken(k: DpopKey): Promise<string> {
+async function boundToken(k: DpopKey, resource = url): Promise<string> {
   const dpop = await dpopProof({ privateKey: k.privateKey, publicJwk: k.publicJwk, alg: k.alg, htm: 'POST', htu: op.tokenEndpoint });
-  const { status, body } = await op.tokenResponse(url.href, 'mcp notes:read', { dpop });
+  const { status, body } = await op.tokenResponse(resource.href, 'mcp notes:read', { dpop });
   expect({ status, error: body.error, token_type: body.token_type }).toEqual({ status: 200, error: undefined, token_type: 'DPoP' });
   const token = body.access_token as string;
   expect(decodeJwt(token).cnf).toEqual({ jkt: k.thumbprint });
@@ -178,6 +189,34 @@ describe("the MCP SDK client with dpopFetch, an SDK McpServer behind mcpAuth({ d
     expect(new Set(jtis).size).toBe(jtis.length);
     expect(decisions).toEqual(mine.map(() => 'allow'));
     expect(answers.map((a) => a.status).filter((s) => s >= 400)).toEqual([]);
+  });
+
+  test('behind dpopNonceSeconds: the first POST is asked for a nonce and sent again with it; every later proof carries it', async () => {
+    const token = await boundToken(key, nonceUrl);
+    const from = arrivals.length;
+    decisions.length = 0;
+    const answers: Answer[] = [];
+    const transport = new StreamableHTTPClientTransport(nonceUrl, {
+      fetch: recording(dpopFetch({ privateKey: key.privateKey, publicJwk: key.publicJwk, alg: key.alg, accessToken: token }), answers),
+    });
+    const client = new Client({ name: 'dpop-nonce-e2e', version: '1.0.0' });
+    await client.connect(transport);
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(result.content).toEqual([{ type: 'text', text: `test-cc-client/${key.thumbprint}` }]);
+    await until(() => arrivals.slice(from).some((a) => a.method === 'GET'), 'the GET stream');
+    await transport.terminateSession();
+    await client.close();
+
+    const mine = arrivals.slice(from);
+    // initialize (without a nonce, then with it), notifications/initialized, GET stream, tools/call, DELETE
+    expect(mine.map((a) => a.method).sort()).toEqual(['DELETE', 'GET', 'POST', 'POST', 'POST', 'POST']);
+    expect(mine[0]!.nonce).toBeUndefined();
+    const nonce = mine[1]!.nonce;
+    expect(nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const a of mine.slice(1)) expect({ nonce: a.nonce, htu: a.htu }).toEqual({ nonce, htu: nonceUrl.href });
+    expect(decisions).toEqual(['dpop_nonce_missing', ...mine.slice(1).map(() => 'allow')]);
+    // The recording sits outside dpopFetch: it sees the one answer after the retry.
+    expect(answers.map((a) => a.status).filter((st) => st >= 400)).toEqual([]);
   });
 
   test.each([
