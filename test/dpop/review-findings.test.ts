@@ -5,73 +5,39 @@
  * (The replay record's own rules: proof-record.test.ts.)
  * Real HTTP on 127.0.0.1, the guard's injected clock, no sleeps.
  */
-import express, { type Express, type RequestHandler } from 'express';
+import express from 'express';
 import request from 'supertest';
-import { mcpAuth, type McpAuthGuard, type Options } from '../../lib/index.js';
+import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
 import { runCheck } from '../../lib/cli/check.js';
 import { resolveOptions } from '../../lib/options.js';
 import { quotaOwnerOf } from '../../lib/policy/bindings.js';
 import { toAuthInfo } from '../../lib/verify/claims.js';
 import { DpopProofChecker } from '../../lib/verify/dpop.js';
-import { fakeClock } from '../helpers/clock.js';
 import { buildProof, makeDpopKey, type DpopKey } from '../helpers/dpop.js';
-import { listen, rawRequest, type Listening } from '../helpers/http.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { dpopSuite } from '../helpers/dpop-suite.js';
+import { rawRequest } from '../helpers/http.js';
+import type { TestKey } from '../helpers/keys.js';
+import type { LoopbackAS } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueOptions, opaqueToken, PING, RESOURCE } from '../helpers/opaque.js';
 import { tokenBuilder } from '../helpers/tokens.js';
 
-const clock = fakeClock(Math.floor(Date.now() / 1000) * 1000);
+const suite = dpopSuite();
+const { clock, serve } = suite;
 const now = (): number => clock.seconds();
 
 let as: LoopbackAS;
 let asKey: TestKey;
 let dk: DpopKey;
-const lives: Listening[] = [];
+beforeAll(() => { as = suite.as(); asKey = suite.asKey(); dk = suite.key(); });
+/** Guards a test builds itself (`suite.serve` closes its own). */
 const guards: McpAuthGuard[] = [];
-
-interface Served {
-  url: string;
-  resource: string;
-  guard: McpAuthGuard;
-  calls: () => number;
-  sign: (claims?: Record<string, unknown>) => Promise<string>;
-}
-
-/** One guard on its own port; `resource` = url + /mcp; `routes` adds the app's routes. */
-async function serve(options: Partial<Options>, routes: (app: Express, guard: McpAuthGuard, handler: RequestHandler) => void): Promise<Served> {
-  let app: Express | undefined;
-  const live = await listen((req, res) => app!(req, res));
-  lives.push(live);
-  const resource = `${live.url}/mcp`;
-  const guard = mcpAuth({ resource, issuer: as.issuer, jwksUri: as.jwksUri, clock, ...options });
-  guards.push(guard);
-  let calls = 0;
-  const handler: RequestHandler = (_req, res) => { calls++; res.json({ jsonrpc: '2.0', id: 1, result: {} }); };
-  app = express();
-  app.use(express.json());
-  routes(app, guard, handler);
-  const sign = tokenBuilder({ issuer: as.issuer, audience: resource, nowSeconds: now });
-  return { url: live.url, resource, guard, calls: () => calls, sign: (claims = {}) => sign(asKey, claims) };
-}
+afterAll(() => Promise.all(guards.map((g) => g.close())));
 
 /** A DPoP POST whose request target is sent byte for byte (supertest/URL would normalise it): status and RFC 6750/9449 error. */
 async function rawPost(url: string, target: string, token: string, proof: string): Promise<{ status: number; error: unknown }> {
   const res = await rawRequest(url, 'POST', ['Content-Type', 'application/json', 'Authorization', `DPoP ${token}`, 'DPoP', proof], JSON.stringify(PING), { target });
   return { status: res.status, error: res.status === 401 ? (res.json() as { error?: { data?: { error?: unknown } } }).error?.data?.error : undefined };
 }
-
-beforeAll(async () => {
-  as = await startLoopbackAS();
-  asKey = await makeKey('RS256');
-  as.keys = [asKey.publicJwk];
-  dk = await makeDpopKey('ES256');
-});
-afterAll(async () => {
-  await Promise.all(guards.map((g) => g.close()));
-  await Promise.all(lives.map((l) => l.close()));
-  await as.close();
-});
 
 describe("dpop: 'required' and guard.verify() (the SDK adapter, the CLI check)", () => {
   test("'required': verify() of an unbound bearer token must be refused (only DPoP-bound tokens are accepted)", async () => {
