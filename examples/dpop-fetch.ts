@@ -18,8 +18,8 @@
  *
  * Server nonces (RFC 9449 §9; mcp-oauth-guard's `dpopNonceSeconds`): the last `DPoP-Nonce` a
  * server (an origin) sent goes in every later proof to it, and a 401 `use_dpop_nonce` is answered
- * once more with a proof carrying the nonce it came with (a body that is a stream is not sent
- * twice: that 401 is returned). Not handled: a redirect `fetch` follows by itself (it re-sends the
+ * once more with a proof carrying the nonce it came with (a body that is a stream or an async
+ * iterable is not sent twice: that 401 is returned). Not handled: a redirect `fetch` follows by itself (it re-sends the
  * same proof, made for the first URL, which the server refuses; pass `redirect: 'error'` to keep a
  * proof from following one).
  */
@@ -60,6 +60,11 @@ export interface DpopFetchOptions extends DpopKeyPair {
   fetch?: typeof fetch;
 }
 
+/** A request body fetch can send again as it is. */
+function isReplayable(body: BodyInit): boolean {
+  return typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob || body instanceof URLSearchParams || body instanceof FormData;
+}
+
 /**
  * A `fetch` that adds `Authorization: DPoP <token>` and a fresh `DPoP` proof to every request:
  * pass it as `StreamableHTTPClientTransport`'s `fetch` option. The transport calls it with an
@@ -79,21 +84,25 @@ export function dpopFetch(options: DpopFetchOptions): typeof fetch {
     // (the Fetch Standard's "normalize a method"; methods are case-sensitive, RFC 9110 §9.1).
     const method = init?.method ?? request?.method ?? 'GET';
     const htm = /^(?:delete|get|head|options|post|put)$/i.test(method) ? method.toUpperCase() : method;
-    // (A Request's body can be read once: a copy is kept for sending it again.)
-    const spare = request?.body ? request.clone() : undefined;
+    // A body that can be sent twice: none, a string, bytes, a Blob, a form; a Request's, through a
+    // copy made beforehand (it can be read once). Not a stream or an async iterable.
+    const body = init?.body;
+    const spare = body == null && request?.body ? request.clone() : undefined;
+    const resendable = body == null ? request?.body == null || spare !== undefined : isReplayable(body);
     const send = async (target: RequestInfo | URL, nonce: string | undefined): Promise<Response> => {
       const headers = new Headers(init?.headers ?? request?.headers);
       headers.set('authorization', `DPoP ${token}`);
       headers.set('dpop', await dpopProof({ ...key, htm, htu: url, accessToken: token, ...(nonce !== undefined ? { nonce } : {}) }));
       const res = await base(target, { ...init, headers });
       const next = res.headers.get('dpop-nonce');
-      if (next !== null) nonces.set(origin, next);
+      // (The server that answered: after a redirect fetch followed, another origin.)
+      if (next !== null) nonces.set(res.url ? new URL(res.url).origin : origin, next);
       return res;
     };
     const used = nonces.get(origin);
     const res = await send(input, used);
     const fresh = res.headers.get('dpop-nonce');
-    if (res.status !== 401 || fresh === null || fresh === used || init?.body instanceof ReadableStream || !/\berror="use_dpop_nonce"/.test(res.headers.get('www-authenticate') ?? '')) return res;
+    if (res.status !== 401 || fresh === null || fresh === used || !resendable || !/\berror="use_dpop_nonce"/.test(res.headers.get('www-authenticate') ?? '')) return res;
     await res.body?.cancel();
     return send(spare ?? input, fresh);
   };

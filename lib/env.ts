@@ -140,7 +140,7 @@ const VARIABLES: Readonly<Record<string, readonly [string, Parser]>> = {
   MCP_AUTH_DPOP: ['dpop', oneOf(['off', 'allowed', 'required'])],
   MCP_AUTH_DPOP_ALGORITHMS: ['dpopAlgorithms', list],
   MCP_AUTH_DPOP_PROOF_WINDOW_SECONDS: ['dpopProofWindowSeconds', seconds],
-  MCP_AUTH_DPOP_NONCE_SECONDS: ['dpopNonceSeconds', seconds],
+  MCP_AUTH_DPOP_NONCE_SECONDS: ['dpopNonceSeconds', integer],
   MCP_AUTH_DPOP_NONCE_SECRET: ['dpopNonceSecret', text],
   MCP_AUTH_STRICT: ['strict', bool],
   MCP_AUTH_MAX_TOKEN_BYTES: ['maxTokenBytes', integer],

@@ -65,7 +65,7 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;
   const nonces = config.dpop !== 'off' && config.dpopNonceSeconds > 0
-    ? new DpopNonces(config.dpopNonceSecret, config.dpopNonceSeconds, config.resource, config.clock)
+    ? new DpopNonces(config.dpopNonceSecret, config.dpopNonceSeconds, config.resourceUrl.origin, config.clock)
     : undefined;
   const dpop = config.dpop === 'off' ? undefined : new DpopProofChecker(config, nonces);
   const ctx: ProtectContext = {

@@ -94,7 +94,7 @@ export interface Options {
   /** How far a DPoP proof's `iat` may be from the clock, either way, in seconds. Default 300 (at most 300). */
   dpopProofWindowSeconds?: number;
   /**
-   * Server nonces in DPoP proofs (RFC 9449 §9), a new one every this many seconds (1 to 3600),
+   * Server nonces in DPoP proofs (RFC 9449 §9), a new one every this many seconds (10 to 3600),
    * each accepted for one to two of them: a proof made before the nonce it carries was handed out
    * cannot be. Default 0: no nonce. A proof without an accepted nonce gets 401 `use_dpop_nonce` and
    * the nonce (`DPoP-Nonce`); a good request whose nonce is no longer the current one gets the new
@@ -103,8 +103,8 @@ export interface Options {
   dpopNonceSeconds?: number;
   /**
    * The key nonces are made with (at least 32 characters). Give every instance behind one load
-   * balancer the same secret, and they accept each other's nonces. Default: 32 random bytes per
-   * guard. Not enumerable on `guard.config`.
+   * balancer the same secret (and `dpopNonceSeconds`), and they accept each other's nonces.
+   * Default: 32 random bytes per process. Not enumerable on `guard.config`.
    */
   dpopNonceSecret?: string;
   /** Enforce the RFC 9068 profile (`typ: at+jwt`; `sub`, `client_id`, `iat`, `jti` required). Default false. */
@@ -472,6 +472,14 @@ function refuseOfflineAccess(lists: Record<string, readonly string[] | undefined
   }
 }
 
+/** `dpopNonceSeconds`: 0 (no nonce), or whole seconds from 10 (a nonce must outlive a round trip and a retry) to 3600. */
+function checkNonceSeconds(value: unknown, problems: string[]): number {
+  if (value === undefined) return 0;
+  if (value === 0 || (typeof value === 'number' && Number.isInteger(value) && value >= 10 && value <= 3600)) return value;
+  problems.push('dpopNonceSeconds must be 0 (no nonce) or a whole number of seconds from 10 to 3600');
+  return 0;
+}
+
 /** `dpopNonceSeconds` needs `dpop` on; `dpopNonceSecret` needs `dpopNonceSeconds`, and 32 characters. */
 function checkDpopNonce(input: Options, c: { dpop: string; dpopNonceSeconds: number }, problems: string[]): void {
   if (c.dpopNonceSeconds > 0 && c.dpop === 'off') problems.push('dpopNonceSeconds needs dpop "allowed" or "required" (nonces go in DPoP proofs)');
@@ -702,7 +710,7 @@ export function resolveOptions(input: Options): Config {
     dpop: checkEnum(input.dpop, 'dpop', ['off', 'allowed', 'required'] as const, 'off', problems),
     dpopAlgorithms: Object.freeze([...checkAlgorithms(input.dpopAlgorithms, 'dpopAlgorithms', problems, DEFAULT_DPOP_ALGORITHMS)]),
     dpopProofWindowSeconds: checkNumber(input.dpopProofWindowSeconds, 'dpopProofWindowSeconds', 300, problems, { min: 1, max: 300 }),
-    dpopNonceSeconds: checkNumber(input.dpopNonceSeconds, 'dpopNonceSeconds', 0, problems, { max: 3600, integer: true }),
+    dpopNonceSeconds: checkNonceSeconds(input.dpopNonceSeconds, problems),
     dpopNonceSecret: undefined,
     strict: checkBoolean(input.strict, 'strict', false, problems),
     maxTokenBytes: checkNumber(input.maxTokenBytes, 'maxTokenBytes', 8192, problems, { min: 16, max: 1 << 20, integer: true }),
@@ -742,5 +750,7 @@ export function resolveOptions(input: Options): Config {
  * `iss`): `c` itself when there is one issuer.
  */
 export function configForIssuer(c: Config, issuer: string): Config {
-  return c.issuers.length === 1 && c.issuer === issuer ? c : Object.freeze({ ...c, issuer, issuers: Object.freeze([issuer]) });
+  if (c.issuers.length === 1 && c.issuer === issuer) return c;
+  // (The spread leaves out what is not enumerable: the secret is put back, still not enumerable.)
+  return Object.freeze(Object.defineProperty({ ...c, issuer, issuers: Object.freeze([issuer]) }, 'dpopNonceSecret', { value: c.dpopNonceSecret, enumerable: false }));
 }

@@ -244,8 +244,8 @@ export class DpopProofChecker {
       const verdict = nonces.judge(nonce);
       if (verdict === 'refused') {
         throw nonce === undefined
-          ? new UseDpopNonceError({ reason: 'dpop_nonce_missing', description: 'The DPoP proof must carry the nonce this server provides (DPoP-Nonce)' })
-          : new UseDpopNonceError({ reason: 'dpop_nonce_invalid', description: 'The DPoP proof nonce is not one this server accepts (expired): use the one it provides (DPoP-Nonce)' });
+          ? new UseDpopNonceError({ reason: 'dpop_nonce_missing' })
+          : new UseDpopNonceError({ reason: 'dpop_nonce_invalid', description: 'The DPoP proof nonce is not one this server accepts now (expired, or never provided): use the one it provides (DPoP-Nonce)' });
       }
       if (verdict === 'accepted') handOut = nonces.current();
     }

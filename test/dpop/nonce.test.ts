@@ -7,6 +7,8 @@
  */
 import request, { type Response } from 'supertest';
 import { ConfigError, fromEnv, mcpAuth, type GuardEvent } from '../../lib/index.js';
+import { configForIssuer, resolveOptions } from '../../lib/options.js';
+import { DpopNonces } from '../../lib/verify/dpop-nonce.js';
 import { dpopSuite, type DpopServed } from '../helpers/dpop-suite.js';
 import { PING } from '../helpers/opaque.js';
 
@@ -141,12 +143,13 @@ describe('dpopNonceSeconds: a proof must carry a nonce the guard handed out', ()
 });
 
 describe('dpopNonceSecret: instances behind one load balancer', () => {
-  test('guards with the same secret and resource accept each other\'s nonces; another secret or resource does not', async () => {
+  test('guards with the same secret, origin and period accept each other\'s nonces; another secret, period or origin does not', async () => {
     alignClock();
     const a = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60, dpopNonceSecret: SECRET });
     const same = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60, dpopNonceSecret: SECRET });
     const otherSecret = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60, dpopNonceSecret: `${SECRET}!` });
     const noSecret = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60 });
+    const otherPeriod = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 120, dpopNonceSecret: SECRET });
     const otherResource = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60, dpopNonceSecret: SECRET });
     const token = await a.bound();
     const nonce = expectNonceRequired(a, await post(a, token, await a.proof(token)), 0, 'dpop_nonce_missing');
@@ -156,8 +159,17 @@ describe('dpopNonceSecret: instances behind one load balancer', () => {
     expect(there.headers['dpop-nonce']).toBeUndefined();
     expectNonceRequired(otherSecret, await post(otherSecret, token, await otherSecret.proof(token, { claims: { nonce } })), 0, 'dpop_nonce_invalid');
     expectNonceRequired(noSecret, await post(noSecret, token, await noSecret.proof(token, { claims: { nonce } })), 0, 'dpop_nonce_invalid');
+    expectNonceRequired(otherPeriod, await post(otherPeriod, token, await otherPeriod.proof(token, { claims: { nonce } })), 0, 'dpop_nonce_invalid');
     const elsewhere = await otherResource.bound();
     expectNonceRequired(otherResource, await post(otherResource, elsewhere, await otherResource.proof(elsewhere, { claims: { nonce } })), 0, 'dpop_nonce_invalid');
+  });
+
+  test('without a secret, the guards of one process share one (and still refuse a configured secret\'s nonces)', async () => {
+    const a = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60 });
+    const b = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60 });
+    const token = await a.bound();
+    const nonce = expectNonceRequired(a, await post(a, token, await a.proof(token)), 0, 'dpop_nonce_missing');
+    expectAllowed(b, await post(b, token, await b.proof(token, { claims: { nonce } })), 0);
   });
 
   test('an instance whose clock is a period ahead: its nonce passes here as current, ours there as last period\'s (with its own handed out)', async () => {
@@ -177,6 +189,16 @@ describe('dpopNonceSecret: instances behind one load balancer', () => {
   });
 });
 
+test('a nonce is made of the secret, the origin, the period length and the period\'s number (DpopNonces)', () => {
+  const at = (periodSeconds: number, k: number): (() => number) => () => k * periodSeconds * 1000 + 1;
+  const nonceOf = (secret: string, periodSeconds: number, origin: string, k: number): string => new DpopNonces(secret, periodSeconds, origin, at(periodSeconds, k)).current();
+  const base = nonceOf(SECRET, 60, 'https://mcp.example.com', 1000);
+  expect(base).toMatch(NONCE);
+  expect(nonceOf(SECRET, 60, 'https://mcp.example.com', 1000)).toBe(base);
+  // The same period number k of another length, origin, secret; the next period.
+  expect(new Set([base, nonceOf(SECRET, 120, 'https://mcp.example.com', 1000), nonceOf(SECRET, 60, 'https://mcp.example.com:8443', 1000), nonceOf(`${SECRET}!`, 60, 'https://mcp.example.com', 1000), nonceOf(SECRET, 60, 'https://mcp.example.com', 1001)]).size).toBe(5);
+});
+
 describe('options', () => {
   const base = { resource: 'https://mcp.example.com/mcp', issuer: 'https://as.example.com' };
   const problemsOf = (o: Record<string, unknown>): readonly string[] => {
@@ -191,9 +213,10 @@ describe('options', () => {
 
   test.each([
     ['dpop off', { dpopNonceSeconds: 60 }, 'dpopNonceSeconds needs dpop "allowed" or "required" (nonces go in DPoP proofs)'],
-    ['over an hour', { dpop: 'allowed', dpopNonceSeconds: 3601 }, 'dpopNonceSeconds must be an integer from 0 to 3600'],
-    ['negative', { dpop: 'allowed', dpopNonceSeconds: -1 }, 'dpopNonceSeconds must be an integer from 0 to 3600'],
-    ['a fraction of a second', { dpop: 'allowed', dpopNonceSeconds: 0.5 }, 'dpopNonceSeconds must be an integer from 0 to 3600'],
+    ['over an hour', { dpop: 'allowed', dpopNonceSeconds: 3601 }, 'dpopNonceSeconds must be 0 (no nonce) or a whole number of seconds from 10 to 3600'],
+    ['negative', { dpop: 'allowed', dpopNonceSeconds: -1 }, 'dpopNonceSeconds must be 0 (no nonce) or a whole number of seconds from 10 to 3600'],
+    ['under 10 s (a nonce must outlive a round trip and a retry)', { dpop: 'allowed', dpopNonceSeconds: 9 }, 'dpopNonceSeconds must be 0 (no nonce) or a whole number of seconds from 10 to 3600'],
+    ['a fraction of a second', { dpop: 'allowed', dpopNonceSeconds: 0.5 }, 'dpopNonceSeconds must be 0 (no nonce) or a whole number of seconds from 10 to 3600'],
     ['a short secret', { dpop: 'allowed', dpopNonceSeconds: 60, dpopNonceSecret: 'short' }, 'dpopNonceSecret must be a string of at least 32 characters (random: `openssl rand -base64 32`)'],
     ['a secret that is no string', { dpop: 'allowed', dpopNonceSeconds: 60, dpopNonceSecret: 42 }, 'dpopNonceSecret must be a string of at least 32 characters (random: `openssl rand -base64 32`)'],
     ['a secret without dpopNonceSeconds', { dpop: 'allowed', dpopNonceSecret: SECRET }, 'dpopNonceSecret is set but dpopNonceSeconds is not (no nonce is made without it)'],
@@ -216,5 +239,20 @@ describe('options', () => {
   test('MCP_AUTH_DPOP_NONCE_SECONDS and MCP_AUTH_DPOP_NONCE_SECRET', () => {
     const o = fromEnv({ MCP_AUTH_RESOURCE: base.resource, MCP_AUTH_ISSUER: base.issuer, MCP_AUTH_DPOP: 'required', MCP_AUTH_DPOP_NONCE_SECONDS: '30', MCP_AUTH_DPOP_NONCE_SECRET: SECRET });
     expect(o).toMatchObject({ dpop: 'required', dpopNonceSeconds: 30, dpopNonceSecret: SECRET });
+  });
+
+  test('configForIssuer keeps dpopNonceSecret (readable, still not enumerable) for every trusted issuer', () => {
+    const c = resolveOptions({
+      resource: 'https://mcp.example.com/mcp',
+      issuer: ['https://as1.example.com', 'https://as2.example.com'],
+      dpop: 'allowed',
+      dpopNonceSeconds: 60,
+      dpopNonceSecret: SECRET,
+    });
+    expect(c.dpopNonceSecret).toBe(SECRET);
+    const second = configForIssuer(c, 'https://as2.example.com');
+    expect(second.issuer).toBe('https://as2.example.com');
+    expect(second.dpopNonceSecret).toBe(SECRET);
+    expect(Object.keys(second)).not.toContain('dpopNonceSecret');
   });
 });

@@ -2,10 +2,11 @@
  * `examples/dpop-fetch.ts` against server nonces (RFC 9449 §9), as its doc comment promises: the
  * last `DPoP-Nonce` an origin sent goes in every later proof to it, a 401 `use_dpop_nonce` is
  * answered once more with the nonce it came with (a `Request`'s body included), a body that is a
- * stream is not sent twice, no other 401 is sent again, and one origin's nonce never goes to
+ * stream or an async iterable is not sent twice (it was read: sent again, it would go empty), no other 401 is sent again, and one origin's nonce never goes to
  * another. Each request reaches a guard with `dpop: 'required', dpopNonceSeconds: 60` over real
  * HTTP on 127.0.0.1; what arrives is recorded before the guard.
  */
+import { Readable } from 'node:stream';
 import type { Express } from 'express';
 import { decodeJwt } from 'jose';
 import { dpopFetch } from '../../examples/dpop-fetch.js';
@@ -80,6 +81,19 @@ test('a body that is a stream is not sent twice: the 401 is returned', async () 
   expect((await post(f, s.resource)).status).toBe(200);
   expect(arrivals).toHaveLength(2);
   expect(arrivals[1]!.nonce).toBe(res.headers.get('dpop-nonce'));
+});
+
+// (Node's fetch takes any async iterable as a body: read once, like a stream.)
+test.each([
+  ['a node:stream Readable', () => Readable.from([Buffer.from(BODY)])],
+  ['an async generator', () => (async function* () { yield new TextEncoder().encode(BODY); })()],
+])('a body that is %s is not sent twice: the 401 use_dpop_nonce is returned (neither a TypeError nor an empty body sent again)', async (_label, body) => {
+  const s = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60 });
+  const f = dpopFetch({ privateKey: suite.key().privateKey, publicJwk: suite.key().publicJwk, alg: 'ES256', accessToken: await s.bound() });
+  const res = await f(s.resource, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(), duplex: 'half' } as unknown as RequestInit);
+  expect(res.status).toBe(401);
+  expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="use_dpop_nonce"/);
+  expect(s.calls()).toBe(0);
 });
 
 test('another 401 (a proof by the wrong key), which carries a nonce too, is not sent again', async () => {
