@@ -1,6 +1,7 @@
 /**
  * List filtering at the HTTP layer: for an allowed request whose body makes `tools/list` (or, under
- * `promptScopes` / `resourceScopes`, `prompts/list` / `resources/list`; under `toolScopes`,
+ * `promptScopes` / `resourceScopes`, `prompts/list` / `resources/list` and
+ * `resources/templates/list`; under `toolScopes`,
  * `tasks/list`) calls, the response is rewritten so that the answers list only what the token may
  * use; answers to task-creating `tools/call` calls are read (not changed) for the tasks they
  * create (`Policy.tasksCreated`). Works with whatever MCP server
@@ -19,7 +20,7 @@
  * A `GET` that resumes a stream (`Last-Event-ID`) gets events the server stored for requests made
  * on an earlier connection, whose ids are not known here: on it, every list answer is told by its
  * shape (`listCallsByShape`) and filtered the same way, for as long as the stream lasts. Not
- * filtered: list answers on other requests' streams, `resources/templates/list`.
+ * filtered: list answers on other requests' streams.
  */
 import type { Request, Response } from 'express';
 import type { GuardEvent, ListUnfilteredReason } from '../events.js';

@@ -1,5 +1,5 @@
 /**
- * `tools/list`, `prompts/list`, `resources/list` and `tasks/list` filtering on parsed JSON-RPC
+ * `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list` and `tasks/list` filtering on parsed JSON-RPC
  * payloads (framework-free): which list calls a request makes, and the answers to them with the
  * entries a token may not use removed; and the tasks that task-augmented `tools/call` answers
  * create, which are read, never changed: MCP 2025-11-25 (`params.task` asks for one; its
@@ -16,16 +16,17 @@
 import { CLIENT_CAPABILITIES, isObject, metaOf, own, PROTOCOL_VERSION, TASKS_EXTENSION } from './jsonrpc.js';
 
 /** The list methods a policy can filter. */
-export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'tasks/list';
+export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list' | 'tasks/list';
 
 /** The calls whose answers are looked at: list calls, task-creating `tools/call`s, and `resources/read` (for its `cacheScope`). */
 export type WatchedMethod = ListMethod | 'tools/call' | 'resources/read';
 
 /** The array in a list result that holds the entries. */
-export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources' | 'tasks'>> = Object.freeze({
+export const LIST_KEYS: Readonly<Record<ListMethod, 'tools' | 'prompts' | 'resources' | 'resourceTemplates' | 'tasks'>> = Object.freeze({
   'tools/list': 'tools',
   'prompts/list': 'prompts',
   'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
   'tasks/list': 'tasks',
 });
 
@@ -127,7 +128,7 @@ export function findListCalls(body: unknown, methods: ReadonlySet<string>): List
  * The list answers of a payload told by their shape, for events replayed on a resumed `GET` stream
  * (their requests were made on an earlier connection, so their ids are not known here): an answer,
  * single or in a batch, whose `result` has an own array member of a watched list method's (`tools`,
- * `prompts`, `resources`, `tasks`); `undefined` when there is none. Only ever removes entries.
+ * `prompts`, `resources`, `resourceTemplates`, `tasks`); `undefined` when there is none. Only ever removes entries.
  */
 export function listCallsByShape(payload: unknown, lists: readonly ListMethod[]): ListCalls | undefined {
   let calls: ListCalls | undefined;

@@ -118,3 +118,41 @@ export function compilePrefixRules(map: ScopeMap): Resolver {
     return scopes;
   };
 }
+
+/**
+ * For `resources/templates/list` filtering: the rules a URI template's expansions may fall under
+ * (`resourceScopes`, as {@link compilePrefixRules} reads them). Every expansion of an RFC 6570
+ * template starts with its literal prefix (the text before its first `{`), so it falls under the
+ * rule of that prefix (the longest key it starts with, else `*`) or under a longer key that starts
+ * with the prefix (a template without `{` names one URI: its own rule only). Returns those rules' scopes (`undefined` for no rule: denied). A template
+ * listed when one of them is allowed may show a template of which only some resources can be read:
+ * filtering hides names, enforcement is the `resources/read` check.
+ *
+ * @example
+ * const rules = compileTemplateRules({ 'notes://': ['notes:read'], 'notes://public/': [] });
+ * rules('notes://{id}');          // [['notes:read'], []]
+ * rules('notes://private/{id}');  // [['notes:read']]
+ */
+export function compileTemplateRules(map: ScopeMap): (uriTemplate: string) => (readonly string[] | undefined)[] {
+  const prefixes: [string, readonly string[]][] = [];
+  let star: readonly string[] | undefined;
+  for (const key of Object.keys(map)) {
+    const scopes = Object.freeze([...map[key]!]);
+    if (key === '*') star = scopes;
+    else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
+  }
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return function templateRules(uriTemplate: string): (readonly string[] | undefined)[] {
+    const brace = uriTemplate.indexOf('{');
+    const literal = brace === -1 ? uriTemplate : uriTemplate.slice(0, brace);
+    const rules: (readonly string[] | undefined)[] = [];
+    let own: readonly string[] | undefined = star;
+    for (const [prefix, scopes] of prefixes) {
+      if (literal.startsWith(prefix)) { own = scopes; break; }
+      // A longer key an expression may reach (without one, the template names a single URI).
+      if (brace !== -1 && prefix.startsWith(literal)) rules.push(scopes);
+    }
+    rules.push(own);
+    return rules;
+  };
+}

@@ -23,8 +23,9 @@
  * A map that is not configured is not enforced (default deny applies per configured map). Every other
  * method (`initialize`, `ping`, the `…/list` calls, notifications such as `notifications/initialized`,
  * responses) needs only the base scopes (`requiredScopes` and the route's scopes); the list answers
- * are filtered instead. Deliberately not checked: tool arguments (use `hasScopes()` in the handler),
- * `resources/templates/list` (templates are not filtered), anything not in a JSON body.
+ * are filtered instead (`resources/templates/list` too: a template stays when a resource it may
+ * name can be read, `compileTemplateRules`). Deliberately not checked: tool arguments (use
+ * `hasScopes()` in the handler), anything not in a JSON body.
  */
 import { InsufficientScopeError, InvalidRequestError } from '../errors.js';
 import { knownScopesOf, type Config } from '../options.js';
@@ -32,7 +33,7 @@ import type { AuthInfo } from '../types.js';
 import { Bindings } from './bindings.js';
 import { isObject, metaOf, own, RELATED_TASK } from './jsonrpc.js';
 import { findListCalls, LIST_KEYS, listCallsByShape, type ListCalls, type ListMethod } from './lists.js';
-import { compileNameRules, compilePrefixRules, type Resolver } from './resolve.js';
+import { compileNameRules, compilePrefixRules, compileTemplateRules, type Resolver } from './resolve.js';
 import { holdsAll, stepUpScopes } from './scopes.js';
 
 /** A compiled policy. */
@@ -98,7 +99,10 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
   if (c.filterLists) {
     if (resolvers.tool) listMethods.add('tools/list');
     if (resolvers.prompt) listMethods.add('prompts/list');
-    if (resolvers.resource) listMethods.add('resources/list');
+    if (resolvers.resource) {
+      listMethods.add('resources/list');
+      listMethods.add('resources/templates/list');
+    }
   }
   if (tasks) {
     listMethods.add('tasks/list');
@@ -106,7 +110,8 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
   }
   // A read the resource rules gate is this token's: its answer goes out cacheScope "private".
   if (resolvers.resource) listMethods.add('resources/read');
-  const listKind: Readonly<Record<Exclude<ListMethod, 'tasks/list'>, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
+  const listKind: Readonly<Record<Exclude<ListMethod, 'tasks/list' | 'resources/templates/list'>, Kind>> = { 'tools/list': 'tool', 'prompts/list': 'prompt', 'resources/list': 'resource' };
+  const templateRules = c.resourceScopes && compileTemplateRules(c.resourceScopes);
   const entryField: Readonly<Record<Kind, 'name' | 'uri'>> = { tool: 'name', prompt: 'name', resource: 'uri' };
 
   /** The target of one message: which map, which name; `undefined` when the method is not checked. */
@@ -213,6 +218,11 @@ export function compilePolicy(c: Config, knownScopes: ReadonlySet<string> = know
       const taskId = isObject(entry) ? own(entry, 'taskId') : undefined;
       // (Watched only when tasks are bound.)
       return typeof taskId === 'string' && tasks!.owns(taskId, auth);
+    }
+    if (method === 'resources/templates/list') {
+      // (Watched only under resourceScopes.) Listed when some resource it names may be read.
+      const uriTemplate = isObject(entry) ? own(entry, 'uriTemplate') : undefined;
+      return typeof uriTemplate === 'string' && templateRules!(uriTemplate).some((needed) => needed !== undefined && holdsAll(auth.scopes, needed));
     }
     const kind = listKind[method];
     const resolve = resolvers[kind];

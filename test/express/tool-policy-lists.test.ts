@@ -30,6 +30,16 @@ const TOOLS = [
   { name: 'unmapped', inputSchema: { type: 'object' } },
   { name: 'note_ü', description: 'multi-byte ✓', inputSchema: { type: 'object' } },
 ];
+/** Under POLICY's resourceScopes, with notes:read: kept when a resource it may name can be read. */
+const TEMPLATES = [
+  { uriTemplate: 'notes://public/{id}', name: 'public' }, // notes://public/ (notes:read): kept
+  { uriTemplate: 'notes://{path}', name: 'any' }, // notes:// (admin), but it may name notes://public/…: kept
+  { uriTemplate: 'notes://private/{id}', name: 'private' }, // only notes:// (admin): dropped
+  { uriTemplate: 'file:///{path}', name: 'file' }, // no rule: dropped
+  { uriTemplate: '{+uri}', name: 'anything' }, // may name notes://public/…: kept
+  { uriTemplate: 'notes://public', name: 'no variable' }, // notes:// (admin) alone: dropped
+  { name: 'no uriTemplate' }, // dropped
+];
 const POLICY: Partial<Options> = {
   toolScopes: { 'note_*': ['notes:read'], delete_note: ['notes:write'] },
   promptScopes: { summary: ['notes:read'], admin: ['admin'] },
@@ -41,6 +51,7 @@ function answer(msg: { id?: unknown; method?: unknown }): unknown {
     case 'tools/list': return { jsonrpc: '2.0', id: msg.id, result: { tools: TOOLS, nextCursor: 'n' } };
     case 'prompts/list': return { jsonrpc: '2.0', id: msg.id, result: { prompts: [{ name: 'summary' }, { name: 'admin' }, { name: 'other' }] } };
     case 'resources/list': return { jsonrpc: '2.0', id: msg.id, result: { resources: [{ uri: 'notes://public/a', name: 'a' }, { uri: 'notes://private/b', name: 'b' }, { uri: 'file:///c', name: 'c' }] } };
+    case 'resources/templates/list': return { jsonrpc: '2.0', id: msg.id, result: { resourceTemplates: TEMPLATES } };
     default: return { jsonrpc: '2.0', id: msg.id ?? null, result: {} };
   }
 }
@@ -99,6 +110,14 @@ describe.each([['res.json()', viaJson, true], ['writeHead + end', viaWriteHead, 
     expect(prompts.body.result.prompts).toEqual([{ name: 'summary' }]);
     const resources = await list(app, { jsonrpc: '2.0', id: 1, method: 'resources/list' });
     expect(resources.body.result.resources).toEqual([{ uri: 'notes://public/a', name: 'a' }]);
+  });
+
+  test('resources/templates/list keeps the templates that may name a resource the token can read', async () => {
+    const res = await list(build(handler), { jsonrpc: '2.0', id: 1, method: 'resources/templates/list' });
+    expect(res.body.result.resourceTemplates.map((t: { name: string }) => t.name)).toEqual(['public', 'any', 'anything']);
+    // (filterLists: false leaves it whole.)
+    const whole = await list(build(handler, { filterLists: false }), { jsonrpc: '2.0', id: 1, method: 'resources/templates/list' });
+    expect(whole.body.result.resourceTemplates).toEqual(TEMPLATES);
   });
 });
 

@@ -1,4 +1,4 @@
-import { compileNameRules, compilePrefixRules } from '../../lib/policy/resolve.js';
+import { compileNameRules, compilePrefixRules, compileTemplateRules } from '../../lib/policy/resolve.js';
 
 describe('compileNameRules: exact own key > longest prefix* > *', () => {
   const resolve = compileNameRules({
@@ -137,5 +137,25 @@ describe('compilePrefixRules (resourceScopes): longest URI prefix > *', () => {
     } finally {
       globalThis.URL = Original;
     }
+  });
+});
+
+describe('compileTemplateRules (resources/templates/list): the rules a template\'s expansions may fall under', () => {
+  const rules = compileTemplateRules({ 'notes://': ['notes:read'], 'notes://public/': [], 'notes://public/archive/': ['archive'], 'files://*': ['files'], '*': ['any'] });
+
+  test.each([
+    ['its literal prefix\'s rule, and the longer keys an expression may reach', 'notes://{id}', [['archive'], [], ['notes:read']]],
+    ['a prefix inside a key: that key and the longer ones', 'notes://public/{id}', [['archive'], []]],
+    ['a key longer than the literal prefix but not starting with it does not count', 'notes://private/{id}', [['notes:read']]],
+    ['a trailing * in a key means the same', 'files://{path}', [['files']]],
+    ['no key: *', 'other://{x}', [['any']]],
+    ['an empty literal prefix: every key, and *', '{+uri}', [['archive'], [], ['notes:read'], ['files'], ['any']]],
+    ['no expression: the one URI\'s rule, no longer key', 'notes://public', [['notes:read']]],
+  ])('%s: %s', (_label, template, expected) => {
+    expect(rules(template)).toEqual(expected);
+  });
+
+  test('without *: an unmapped prefix is undefined (denied)', () => {
+    expect(compileTemplateRules({ 'notes://': ['r'] })('files://{x}')).toEqual([undefined]);
   });
 });

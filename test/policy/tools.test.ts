@@ -142,6 +142,20 @@ describe('compilePolicy', () => {
     expect(q.allows('prompts/list', { name: 'x' }, auth())).toBe(true);
   });
 
+  test('resources/templates/list under resourceScopes: watched, told by its shape on a resumed stream, filtered by what a template may name', () => {
+    const q = policyOf({ resourceScopes: { 'notes://': ['notes:admin'], 'notes://public/': ['notes:read'] } });
+    expect(q.filteredLists).toContain('resources/templates/list');
+    expect(q.listCalls({ jsonrpc: '2.0', id: 4, method: 'resources/templates/list' })).toEqual(new Map([['n:4', { methods: ['resources/templates/list'], pending: 1 }]]));
+    expect(q.replayedListCalls({ jsonrpc: '2.0', id: 4, result: { resourceTemplates: [] } })).toEqual(new Map([['n:4', { methods: ['resources/templates/list'], pending: 1 }]]));
+    expect(q.allows('resources/templates/list', { uriTemplate: 'notes://{id}' }, auth('notes:read'))).toBe(true);
+    expect(q.allows('resources/templates/list', { uriTemplate: 'notes://private/{id}' }, auth('notes:read'))).toBe(false);
+    expect(q.allows('resources/templates/list', { uriTemplate: 'notes://private/{id}' }, auth('notes:admin'))).toBe(true);
+    expect(q.allows('resources/templates/list', { uriTemplate: 42 }, auth('notes:admin'))).toBe(false);
+    // Without resourceScopes it is not watched; with filterLists false neither.
+    expect(policyOf({ toolScopes: { x: [] } }).filteredLists).not.toContain('resources/templates/list');
+    expect(policyOf({ resourceScopes: { '*': [] }, filterLists: false }).filteredLists).not.toContain('resources/templates/list');
+  });
+
   test('listCalls(): only list methods of configured maps, requests with an id', () => {
     const q = p();
     expect(q.listCalls({ jsonrpc: '2.0', id: 3, method: 'tools/list' })).toEqual(new Map([['n:3', { methods: ['tools/list'], pending: 1 }]]));

@@ -1,0 +1,68 @@
+/**
+ * `resources/templates/list` under `resourceScopes`, end to end with the real
+ * @modelcontextprotocol/sdk: an McpServer with three resource templates behind protect()
+ * (stateless StreamableHTTPServerTransport, SSE answers), a real SDK Client with a bearer token.
+ * A template is listed when a resource it may name can be read; reading still goes by the URI.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { makeKey, type TestKey } from '../helpers/keys.js';
+import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
+import { tokenBuilder } from '../helpers/tokens.js';
+
+let as: LoopbackAS;
+let key: TestKey;
+let server: Server;
+let guard: McpAuthGuard;
+let url: URL;
+
+beforeAll(async () => {
+  as = await startLoopbackAS();
+  key = await makeKey('ES256');
+  as.keys = [key.publicJwk];
+  const app = express();
+  server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
+  guard = mcpAuth({ resource: url.href, issuer: as.issuer, resourceScopes: { 'notes://': ['notes:admin'], 'notes://public/': ['notes:read'] } });
+  app.use(express.json());
+  app.post('/mcp', guard.protect(), async (req, res) => {
+    const mcp = new McpServer({ name: 'notes', version: '1.0.0' });
+    for (const [name, template] of [['public note', 'notes://public/{id}'], ['any note', 'notes://{path}'], ['private note', 'notes://private/{id}']] as const) {
+      mcp.registerResource(name, new ResourceTemplate(template, { list: undefined }), { mimeType: 'text/plain' }, (uri) => ({ contents: [{ uri: uri.href, text: name }] }));
+    }
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => { void transport.close(); void mcp.close(); });
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  });
+});
+afterAll(async () => {
+  await guard.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(() => r(undefined)));
+  await as.close();
+});
+
+async function templatesFor(scope: string): Promise<string[]> {
+  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { scope });
+  const client = new Client({ name: 'templates-e2e', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  try {
+    const { resourceTemplates } = await client.listResourceTemplates();
+    return resourceTemplates.map((t) => t.uriTemplate);
+  } finally {
+    await client.close();
+  }
+}
+
+test('notes:read: the templates that may name a public note; notes:admin: those that may name any other; both: all three', async () => {
+  expect(await templatesFor('notes:read')).toEqual(['notes://public/{id}', 'notes://{path}']);
+  expect(await templatesFor('notes:admin')).toEqual(['notes://{path}', 'notes://private/{id}']);
+  expect(await templatesFor('notes:read notes:admin')).toEqual(['notes://public/{id}', 'notes://{path}', 'notes://private/{id}']);
+});
