@@ -27,7 +27,7 @@ export type TokenKind = 'jwt' | 'opaque' | 'none';
  * - `keys_refreshed` / `keys_refresh_failed` / `stale_keys_served`: the JWKS life cycle.
  * - `introspection_failed`: the introspection endpoint could not be used (outage, bad answer).
  * - `misconfigured`: the authorization server refused this guard's own credentials.
- * - `list_unfiltered`: a `tools/list` (or prompt/resource/task list) answer could not be filtered,
+ * - `list_unfiltered`: a `tools/list` (or prompt/resource/resource template/task list) answer could not be filtered,
  *   a task-creating `tools/call` answer could not be read (its task is not bound), or a 2026
  *   `resources/read` answer under `resourceScopes` could not be marked `cacheScope: "private"`.
  * - `stream_ended`: a GET event stream or a `subscriptions/listen` answer was ended at its first

@@ -74,6 +74,20 @@ function dispatchForm(uri: string): string {
   }
 }
 
+/** The keys of `resourceScopes` as URI prefixes (a trailing `*` dropped), longest first, and the `*` rule. */
+function prefixRulesOf(map: ScopeMap): { prefixes: [string, readonly string[]][]; star: readonly string[] | undefined } {
+  const prefixes: [string, readonly string[]][] = [];
+  let star: readonly string[] | undefined;
+  for (const key of Object.keys(map)) {
+    const scopes = Object.freeze([...map[key]!]);
+    if (key === '*') star = scopes;
+    else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
+  }
+  // Longest prefix first, so the first match is the most specific one.
+  prefixes.sort((a, b) => b[0].length - a[0].length);
+  return { prefixes, star };
+}
+
 /**
  * Compile the rules of `resourceScopes`: every key is a URI prefix (a trailing `*` is allowed and
  * means the same), the longest matching prefix wins (a key equal to the whole URI is the longest),
@@ -84,14 +98,7 @@ function dispatchForm(uri: string): string {
  * spelling reaches a resource under a cheaper rule.
  */
 export function compilePrefixRules(map: ScopeMap): Resolver {
-  const prefixes: [string, readonly string[]][] = [];
-  let star: readonly string[] | undefined;
-  for (const key of Object.keys(map)) {
-    const scopes = Object.freeze([...map[key]!]);
-    if (key === '*') star = scopes;
-    else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
-  }
-  prefixes.sort((a, b) => b[0].length - a[0].length);
+  const { prefixes, star } = prefixRulesOf(map);
   function lookup(uri: string): readonly string[] | undefined {
     for (const [prefix, scopes] of prefixes) if (uri.startsWith(prefix)) return scopes;
     return star;
@@ -119,40 +126,52 @@ export function compilePrefixRules(map: ScopeMap): Resolver {
   };
 }
 
+/** Characters RFC 6570 §3.1 copies from a template's literal text as they are: unreserved and reserved. */
+const URI_CHAR = /[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]/;
+
+/**
+ * A template's literal text as its expansions carry it (RFC 6570 §3.1): a pct-encoded triplet and
+ * the characters of {@link URI_CHAR} copied, any other character as its UTF-8 pct-encoded bytes.
+ */
+function expandedLiteral(text: string): string {
+  return text.replace(/%[0-9A-Fa-f]{2}|[^]/gu, (c) => (c.length === 3 || URI_CHAR.test(c) ? c : [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')));
+}
+
 /**
  * For `resources/templates/list` filtering: the rules a URI template's expansions may fall under
  * (`resourceScopes`, as {@link compilePrefixRules} reads them). Every expansion of an RFC 6570
- * template starts with its literal prefix (the text before its first `{`), so it falls under the
- * rule of that prefix (the longest key it starts with, else `*`) or under a longer key that starts
- * with the prefix (a template without `{` names one URI: its own rule only). Returns those rules' scopes (`undefined` for no rule: denied). A template
- * listed when one of them is allowed may show a template of which only some resources can be read:
+ * template starts with its literal prefix (the text before its first `{`, pct-encoded where the
+ * text is not URI characters: a space as `%20`), so it falls under the rule of that prefix (the
+ * longest key it starts with, else `*`) or under a longer key that starts with the prefix (a
+ * template without `{` names one URI: its own rule only). Both spellings of the prefix are looked
+ * up, as sent and pct-encoded. Returns those rules' scopes (`undefined` for no rule: denied).
+ * An approximation that never hides a template naming a resource the token may read, but may show
+ * one that names none (`notes://{id}` cannot expand to `notes://public/a`: `{id}` encodes `/`):
  * filtering hides names, enforcement is the `resources/read` check.
  *
  * @example
  * const rules = compileTemplateRules({ 'notes://': ['notes:read'], 'notes://public/': [] });
- * rules('notes://{id}');          // [['notes:read'], []]
+ * rules('notes://{id}');          // [[], ['notes:read']]
  * rules('notes://private/{id}');  // [['notes:read']]
  */
 export function compileTemplateRules(map: ScopeMap): (uriTemplate: string) => (readonly string[] | undefined)[] {
-  const prefixes: [string, readonly string[]][] = [];
-  let star: readonly string[] | undefined;
-  for (const key of Object.keys(map)) {
-    const scopes = Object.freeze([...map[key]!]);
-    if (key === '*') star = scopes;
-    else prefixes.push([key.endsWith('*') ? key.slice(0, -1) : key, scopes]);
-  }
-  prefixes.sort((a, b) => b[0].length - a[0].length);
-  return function templateRules(uriTemplate: string): (readonly string[] | undefined)[] {
-    const brace = uriTemplate.indexOf('{');
-    const literal = brace === -1 ? uriTemplate : uriTemplate.slice(0, brace);
+  const { prefixes, star } = prefixRulesOf(map);
+  function rulesOf(literal: string, expression: boolean): (readonly string[] | undefined)[] {
     const rules: (readonly string[] | undefined)[] = [];
     let own: readonly string[] | undefined = star;
     for (const [prefix, scopes] of prefixes) {
       if (literal.startsWith(prefix)) { own = scopes; break; }
       // A longer key an expression may reach (without one, the template names a single URI).
-      if (brace !== -1 && prefix.startsWith(literal)) rules.push(scopes);
+      if (expression && prefix.startsWith(literal)) rules.push(scopes);
     }
     rules.push(own);
     return rules;
+  }
+  return function templateRules(uriTemplate: string): (readonly string[] | undefined)[] {
+    const brace = uriTemplate.indexOf('{');
+    const literal = brace === -1 ? uriTemplate : uriTemplate.slice(0, brace);
+    const encoded = expandedLiteral(literal);
+    const rules = rulesOf(literal, brace !== -1);
+    return encoded === literal ? rules : [...rules, ...rulesOf(encoded, brace !== -1)];
   };
 }

@@ -53,7 +53,7 @@ export interface Policy {
   filteredLists: readonly ListMethod[];
   /** The list answers of a replayed payload, told by their shape (`listCallsByShape`), or `undefined`. */
   replayedListCalls(payload: unknown): ListCalls | undefined;
-  /** True when `auth` may use `entry` of a `method` answer (a tool, prompt, resource, or task). */
+  /** True when `auth` may use `entry` of a `method` answer (a tool, prompt, resource, resource template (one of its resources may be), or task). */
   allows(method: ListMethod, entry: unknown, auth: AuthInfo): boolean;
   /** Tasks created by answers to `auth`'s requests: bound to its identity. */
   tasksCreated(taskIds: readonly string[], auth: AuthInfo): void;

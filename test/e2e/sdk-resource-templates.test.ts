@@ -2,7 +2,8 @@
  * `resources/templates/list` under `resourceScopes`, end to end with the real
  * @modelcontextprotocol/sdk: an McpServer with three resource templates behind protect()
  * (stateless StreamableHTTPServerTransport, SSE answers), a real SDK Client with a bearer token.
- * A template is listed when a resource it may name can be read; reading still goes by the URI.
+ * A template is listed when its expansions may fall under a rule the token satisfies; reading
+ * still goes by the URI.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,7 +62,7 @@ async function templatesFor(scope: string): Promise<string[]> {
   }
 }
 
-test('notes:read: the templates that may name a public note; notes:admin: those that may name any other; both: all three', async () => {
+test('notes:read: the templates whose expansions may fall under notes://public/; notes:admin: those that may fall under notes://; both: all three', async () => {
   expect(await templatesFor('notes:read')).toEqual(['notes://public/{id}', 'notes://{path}']);
   expect(await templatesFor('notes:admin')).toEqual(['notes://{path}', 'notes://private/{id}']);
   expect(await templatesFor('notes:read notes:admin')).toEqual(['notes://public/{id}', 'notes://{path}', 'notes://private/{id}']);

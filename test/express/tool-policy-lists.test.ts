@@ -33,7 +33,7 @@ const TOOLS = [
 /** Under POLICY's resourceScopes, with notes:read: kept when a resource it may name can be read. */
 const TEMPLATES = [
   { uriTemplate: 'notes://public/{id}', name: 'public' }, // notes://public/ (notes:read): kept
-  { uriTemplate: 'notes://{path}', name: 'any' }, // notes:// (admin), but it may name notes://public/…: kept
+  { uriTemplate: 'notes://{path}', name: 'any' }, // notes:// (admin), but an expansion may fall under notes://public/ (an approximation: {path} encodes '/'): kept
   { uriTemplate: 'notes://private/{id}', name: 'private' }, // only notes:// (admin): dropped
   { uriTemplate: 'file:///{path}', name: 'file' }, // no rule: dropped
   { uriTemplate: '{+uri}', name: 'anything' }, // may name notes://public/…: kept
@@ -112,7 +112,7 @@ describe.each([['res.json()', viaJson, true], ['writeHead + end', viaWriteHead, 
     expect(resources.body.result.resources).toEqual([{ uri: 'notes://public/a', name: 'a' }]);
   });
 
-  test('resources/templates/list keeps the templates that may name a resource the token can read', async () => {
+  test('resources/templates/list keeps the templates whose expansions may fall under a rule the token satisfies', async () => {
     const res = await list(build(handler), { jsonrpc: '2.0', id: 1, method: 'resources/templates/list' });
     expect(res.body.result.resourceTemplates.map((t: { name: string }) => t.name)).toEqual(['public', 'any', 'anything']);
     // (filterLists: false leaves it whole.)
