@@ -5,32 +5,23 @@
  * A template is listed when its expansions may fall under a rule the token satisfies; reading
  * still goes by the URI.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { mcpAuth, type Options } from '../../lib/index.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { listen, type Listening } from '../helpers/http.js';
 
-let as: LoopbackAS;
-let key: TestKey;
-let server: Server;
-let guard: McpAuthGuard;
+const RESOURCE = 'http://127.0.0.1:9/mcp';
+const fx = loopbackJwtSuite(RESOURCE);
+let srv: Listening;
 let url: URL;
 
 beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('ES256');
-  as.keys = [key.publicJwk];
+  const guard = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, resourceScopes: { 'notes://': ['notes:admin'], 'notes://public/': ['notes:read'] } } as Options));
   const app = express();
-  server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`);
-  guard = mcpAuth({ resource: url.href, issuer: as.issuer, resourceScopes: { 'notes://': ['notes:admin'], 'notes://public/': ['notes:read'] } });
   app.use(express.json());
   app.post('/mcp', guard.protect(), async (req, res) => {
     const mcp = new McpServer({ name: 'notes', version: '1.0.0' });
@@ -42,16 +33,13 @@ beforeAll(async () => {
     await mcp.connect(transport);
     await transport.handleRequest(req, res, req.body);
   });
+  srv = await listen(app);
+  url = new URL(`${srv.url}/mcp`);
 });
-afterAll(async () => {
-  await guard.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(() => r(undefined)));
-  await as.close();
-});
+afterAll(async () => { await srv?.close(); });
 
 async function templatesFor(scope: string): Promise<string[]> {
-  const token = await tokenBuilder({ issuer: as.issuer, audience: url.href })(key, { scope });
+  const token = await fx.token({ scope });
   const client = new Client({ name: 'templates-e2e', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
   try {

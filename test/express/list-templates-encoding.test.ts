@@ -6,14 +6,11 @@
  * (`compilePrefixRules` also resolves the WHATWG form, which encodes the space and the é), and the
  * template is listed to a token holding its scopes: the literal prefix is looked up in both forms.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
+import { mcpAuth, type Options } from '../../lib/index.js';
 import { compileTemplateRules } from '../../lib/policy/resolve.js';
-import { makeKey, type TestKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { loopbackJwtSuite } from '../helpers/fixture.js';
+import { listen, type Listening } from '../helpers/http.js';
 
 const RESOURCE_SCOPES = {
   'file:///srv/My%20Documents/': ['docs:read'],
@@ -26,35 +23,25 @@ const TEMPLATES = [
   { uriTemplate: 'file:///srv/private/{name}', name: 'private' },
 ];
 
-let as: LoopbackAS;
-let key: TestKey;
-let server: Server;
-let guard: McpAuthGuard;
+const fx = loopbackJwtSuite('http://127.0.0.1:9/mcp');
+let srv: Listening;
 let url: string;
 let token: string;
 
 beforeAll(async () => {
-  as = await startLoopbackAS();
-  key = await makeKey('ES256');
-  as.keys = [key.publicJwk];
+  const guard = fx.track(mcpAuth({ resource: 'http://127.0.0.1:9/mcp', issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, resourceScopes: RESOURCE_SCOPES } as Options));
   const app = express();
-  server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-  guard = mcpAuth({ resource: url, issuer: as.issuer, resourceScopes: RESOURCE_SCOPES });
   app.post('/mcp', guard.protect(), express.json(), (req, res) => {
     const msg = req.body as { id: unknown; method: string; params?: { uri?: string } };
     if (msg.method === 'resources/templates/list') res.json({ jsonrpc: '2.0', id: msg.id, result: { resourceTemplates: TEMPLATES } });
     else if (msg.method === 'resources/read') res.json({ jsonrpc: '2.0', id: msg.id, result: { contents: [{ uri: msg.params!.uri, text: 'x' }] } });
     else res.json({ jsonrpc: '2.0', id: msg.id, result: {} });
   });
-  token = await tokenBuilder({ issuer: as.issuer, audience: url })(key, { scope: 'docs:read' });
+  srv = await listen(app);
+  url = `${srv.url}/mcp`;
+  token = await fx.token({ scope: 'docs:read' });
 });
-afterAll(async () => {
-  await guard.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(() => r(undefined)));
-  await as.close();
-});
+afterAll(async () => { await srv?.close(); });
 
 async function post(body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(url, {
