@@ -88,7 +88,7 @@ export function dpopFetch(options: DpopFetchOptions): typeof fetch {
     // copy made beforehand (it can be read once). Not a stream or an async iterable.
     const body = init?.body;
     const spare = body == null && request?.body ? request.clone() : undefined;
-    const resendable = body == null ? request?.body == null || spare !== undefined : isReplayable(body);
+    const resendable = body == null || isReplayable(body);
     const send = async (target: RequestInfo | URL, nonce: string | undefined): Promise<Response> => {
       const headers = new Headers(init?.headers ?? request?.headers);
       headers.set('authorization', `DPoP ${token}`);

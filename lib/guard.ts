@@ -64,7 +64,8 @@ export function mcpAuth(options: Options): McpAuthGuard {
   const baseScope = [...new Set(config.challengeScope === 'all' ? [...base, ...config.scopesSupported] : base)];
   const sendMetadata = metadataResponder(protectedResourceMetadata(config));
   const sessions = config.bindSessions ? new Bindings(config.cacheMaxEntries) : undefined;
-  const nonces = config.dpop !== 'off' && config.dpopNonceSeconds > 0
+  // (dpopNonceSeconds needs dpop on: resolveOptions refuses it otherwise.)
+  const nonces = config.dpopNonceSeconds > 0
     ? new DpopNonces(config.dpopNonceSecret, config.dpopNonceSeconds, config.resourceUrl.origin, config.clock)
     : undefined;
   const dpop = config.dpop === 'off' ? undefined : new DpopProofChecker(config, nonces);

@@ -7,6 +7,7 @@
 
 const LF = 0x0a;
 const CR = 0x0d;
+const NEWLINE = Buffer.from('\n');
 const EMPTY = Buffer.alloc(0);
 
 /** Accumulates bytes and hands out complete events. */
@@ -147,8 +148,6 @@ export function retryLines(incomplete: Buffer): Buffer {
   }
   return kept.length === 0 ? EMPTY : Buffer.concat(kept);
 }
-
-const NEWLINE = Buffer.from('\n');
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -71,24 +71,6 @@ function recordFull(description: string, retryAfterMs: number): AuthUnavailableE
 /** How a verified token came: with the `DPoP` scheme (a proof to check), `Bearer`, or handed to `verify()` (no proof at all). */
 export type Presentation = 'dpop' | 'bearer' | 'verify';
 
-/** {@link DpopProofChecker.binding}, for `mode`. */
-function assertBinding(info: AuthInfo, presented: Presentation, mode: 'allowed' | 'required'): string | undefined {
-  const jkt = boundKeyOf(info);
-  if (presented === 'dpop') {
-    if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
-    return jkt;
-  }
-  if (jkt !== undefined) {
-    throw new InvalidTokenError({
-      reason: 'token_bound_to_key',
-      description: presented === 'bearer' ? 'The access token is bound to a key: present it with the DPoP scheme and a DPoP proof' : 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check',
-    });
-  }
-  // (protect() never gets here with 'required': the Bearer scheme is no credential there.)
-  if (mode === 'required') throw new InvalidTokenError({ reason: 'token_not_bound', description: 'Only DPoP-bound access tokens are accepted (dpop: required)' });
-  return undefined;
-}
-
 /** `decode()` (`jose`'s: a JSON object, else it throws), or the refusal of a proof that is no JWT. */
 function decoded<T>(decode: () => T): T {
   try {
@@ -173,7 +155,20 @@ export class DpopProofChecker {
    * @throws {InvalidTokenError} `token_bound_to_key`, `token_not_bound`.
    */
   binding(info: AuthInfo, presented: Presentation): string | undefined {
-    return assertBinding(info, presented, this.#mode);
+    const jkt = boundKeyOf(info);
+    if (presented === 'dpop') {
+      if (jkt === undefined) throw new InvalidTokenError({ reason: 'token_not_bound', description: 'The access token is not bound to a key (cnf.jkt): it is no DPoP token' });
+      return jkt;
+    }
+    if (jkt !== undefined) {
+      throw new InvalidTokenError({
+        reason: 'token_bound_to_key',
+        description: presented === 'bearer' ? 'The access token is bound to a key: present it with the DPoP scheme and a DPoP proof' : 'The access token is bound to a key: it needs a DPoP proof, which verify() cannot check',
+      });
+    }
+    // (protect() never gets here with 'required': the Bearer scheme is no credential there.)
+    if (this.#mode === 'required') throw new InvalidTokenError({ reason: 'token_not_bound', description: 'Only DPoP-bound access tokens are accepted (dpop: required)' });
+    return undefined;
   }
 
   /**
