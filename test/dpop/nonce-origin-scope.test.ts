@@ -50,6 +50,10 @@ test('guards for two resources on one origin, sharing dpopNonceSecret, accept ea
     expect(nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
     const tokenB = await bToken();
+    // Control: B asks for nonces (a made-up one is refused, with B's nonce).
+    const madeUp = await buildProof({ key: suite.key(), htm: 'POST', htu: bResource, nowSeconds: suite.clock.seconds(), accessToken: tokenB, claims: { nonce: 'A'.repeat(43) } });
+    const refused = await request(a.url).post('/b').set('Authorization', `DPoP ${tokenB}`).set('DPoP', madeUp).send(PING);
+    expect({ status: refused.status, challenge: refused.headers['www-authenticate'], nonce: refused.headers['dpop-nonce'] }).toEqual({ status: 401, challenge: expect.stringMatching(/^DPoP error="use_dpop_nonce"/), nonce });
     const proof = await buildProof({ key: suite.key(), htm: 'POST', htu: bResource, nowSeconds: suite.clock.seconds(), accessToken: tokenB, claims: { nonce } });
     const there = await request(a.url).post('/b').set('Authorization', `DPoP ${tokenB}`).set('DPoP', proof).send(PING);
     expect({ status: there.status, challenge: there.headers['www-authenticate'] }).toEqual({ status: 200, challenge: undefined });

@@ -121,7 +121,7 @@ describe('dpopNonceSeconds: a proof must carry a nonce the guard handed out', ()
     expect({ status: missing.status, challenge: missing.headers['www-authenticate'] }).toEqual({ status: 401, challenge: expect.stringMatching(/^DPoP /) });
     expect(missing.headers['dpop-nonce']).toMatch(NONCE);
 
-    const allowed = await suite.serve({ dpop: 'allowed', dpopNonceSeconds: 60, requiredScopes: ['mcp'] }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
+    const allowed = await suite.serve({ dpop: 'allowed', dpopNonceSeconds: 60, requiredScopes: ['mcp'] });
     const bad = await request(allowed.url).post('/mcp').set('Authorization', 'Bearer not-a-jwt').send(PING);
     expect({ status: bad.status, challenge: bad.headers['www-authenticate'] }).toEqual({ status: 401, challenge: expect.stringMatching(/^Bearer error="invalid_token".*, DPoP algs="/) });
     expect(bad.headers['dpop-nonce']).toMatch(NONCE);
@@ -167,9 +167,11 @@ describe('dpopNonceSecret: instances behind one load balancer', () => {
   test('without a secret, the guards of one process share one (and still refuse a configured secret\'s nonces)', async () => {
     const a = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60 });
     const b = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60 });
+    const configured = await suite.serve({ resource: a.resource, dpop: 'required', dpopNonceSeconds: 60, dpopNonceSecret: SECRET });
     const token = await a.bound();
     const nonce = expectNonceRequired(a, await post(a, token, await a.proof(token)), 0, 'dpop_nonce_missing');
     expectAllowed(b, await post(b, token, await b.proof(token, { claims: { nonce } })), 0);
+    expectNonceRequired(configured, await post(configured, token, await configured.proof(token, { claims: { nonce } })), 0, 'dpop_nonce_invalid');
   });
 
   test('an instance whose clock is a period ahead: its nonce passes here as current, ours there as last period\'s (with its own handed out)', async () => {

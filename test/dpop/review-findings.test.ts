@@ -41,7 +41,7 @@ async function rawPost(url: string, target: string, token: string, proof: string
 
 describe("dpop: 'required' and guard.verify() (the SDK adapter, the CLI check)", () => {
   test("'required': verify() of an unbound bearer token must be refused (only DPoP-bound tokens are accepted)", async () => {
-    const s = await serve({ dpop: 'required' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
+    const s = await serve({ dpop: 'required' });
     const bearer = await s.sign();
     // protect() refuses it (Bearer is no credential under 'required') ...
     const viaProtect = await request(s.url).post('/mcp').set('Authorization', `Bearer ${bearer}`).send(PING);
@@ -64,8 +64,8 @@ describe('protect() stacked (app-wide plus a route with scopes)', () => {
       app.use(g.protect());
       app.post('/mcp', g.protect({ scopes: ['mcp'] }), h);
     });
-    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
-    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const token = await s.bound();
+    const proof = await s.proof(token);
     const res = await request(s.url).post('/mcp').set('Authorization', `DPoP ${token}`).set('DPoP', proof).send(PING);
     expect({ status: res.status, reason: res.body?.error?.data?.error_description, calls: s.calls() }).toEqual({ status: 200, reason: undefined, calls: 1 });
   });
@@ -92,8 +92,8 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
       // e.g. an upload endpoint: Express routes the path as received (it does not resolve .. or %2e%2e)
       app.post('/files/{*rest}', g.protect(), (req, res) => { filesSaw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
     });
-    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
-    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const token = await s.bound();
+    const proof = await s.proof(token);
     const target = form === 'origin' ? path : `${s.url}${path}`;
     const { status, error } = await rawPost(s.url, target, token, proof);
     expect({ status, error, calls: s.calls(), filesSaw }).toEqual({ status: 401, error: 'invalid_dpop_proof', calls: 0, filesSaw: [] });
@@ -109,16 +109,16 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
       app.post('/:tenant/mcp', g.protect(), (req, res) => { saw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
       app.use(g.protect(), (req, res) => { saw.push(req.path); res.json({ jsonrpc: '2.0', id: 1, result: {} }); });
     });
-    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
-    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const token = await s.bound();
+    const proof = await s.proof(token);
     const { status, error } = await rawPost(s.url, target, token, proof);
     expect({ status, error, saw }).toEqual({ status: 401, error: 'invalid_dpop_proof', saw: [] });
   });
 
   test('an absolute-form target in normal form is accepted (its path, not its authority, is compared)', async () => {
-    const s = await serve({ dpop: 'allowed' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
-    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
-    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now() });
+    const s = await serve({ dpop: 'allowed' });
+    const token = await s.bound();
+    const proof = await s.proof(token);
     const { status } = await rawPost(s.url, `http://other.example${new URL(s.resource).pathname}`, token, proof);
     expect({ status, calls: s.calls() }).toEqual({ status: 200, calls: 1 });
   });
@@ -126,9 +126,9 @@ describe('htu (RFC 9449 §4.3 step 9)', () => {
 
 describe('typ (RFC 9449 §4.2, RFC 7515 §4.1.9: media types are case-insensitive, "application/" may be omitted)', () => {
   test.each(['application/dpop+jwt', 'DPoP+JWT'])('typ %s names the same media type: accepted', async (typ) => {
-    const s = await serve({ dpop: 'allowed' }, (app, g, h) => { app.post('/mcp', g.protect(), h); });
-    const token = await s.sign({ cnf: { jkt: dk.thumbprint } });
-    const proof = await buildProof({ key: dk, htm: 'POST', htu: s.resource, accessToken: token, nowSeconds: now(), typ });
+    const s = await serve({ dpop: 'allowed' });
+    const token = await s.bound();
+    const proof = await s.proof(token, { typ });
     const res = await request(s.url).post('/mcp').set('Authorization', `DPoP ${token}`).set('DPoP', proof).send(PING);
     expect(res.status).toBe(200);
   });

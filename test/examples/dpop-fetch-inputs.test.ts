@@ -7,22 +7,12 @@
  * be allowed with a proof of its own; a proof for another method or URL is refused, so the
  * assertions are the guard's.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { decodeJwt } from 'jose';
-import { mcpAuth, type McpAuthGuard } from '../../lib/index.js';
 import { dpopFetch } from '../../examples/dpop-fetch.js';
-import { makeDpopKey, type DpopKey } from '../helpers/dpop.js';
-import { makeKey } from '../helpers/keys.js';
-import { startLoopbackAS, type LoopbackAS } from '../helpers/loopback-as.js';
-import { tokenBuilder } from '../helpers/tokens.js';
+import { dpopSuite } from '../helpers/dpop-suite.js';
 
-let as: LoopbackAS;
-let http: Server;
+const suite = dpopSuite();
 let url: string;
-let guard: McpAuthGuard;
-let dpopKey: DpopKey;
 let token: string;
 /** Method, `htm` and `htu` of every request that reached the handler. */
 const handled: { method: string; htm: unknown; htu: unknown; query: unknown }[] = [];
@@ -30,31 +20,20 @@ const handled: { method: string; htm: unknown; htu: unknown; query: unknown }[] 
 const headersSeen: { type: unknown; accept: unknown }[] = [];
 
 beforeAll(async () => {
-  const app = express();
-  http = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
-  url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`;
-  as = await startLoopbackAS();
-  const signing = await makeKey('RS256');
-  as.keys = [signing.publicJwk];
-  dpopKey = await makeDpopKey('ES256');
-  token = await tokenBuilder({ issuer: as.issuer, audience: url })(signing, { cnf: { jkt: dpopKey.thumbprint } });
-  guard = mcpAuth({ resource: url, issuer: as.issuer, jwksUri: as.jwksUri, dpop: 'required' });
-  app.use(express.json());
-  app.all('/mcp', guard.protect(), (req, res) => {
-    const { htm, htu } = decodeJwt(req.headers.dpop as string);
-    handled.push({ method: req.method, htm, htu, query: req.query.page });
-    headersSeen.push({ type: req.headers['content-type'], accept: req.headers.accept });
-    res.json({ jsonrpc: '2.0', id: 1, result: {} });
+  const s = await suite.serve({ dpop: 'required' }, (app, g) => {
+    app.all('/mcp', g.protect(), (req, res) => {
+      const { htm, htu } = decodeJwt(req.headers.dpop as string);
+      handled.push({ method: req.method, htm, htu, query: req.query.page });
+      headersSeen.push({ type: req.headers['content-type'], accept: req.headers.accept });
+      res.json({ jsonrpc: '2.0', id: 1, result: {} });
+    });
   });
-});
-afterAll(async () => {
-  await new Promise<void>((r) => http.close(() => r()));
-  await guard.close();
-  await as.close();
+  url = s.resource;
+  token = await s.bound();
 });
 beforeEach(() => { handled.length = 0; headersSeen.length = 0; });
 
-const keyPair = () => ({ privateKey: dpopKey.privateKey, publicJwk: dpopKey.publicJwk, alg: 'ES256' });
+const keyPair = () => ({ privateKey: suite.key().privateKey, publicJwk: suite.key().publicJwk, alg: 'ES256' });
 const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
 
 test('a Request: its URL, method and headers are the ones proven and sent', async () => {

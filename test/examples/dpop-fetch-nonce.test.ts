@@ -88,12 +88,13 @@ test.each([
   ['a node:stream Readable', () => Readable.from([Buffer.from(BODY)])],
   ['an async generator', () => (async function* () { yield new TextEncoder().encode(BODY); })()],
 ])('a body that is %s is not sent twice: the 401 use_dpop_nonce is returned (neither a TypeError nor an empty body sent again)', async (_label, body) => {
-  const s = await suite.serve({ dpop: 'required', dpopNonceSeconds: 60 });
-  const f = dpopFetch({ privateKey: suite.key().privateKey, publicJwk: suite.key().publicJwk, alg: 'ES256', accessToken: await s.bound() });
+  const { s, arrivals } = await nonceServer();
+  const f = dpopFetch({ ...keyPair(), accessToken: await s.bound() });
   const res = await f(s.resource, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(), duplex: 'half' } as unknown as RequestInit);
   expect(res.status).toBe(401);
   expect(res.headers.get('www-authenticate')).toMatch(/^DPoP error="use_dpop_nonce"/);
   expect(s.calls()).toBe(0);
+  expect(arrivals).toHaveLength(1);
 });
 
 test('another 401 (a proof by the wrong key), which carries a nonce too, is not sent again', async () => {

@@ -71,4 +71,6 @@ test('compileTemplateRules: a literal is compared in its RFC 6570-expanded (pct-
   expect(rules('file:///srv/café/{name}')).toContainEqual(['docs:read']);
   // No expression: the template names one URI, file:///srv/My%20Documents/index.txt.
   expect(rules('file:///srv/My Documents/index.txt')).toContainEqual(['docs:read']);
+  // (Not every key: a template under another prefix does not reach them.)
+  expect(rules('file:///srv/private/{name}')).toEqual([['admin']]);
 });

@@ -46,7 +46,7 @@ const gzip: RequestHandler = (_req, res, next) => {
 };
 
 /** compression@1.x's pattern (`test/helpers/compression-like.ts`), this suite's zlib stream kept in `zs`. */
-const compressionLikeHere = (pauseOnFalse: boolean): RequestHandler => compressionLike({ pauseOnFalse, onStream: (stream) => { zs = stream; } });
+const compressionLikeHere: RequestHandler = compressionLike({ onStream: (stream) => { zs = stream; } });
 
 beforeAll(async () => {
   const auth = fx.track(mcpAuth({ resource: RESOURCE, issuer: fx.as.issuer, jwksUri: fx.as.jwksUri, clock }));
@@ -58,7 +58,7 @@ beforeAll(async () => {
   };
   app.get('/counted', auth.protect(), countBytes, handler);
   app.get('/gzip', auth.protect(), gzip, handler);
-  app.get('/compression', auth.protect(), compressionLikeHere(true), handler);
+  app.get('/compression', auth.protect(), compressionLikeHere, handler);
   srv = await listen(app);
 });
 afterAll(() => srv.close());

@@ -12,7 +12,7 @@ import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
 const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 2 } } });
-const { clock, events } = suite;
+const { clock } = suite;
 
 /** Until the client has more than `before` characters, or its stream ended. */
 function arrival(s: Opened, before: number): Promise<void> {
@@ -34,7 +34,7 @@ test('a broadcast to three aged streams of active tokens, maxConcurrent 2: every
   // The server broadcasts one notification to every open stream.
   for (const { res } of streams) res.write('data: broadcast\n\n');
   await Promise.all(arrived);
-  const ended = events.filter((e) => e.type === 'stream_ended');
+  const ended = suite.streamEnded();
   const received = streams.map(({ s }) => s.text().includes('data: broadcast'));
   for (const { s, res } of streams) {
     if (!res.writableEnded) res.end();

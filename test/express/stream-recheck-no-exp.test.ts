@@ -20,7 +20,7 @@ afterAll(async () => { await as.close(); });
 
 test.each([
   [60, 30],
-  // cacheMaxAgeSeconds 0: asked again after 1 s; a write 10 s later is ended as expired.
+  // cacheMaxAgeSeconds 0: asked again after 1 s (a write 10 s later was ended as expired, before the fix).
   [0, 10],
 ])('an answer without exp, cacheMaxAgeSeconds %i: the stream\'s next write %i s after the answer aged asks again, and is not ended as expired', async (maxAgeS, gapS) => {
   const events: GuardEvent[] = [];

@@ -11,7 +11,7 @@ import { push } from '../helpers/sse-client.js';
 import { recheckSuite } from '../helpers/recheck-suite.js';
 
 const suite = recheckSuite({ options: { toolScopes: { 'notes_*': ['notes:read'], 'admin_*': ['admin'] } } });
-const { clock, events } = suite;
+const { clock } = suite;
 
 const LIST = 'event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{"tools":[{"name":"admin_wipe","inputSchema":{"type":"object"}},{"name":"notes_read","inputSchema":{"type":"object"}}]}}\n';
 
@@ -29,17 +29,17 @@ test('control: a list answer written in two pieces on a resumed stream is filter
 });
 
 test('a revoked token ends the resumed stream mid-event: the filter\'s held, unfiltered list entries must not go out', async () => {
-  let revoked = false;
-  suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+  const revoke = suite.answerUntilRevoked();
   const { s, res } = await suite.open(opaqueToken(), { 'Last-Event-ID': 'e1' });
   await push(s, res, 'before');
   // The server writes a list answer, its terminating empty line in a second write.
   res.write(LIST);
-  revoked = true;
+  revoke();
   clock.advance(61_000);
   res.write('\n');
   await s.ended;
-  expect(events.filter((e) => e.type === 'stream_ended')).toEqual([expect.objectContaining({ reason: 'token_revoked' })]);
+  expect(suite.streamEnded()).toEqual([expect.objectContaining({ reason: 'token_revoked' })]);
   expect(s.text()).toContain('data: before');
   expect(s.text()).not.toContain('admin_wipe');
+  expect(s.text()).not.toContain('notes_read');
 });

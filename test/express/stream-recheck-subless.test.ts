@@ -26,7 +26,7 @@ test.each([
   clientId = 'client-2';
   clock.advance(MAX_AGE_S * 1000 + 1);
   await push(s, res, 'after');
-  const ended = events.filter((e) => e.type === 'stream_ended');
+  const ended = suite.streamEnded();
   const delivered = s.text().includes('data: after');
   if (!res.writableEnded) res.end();
   await s.ended;

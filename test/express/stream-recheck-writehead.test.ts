@@ -8,23 +8,22 @@
  *   (`{ ...{ 'content-type': 'application/json' }, 'Content-Type': 'text/event-stream' }`): Node
  *   sets each in turn (a header was set on `res` before: Express's X-Powered-By), so the last wins.
  */
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { opaqueToken } from '../helpers/opaque.js';
 import { recheckSuite, type RecheckSuite } from '../helpers/recheck-suite.js';
 import { push } from '../helpers/sse-client.js';
 
 function revokedStreamEnds(suite: RecheckSuite): () => Promise<void> {
   return async () => {
-    const { clock, events } = suite;
-    let revoked = false;
-    suite.as.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) });
+    const { clock } = suite;
+    const revoke = suite.answerUntilRevoked();
     const { s, res } = await suite.open(opaqueToken());
     // What Node sent.
     expect(s.res.headers['content-type']).toBe('text/event-stream');
     await push(s, res, 'before');
-    revoked = true;
+    revoke();
     clock.advance(61_000);
     await push(s, res, 'after');
-    const ended = events.filter((e) => e.type === 'stream_ended');
+    const ended = suite.streamEnded();
     if (!res.writableEnded) res.end();
     await s.ended;
     expect(s.text()).toContain('data: before');

@@ -7,28 +7,17 @@
  * could not be asked (`recheck_failed`). A good answer's `exp` is the stream's new end. Real HTTP to
  * a loopback introspection endpoint the test controls; an injected clock.
  */
-import type { RequestHandler, Response } from 'express';
 import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
-import { recheckSuite } from '../helpers/recheck-suite.js';
+import { recheckSuite, wireSpy } from '../helpers/recheck-suite.js';
 import { push } from '../helpers/sse-client.js';
 
 const MAX_AGE_S = 60;
 /** Older than cacheMaxAgeSeconds (at exactly that age the cache still holds an answer, and a stream relies on it). */
 const AGED_MS = MAX_AGE_S * 1000 + 1;
 /** What reached the response beneath the guard's hooks (a spy mounted before protect()), per stream. */
-const sent = new WeakMap<Response, string[]>();
-const spy: RequestHandler = (_req, res, next) => {
-  const log: string[] = [];
-  sent.set(res, log);
-  const write = res.write;
-  res.write = function (this: Response, ...args: unknown[]) {
-    log.push(String(args[0]));
-    return (write as (...a: unknown[]) => boolean).apply(this, args);
-  } as Response['write'];
-  next();
-};
-const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S }, before: [spy] });
+const spy = wireSpy();
+const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S }, before: [spy.handler] });
 const { clock, events } = suite;
 let as: typeof suite.as;
 
@@ -88,7 +77,7 @@ test.each([
   await s.ended;
   expect(s.text()).toContain('data: before');
   expect(s.text()).not.toContain('after');
-  expect(sent.get(res)!.join('')).not.toContain('after');
+  expect(spy.sent(res).join('')).not.toContain('after');
   expect(as.counts.introspection).toBe(2);
   expect(ended()).toEqual([{ type: 'stream_ended', reason, issuer: as.issuer, clientId: 'client-1' }]);
   // The server keeps writing: dropped, no error.
@@ -121,12 +110,12 @@ test('writes and the end made while the answer is awaited are held, then sent in
     }));
   });
   clock.advance(AGED_MS);
-  const before = sent.get(res)!.length;
+  const before = spy.sent(res).length;
   expect(res.write('data: a\n\n')).toBe(true);
   expect(res.write('data: b\n\n')).toBe(true);
   res.end('data: c\n\n');
   await asked;
-  expect(sent.get(res)!.length).toBe(before);
+  expect(spy.sent(res).length).toBe(before);
   answer();
   await s.ended;
   expect(s.text().match(/data: \w/g)).toEqual(['data: a', 'data: b', 'data: c']);

@@ -2,21 +2,19 @@
  * `compression@1.x`'s write/end/drain pattern, reduced (gzip always, no filter or threshold), for
  * the stream suites: its `res.write`/`res.end` feed a zlib stream whose output goes to the
  * `res.write` it captured; its `res.end` does nothing once called; zlib's 'end' calls the `res.end`
- * it captured; a `false` from that `write` pauses zlib until 'drain' (`pauseOnFalse`).
+ * it captured; a `false` from that `write` pauses zlib until 'drain'.
  */
 import { createGzip, type Gzip } from 'node:zlib';
 import type { RequestHandler, Response } from 'express';
 
 export interface CompressionLikeHooks {
-  /** Pause zlib when the captured `write` returns `false` (compression does). Default true. */
-  pauseOnFalse?: boolean;
   /** Each response's zlib stream, when it is made. */
   onStream?: (stream: Gzip) => void;
   /** Called once zlib has ended and called the captured `res.end`. */
   onZlibEnd?: () => void;
 }
 
-export function compressionLike({ pauseOnFalse = true, onStream, onZlibEnd }: CompressionLikeHooks = {}): RequestHandler {
+export function compressionLike({ onStream, onZlibEnd }: CompressionLikeHooks = {}): RequestHandler {
   return (_req, res, next) => {
     const write = res.write as (...a: unknown[]) => boolean;
     const end = res.end as (...a: unknown[]) => Response;
@@ -36,7 +34,7 @@ export function compressionLike({ pauseOnFalse = true, onStream, onZlibEnd }: Co
       if (chunk) stream.end(chunk as Buffer); else stream.end();
       return res;
     } as Response['end'];
-    stream.on('data', (chunk: Buffer) => { if (write.call(res, chunk) === false && pauseOnFalse) stream.pause(); });
+    stream.on('data', (chunk: Buffer) => { if (write.call(res, chunk) === false) stream.pause(); });
     stream.on('end', () => { end.call(res); onZlibEnd?.(); });
     on.call(res, 'drain', () => stream.resume());
     next();

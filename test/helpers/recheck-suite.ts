@@ -10,24 +10,25 @@ import { mcpAuth, type GuardEvent, type McpAuthGuard, type Options } from '../..
 import { fakeClock, type FakeClock } from './clock.js';
 import { listen, type Listening } from './http.js';
 import { startLoopbackAS, type LoopbackAS } from './loopback-as.js';
-import { opaqueOptions, PING } from './opaque.js';
+import { activeAnswer, opaqueOptions, PING } from './opaque.js';
 import { openStream, type Opened } from './sse-client.js';
 
 export interface RecheckSuite {
   readonly as: LoopbackAS;
-  readonly guard: McpAuthGuard;
-  readonly url: string;
   readonly clock: FakeClock;
   /** Every guard event so far (clear it with `events.length = 0`). */
   readonly events: GuardEvent[];
-  /** The server side of every stream opened, in order. */
-  readonly opened: Response[];
   /** Open a `GET` stream with `token` (it must be allowed), and `headers`: the client side and the server's response. */
   open(token: string, headers?: Record<string, string>): Promise<{ s: Opened; res: Response }>;
   /** `POST` a ping with `token`: the status. */
   post(token: string): Promise<number>;
   /** The `stream_ended` events so far. */
   streamEnded(): GuardEvent[];
+  /**
+   * Let the authorization server answer every token active (`exp` two hours on, or `claims`)
+   * until the returned `revoke()`, then inactive.
+   */
+  answerUntilRevoked(claims?: Record<string, unknown>): () => void;
 }
 
 export interface RecheckSuiteSetup {
@@ -35,8 +36,10 @@ export interface RecheckSuiteSetup {
   options?: Partial<Options>;
   /** The clock's start (ms). */
   startMs?: number;
-  /** Handlers before `protect()` on `GET /mcp` (a spy on what reaches the response). */
+  /** Handlers before `protect()` on `GET /mcp` (a spy on what reaches the response: {@link wireSpy}). */
   before?: RequestHandler[];
+  /** Handlers after `protect()` on `GET /mcp` (a compressor, a second guard), made in `beforeAll` from the suite's server and clock. */
+  after?: (as: LoopbackAS, clock: FakeClock) => RequestHandler[];
   /** How the `GET` handler starts its event stream (default: `writeHead(200, { 'Content-Type': 'text/event-stream' })`). */
   writeHead?: (res: Response) => void;
   /** App settings, before the routes (`app.disable('x-powered-by')`). */
@@ -45,7 +48,7 @@ export interface RecheckSuiteSetup {
 
 const eventStream = (res: Response): void => { res.writeHead(200, { 'Content-Type': 'text/event-stream' }); };
 
-export function recheckSuite({ options = {}, startMs, before = [], writeHead = eventStream, configure }: RecheckSuiteSetup = {}): RecheckSuite {
+export function recheckSuite({ options = {}, startMs, before = [], after, writeHead = eventStream, configure }: RecheckSuiteSetup = {}): RecheckSuite {
   const clock = fakeClock(startMs);
   const events: GuardEvent[] = [];
   const opened: Response[] = [];
@@ -57,7 +60,7 @@ export function recheckSuite({ options = {}, startMs, before = [], writeHead = e
     guard = mcpAuth(opaqueOptions(as, { clock, cacheMaxAgeSeconds: 60, onEvent: (e) => { events.push(e); }, ...options }));
     const app = express();
     configure?.(app);
-    app.get('/mcp', ...before, guard.protect(), (_req, res) => {
+    app.get('/mcp', ...before, guard.protect(), ...(after?.(as, clock) ?? []), (_req, res) => {
       writeHead(res);
       res.flushHeaders();
       opened.push(res);
@@ -72,11 +75,8 @@ export function recheckSuite({ options = {}, startMs, before = [], writeHead = e
   });
   return {
     get as() { return as!; },
-    get guard() { return guard!; },
-    get url() { return `${srv!.url}/mcp`; },
     clock,
     events,
-    opened,
     async open(token, headers = {}) {
       const s = await openStream(`${srv!.url}/mcp`, token, 'GET', undefined, headers);
       expect(s.res.statusCode).toBe(200);
@@ -88,7 +88,36 @@ export function recheckSuite({ options = {}, startMs, before = [], writeHead = e
       return r.status;
     },
     streamEnded: () => events.filter((e) => e.type === 'stream_ended'),
+    answerUntilRevoked(claims) {
+      let revoked = false;
+      as!.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as!, clock.seconds(), claims ?? { exp: clock.seconds() + 7200 }) });
+      return () => { revoked = true; };
+    },
   };
+}
+
+/**
+ * A spy to mount before `protect()`: what reached the response beneath every hook after it, per
+ * response (`write` data, and `end` data, which Node writes without calling `res.write`).
+ */
+export function wireSpy(): { handler: RequestHandler; sent: (res: Response) => string[] } {
+  const logs = new WeakMap<Response, string[]>();
+  const handler: RequestHandler = (_req, res, next) => {
+    const log: string[] = [];
+    logs.set(res, log);
+    const write = res.write;
+    const end = res.end;
+    res.write = function (this: Response, ...args: unknown[]) {
+      log.push(String(args[0]));
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as Response['write'];
+    res.end = function (this: Response, ...args: unknown[]) {
+      if (args[0] !== undefined && typeof args[0] !== 'function') log.push(String(args[0]));
+      return (end as (...a: unknown[]) => Response).apply(this, args);
+    } as Response['end'];
+    next();
+  };
+  return { handler, sent: (res) => logs.get(res)! };
 }
 
 /** Let the event loop turn until `cond()`, at most `turns` times (no timers). */

@@ -77,11 +77,16 @@ test.each([
   expect(raw.slice(0, raw.indexOf(' ')).toLowerCase()).toBe('bearer');
   const { params } = parseChallenge(raw);
   expect(new URL(params.resource_metadata!).href).toBe(params.resource_metadata);
+  // (The conformance check accepts any absolute URL; this server's is its path-based document.)
+  expect(params.resource_metadata).toBe(`${new URL(serverUrl).origin}/.well-known/oauth-protected-resource${new URL(serverUrl).pathname}`);
   const scopes = params.scope!.split(' ').filter((s) => s.length > 0);
   expect(scopes).toEqual(['notes:read']);
   for (const s of scopes) expect(s).toMatch(SCOPE_TOKEN);
   if (token === undefined) expect(params.error).toBeUndefined();
-  else expect(RFC6750_ERRORS).toContain(params.error);
+  else {
+    expect(RFC6750_ERRORS).toContain(params.error);
+    expect(params.error).toBe('invalid_token');
+  }
 });
 
 test('server/auth-prm-discovery: the path-based document (tried first) is a JSON object with resource, valid authorization_servers and string scopes_supported', async () => {

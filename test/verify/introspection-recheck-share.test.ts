@@ -8,12 +8,12 @@
 import type { Response } from 'express';
 import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
 import { activeAnswer, opaqueToken, RS_CLIENT } from '../helpers/opaque.js';
-import { openStream, type Opened } from '../helpers/sse-client.js';
+import type { Opened } from '../helpers/sse-client.js';
 import { recheckSuite, turnsUntil as until } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
 const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S, introspection: { ...RS_CLIENT, maxConcurrent: 4 } } });
-const { clock, opened } = suite;
+const { clock } = suite;
 
 const post = (token: string) => suite.post(token);
 
@@ -21,11 +21,7 @@ test('rechecks take half the slots; requests get the rest; one over the bound ge
   const tokens = [opaqueToken(), opaqueToken(), opaqueToken(), opaqueToken()];
   suite.as.introspect = () => ({ body: activeAnswer(suite.as, clock.seconds()) });
   const streams: { s: Opened; res: Response }[] = [];
-  for (const t of tokens) {
-    const s = await openStream(suite.url, t, 'GET');
-    expect(s.res.statusCode).toBe(200);
-    streams.push({ s, res: opened.at(-1)! });
-  }
+  for (const t of tokens) streams.push(await suite.open(t));
   // From now on the authorization server holds every answer until told.
   const held: { token: string | null; answer: () => void }[] = [];
   suite.as.introspect = (req): Promise<IntrospectionAnswer> => new Promise((resolve) => {
