@@ -11,7 +11,10 @@
  * An introspected token is also asked about again (`lib/verify/recheck.ts`): the first write once
  * its introspection answer is older than `cacheMaxAgeSeconds` or has reached its `exp` (or was
  * given later than now: a clock stepped back) starts the check, and that write and every later one
- * (an `end` included) are held, in order, until the answer. If it keeps the stream going, they go
+ * (an `end` included) are held, in order, until the answer (past the response's
+ * `writableHighWaterMark` of held bytes, `write()` returns `false`, as for a slow client, and
+ * 'drain' follows the answer, also one that ends the stream, so a writer waiting for it, a
+ * compressor's paused stream, finishes). If it keeps the stream going, they go
  * out on it, and the stream runs until the new answer's `exp` + `clockTolerance` (no `exp`: no end
  * by time), next asked about when that answer is as old or at its `exp`; if not, they are dropped
  * and the stream ends as above, or, when an `end` was held (the application, and any hook after
@@ -42,6 +45,13 @@ function callbackOf(args: unknown[]): (() => void) | undefined {
 function settle(args: unknown[]): void {
   const cb = callbackOf(args);
   if (cb) process.nextTick(cb);
+}
+
+/** The bytes of a `write(chunk, encoding?, cb?)` call's chunk. */
+function byteLength(args: unknown[]): number {
+  const [chunk, encoding] = args;
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
+  return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
 }
 
 /** What `endStreamWithToken` watches. */
@@ -81,6 +91,9 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   let state: 'open' | 'ending' | 'ended' | 'done' = 'open';
   /** While the token is asked about again: the writes and `end` made meanwhile, in order. */
   let held: Held[] | undefined;
+  /** The bytes of the writes held, and whether a write was answered `false` (then 'drain' follows the answer). */
+  let heldBytes = 0;
+  let owesDrain = false;
 
   function isWatched(): boolean {
     if (watched === undefined) {
@@ -143,6 +156,9 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   function release(answer: Recheck): void {
     const queue = held!;
     held = undefined;
+    heldBytes = 0;
+    const drain = owesDrain;
+    owesDrain = false;
     if (res.destroyed) {
       for (const h of queue) settle(h.args);
       state = 'done';
@@ -155,6 +171,9 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
       for (const h of queue) if (h !== end) settle(h.args);
       if (end === undefined) expire(r.reason);
       else expireAtEnd(r.reason, end.args);
+      // (A writer waiting for it, a compressor's paused stream, then finishes into the ended
+      // answer, its writes dropped: without it, it would wait forever.)
+      if (drain) res.emit('drain');
       return;
     }
     span = r;
@@ -166,6 +185,8 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
       state = 'done';
       orig.end.apply(res, h.args);
     }
+    // (Still full on the socket: Node emits it once the socket drains. Ended: nobody waits.)
+    if (drain && !res.writableEnded && !res.writableNeedDrain) res.emit('drain');
   }
 
   function streamWrite(args: unknown[]): boolean {
@@ -175,8 +196,12 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
       if (g === 'pass') return orig.write.apply(res, args) as boolean;
       if (g === 'hold') {
         held!.push({ end: false, args });
-        // `true`: the writer goes on; what it writes meanwhile is held too.
-        return true;
+        // As a slow client would: past the response's highWaterMark, a writer that honours `false`
+        // waits for 'drain', which follows the answer; what it writes meanwhile is held too.
+        heldBytes += byteLength(args);
+        if (heldBytes < res.writableHighWaterMark) return true;
+        owesDrain = true;
+        return false;
       }
       expire(g.reason);
     }
