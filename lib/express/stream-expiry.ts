@@ -185,7 +185,9 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
       state = 'done';
       orig.end.apply(res, h.args);
     }
-    // (Still full on the socket: Node emits it once the socket drains. Ended: nobody waits.)
+    // (Still full on the socket: Node emits it once the socket drains. Node counts a string's
+    // characters, the held bytes counted more: then it needs none, and it comes from here. Ended:
+    // nobody waits.)
     if (drain && !res.writableEnded && !res.writableNeedDrain) res.emit('drain');
   }
 
