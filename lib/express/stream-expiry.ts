@@ -134,7 +134,7 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
     // The client has left: the write goes nowhere, and nobody need be asked.
     if (res.destroyed) return 'pass';
-    const r = recheck();
+    const r = recheck(() => !res.destroyed);
     if (r instanceof Promise) {
       held = [];
       // (A write that throws while released, bad arguments to `write`, must not become an unhandled

@@ -7,7 +7,8 @@
  * - Negative entries (a token found invalid by introspection) live in a separate, smaller cache
  *   for at most `negativeCacheSeconds`, so a flood of junk cannot evict good entries.
  * - Concurrent verifications of one uncached token share one promise (one upstream call); a
- *   request never joins a stream's recheck (`coalesce`), so those two may make two calls.
+ *   request never joins a stream's recheck (`coalesce`), so those two may make two calls. A
+ *   recheck is wanted while any stream that asked for it is: one nobody waits for is given up.
  *
  * Deliberately not cached: outages (503) and misconfiguration (500).
  */
@@ -55,8 +56,8 @@ export class VerificationCache {
   readonly #positive: LRUCache<string, Entry<AuthInfo>> | undefined;
   readonly #negative: LRUCache<string, Entry<McpAuthError>> | undefined;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
-  /** Streams' rechecks, which may wait for an introspection slot: requests never join them. */
-  readonly #inflightRechecks = new Map<string, Promise<AuthInfo>>();
+  /** Streams' rechecks, which may wait for an introspection slot (requests never join them), with whether each stream that asked still waits. */
+  readonly #inflightRechecks = new Map<string, { promise: Promise<AuthInfo>; askers: (() => boolean)[] }>();
   readonly #s: CacheSettings;
   #closed = false;
 
@@ -112,19 +113,39 @@ export class VerificationCache {
   }
 
   /**
-   * Run `fn` once for concurrent callers with the same key. A stream's `recheck` (whose
-   * introspection may wait for a slot) joins any verification under way, but a request never joins
-   * a recheck: it is answered at once or refused.
+   * Run `fn` once for concurrent callers with the same key. A stream's recheck (`wanted` given:
+   * whether that stream still waits for the answer; its introspection may wait for a slot) joins
+   * any verification under way, but a request never joins a recheck: it is answered at once or
+   * refused. `fn` gets, for a recheck, whether any stream that joined it still waits; once that is
+   * false, the recheck is no longer joined (it is being given up).
    */
-  coalesce(key: string, fn: () => Promise<AuthInfo>, recheck = false): Promise<AuthInfo> {
+  coalesce(key: string, fn: (wanted?: () => boolean) => Promise<AuthInfo>, wanted?: () => boolean): Promise<AuthInfo> {
     // Closed: never join a verification started before close() (it may still succeed).
-    if (this.#closed) return fn();
-    const pending = this.#inflight.get(key) ?? (recheck ? this.#inflightRechecks.get(key) : undefined);
+    if (this.#closed) return fn(wanted);
+    const pending = this.#inflight.get(key);
     if (pending) return pending;
-    const lane = recheck ? this.#inflightRechecks : this.#inflight;
-    const p = fn().finally(() => lane.delete(key));
-    lane.set(key, p);
-    return p;
+    if (wanted === undefined) {
+      const p = fn().finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, p);
+      return p;
+    }
+    const joined = this.#inflightRechecks.get(key);
+    if (joined) {
+      joined.askers.push(wanted);
+      return joined.promise;
+    }
+    const askers = [wanted];
+    const retire = (): void => {
+      if (this.#inflightRechecks.get(key)?.askers === askers) this.#inflightRechecks.delete(key);
+    };
+    const promise = fn(() => {
+      if (askers.some((w) => w())) return true;
+      // (Being given up: a stream asking from now on starts its own.)
+      retire();
+      return false;
+    }).finally(retire);
+    this.#inflightRechecks.set(key, { promise, askers });
+    return promise;
   }
 
   /** Number of positive entries (diagnostics, benchmarks). */

@@ -38,7 +38,7 @@ export class Verifier {
   readonly #issuers: readonly Issuer[];
   /** With several issuers: each by its identifier, for the JWT whose `iss` names it. */
   readonly #byIss: ReadonlyMap<string, Issuer> | undefined;
-  readonly #opaque: ((token: string, recheck: boolean) => Promise<AuthInfo>) | undefined;
+  readonly #opaque: ((token: string, wanted?: () => boolean) => Promise<AuthInfo>) | undefined;
   /** Each introspected `AuthInfo`'s answer: when it came (ms, the injected clock), whether it named an `exp`. */
   readonly #answers = new WeakMap<AuthInfo, { atMs: number; hasExp: boolean }>();
 
@@ -83,8 +83,8 @@ export class Verifier {
     if (this.#issuers.length > 1) this.#byIss = new Map(this.#issuers.map((i) => [i.issuer, i]));
     if (c.tokenFormat !== 'jwt') {
       const introspect = introspectionVerifier(c, this.#issuers[0]!.discovery, emit);
-      this.#opaque = async (token, recheck) => {
-        const { claims, exp } = await introspect(token, recheck);
+      this.#opaque = async (token, wanted) => {
+        const { claims, exp } = await introspect(token, wanted);
         // No exp: the cache bounds it by cacheMaxAgeSeconds; AuthInfo.expiresAt is always set, and
         // ahead of now (at least 1 s, also without a cache), or consumers such as the SDK's
         // requireBearerAuth would take the token just accepted for expired.
@@ -104,19 +104,22 @@ export class Verifier {
    * cached answer, positive or negative, is keyed by the SHA-256 of the very string that passed it.
    */
   verify(token: string, detail?: { cached: boolean }, check?: (token: string) => void): AuthInfo | Promise<AuthInfo> {
-    return this.#verify(token, detail, check, false);
+    return this.#verify(token, detail, check, undefined);
   }
 
   /**
    * {@link verify} for a stream's token asked about again (`recheck.ts`): an introspection call it
    * needs waits for a slot instead of being refused by `introspection.maxConcurrent`; it joins a
-   * request's verification of the token under way, and requests never join it.
+   * request's verification of the token under way, and requests never join it. `wanted`: whether
+   * the stream still waits for the answer; a call waiting for a slot that no stream waits for any
+   * more is not made (the promise then rejects with an {@link AuthUnavailableError}).
    */
-  recheck(token: string): AuthInfo | Promise<AuthInfo> {
-    return this.#verify(token, undefined, undefined, true);
+  recheck(token: string, wanted: () => boolean): AuthInfo | Promise<AuthInfo> {
+    return this.#verify(token, undefined, undefined, wanted);
   }
 
-  #verify(token: string, detail: { cached: boolean } | undefined, check: ((token: string) => void) | undefined, recheck: boolean): AuthInfo | Promise<AuthInfo> {
+  /** `wanted`: given for a stream's recheck ({@link recheck}). */
+  #verify(token: string, detail: { cached: boolean } | undefined, check: ((token: string) => void) | undefined, wanted: (() => boolean) | undefined): AuthInfo | Promise<AuthInfo> {
     const key = this.cache.key(token);
     const hit = this.cache.get(key);
     if (hit !== undefined) {
@@ -129,7 +132,7 @@ export class Verifier {
       return Promise.reject(negative);
     }
     if (check !== undefined) check(token);
-    return this.cache.coalesce(key, () => this.#verifyUncached(token, key, recheck), recheck);
+    return this.cache.coalesce(key, (anyWanted) => this.#verifyUncached(token, key, anyWanted), wanted);
   }
 
   /**
@@ -151,12 +154,12 @@ export class Verifier {
     return { answeredAtMs: answer.atMs, askAgainAtMs, expiresAtMs: (info.expiresAt + this.#c.clockTolerance) * 1000 };
   }
 
-  async #verifyUncached(token: string, key: string, recheck: boolean): Promise<AuthInfo> {
+  async #verifyUncached(token: string, key: string, wanted: (() => boolean) | undefined): Promise<AuthInfo> {
     const jwt = this.#c.tokenFormat === 'jwt' || (this.#c.tokenFormat === 'auto' && looksLikeJws(token) && await this.#publishesKeys());
     const run = jwt ? (this.#byIss === undefined ? this.#issuers[0]!.jwt : this.#jwtOfIssuer(token)) : this.#opaque;
     if (!run) throw new InvalidTokenError({ reason: 'unsupported_token_type', description: 'The access token format is not accepted' });
     try {
-      const info = await run(token, recheck);
+      const info = await run(token, wanted);
       this.cache.set(key, info, info.expiresAt);
       return info;
     } catch (err) {

@@ -35,11 +35,13 @@
  * - more than `introspection.maxConcurrent` calls would be under way → 503 at once
  *   (`introspection_unavailable`, `Retry-After: 1`) and an `introspection_failed` event (reason
  *   `too_many_calls`): a flood of distinct made-up tokens is not passed on one call each. A call
- *   made with `recheck` (a stream's token asked about again: `recheck.ts`) waits for a slot
+ *   made with `wanted` (a stream's token asked about again: `recheck.ts`) waits for a slot
  *   instead, in order: streams that age together are not cut by the guard's own bound. Those calls
  *   hold at most half the slots (at least one), so requests always have the rest (but with
  *   `maxConcurrent: 1`, while a recheck holds the one slot). Each call that ends frees one slot,
- *   and a recheck waits only while it cannot start, so one handed on per end is enough.
+ *   and a recheck waits only while it cannot start, so one handed on per end is enough. One that
+ *   no stream waits for any more when its turn comes (`wanted()` false: their clients left) is
+ *   given up without a call (503 `introspection_unavailable`, which nobody receives).
  * Errors keep the `openid-client` failure as `cause` (for the application's own logs); neither
  * messages nor events carry the token, any part of it, or its hash.
  *
@@ -222,7 +224,7 @@ export function introspectionVerifier(
   c: Config,
   discovery: Discovery,
   emit: Emit,
-): (token: string, recheck?: boolean) => Promise<IntrospectedClaims> {
+): (token: string, wanted?: () => boolean) => Promise<IntrospectedClaims> {
   const intro = c.introspection;
   const audiences = new Set(c.audiences);
   const requireAudience = intro?.requireAudience ?? true;
@@ -237,8 +239,8 @@ export function introspectionVerifier(
   const recheckSlots = Math.max(1, Math.floor(maxConcurrent / 2));
   let underWay = 0;
   let rechecksUnderWay = 0;
-  /** Rechecks waiting for a slot, first come first served. */
-  const waiting: (() => void)[] = [];
+  /** Rechecks waiting for a slot, first come first served: whether any stream still waits for each, and how to start or give it up. */
+  const waiting: { wanted: () => boolean; start: () => void; giveUp: () => void }[] = [];
 
   /** Whether a recheck may start now. */
   const recheckMayStart = (): boolean => underWay < maxConcurrent && rechecksUnderWay < recheckSlots;
@@ -249,13 +251,22 @@ export function introspectionVerifier(
     if (recheck) rechecksUnderWay++;
   }
 
-  /** A call ended: its slot is free, and goes to the first waiting recheck that may start. */
+  /**
+   * A call ended: its slot is free, and goes to the first waiting recheck that may start and that a
+   * stream still waits for (one whose streams' clients have all left is given up: nobody is asked).
+   */
   function release(recheck: boolean): void {
     underWay--;
     if (recheck) rechecksUnderWay--;
-    if (waiting.length > 0 && recheckMayStart()) {
+    while (waiting.length > 0 && recheckMayStart()) {
+      const next = waiting.shift()!;
+      if (!next.wanted()) {
+        next.giveUp();
+        continue;
+      }
       take(true);
-      waiting.shift()!();
+      next.start();
+      return;
     }
   }
 
@@ -296,7 +307,11 @@ export function introspectionVerifier(
     return { claims: answer, exp };
   }
 
-  return async function introspect(token: string, recheck = false): Promise<IntrospectedClaims> {
+  const givenUp = (): AuthUnavailableError => new AuthUnavailableError({ reason: 'introspection_unavailable', description: 'No stream waits for this answer any more' });
+
+  /** `wanted`: given for a stream's recheck (it waits for a slot, while a stream waits for it). */
+  return async function introspect(token: string, wanted?: () => boolean): Promise<IntrospectedClaims> {
+    const recheck = wanted !== undefined;
     let config: client.Configuration;
     try {
       config = await discovery.introspection();
@@ -307,10 +322,10 @@ export function introspectionVerifier(
       throw err;
     }
     const url = String(config.serverMetadata().introspection_endpoint ?? '');
-    if (recheck) {
-      // (One that waits is started, and counted, by release().)
+    if (wanted !== undefined) {
+      // (One that waits is started, and counted, by release(), or given up there.)
       if (recheckMayStart()) take(true);
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+      else await new Promise<void>((start, fail) => waiting.push({ wanted, start, giveUp: () => fail(givenUp()) }));
     } else if (underWay < maxConcurrent) {
       take(false);
     } else {

@@ -41,7 +41,8 @@ export type Recheck = AnswerSpan | { reason: StreamEndReason };
 /** How a stream's token is asked about again: the span of the answer it opened with, and `run`. */
 export interface StreamRecheck {
   span: AnswerSpan;
-  run: () => Recheck | Promise<Recheck>;
+  /** `wanted`: whether the stream still waits for the answer (its client has not left). */
+  run: (wanted: () => boolean) => Recheck | Promise<Recheck>;
 }
 
 /** Same scopes, in any order. */
@@ -85,10 +86,10 @@ export function streamRecheck(verifier: Verifier, info: AuthInfo, { clockToleran
   };
   return {
     span,
-    run() {
+    run(wanted) {
       let result: AuthInfo | Promise<AuthInfo>;
       try {
-        result = verifier.recheck(info.token);
+        result = verifier.recheck(info.token, wanted);
       } catch (err) {
         return refused(err);
       }
