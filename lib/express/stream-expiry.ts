@@ -14,7 +14,9 @@
  * (an `end` included) are held, in order, until the answer (past the response's
  * `writableHighWaterMark` of held bytes, `write()` returns `false`, as for a slow client, and
  * 'drain' follows the answer, also one that ends the stream, so a writer waiting for it, a
- * compressor's paused stream, finishes). If it keeps the stream going, they go
+ * compressor's paused stream, finishes; unless a hook before this module routes 'drain' listeners
+ * elsewhere, as `compression` does to its zlib stream: a 'drain' emitted here would not reach
+ * them, so the writer is not slowed). If it keeps the stream going, they go
  * out on it, and the stream runs until the new answer's `exp` + `clockTolerance` (no `exp`: no end
  * by time), next asked about when that answer is as old or at its `exp`; if not, they are dropped
  * and the stream ends as above, or, when an `end` was held (the application, and any hook after
@@ -28,6 +30,7 @@
  * parser mounted after `protect()` has run. State lives in this closure, never in which function
  * `res.write` is: hooks installed after it (a compressor, a byte counter) keep calling it.
  */
+import { EventEmitter } from 'node:events';
 import type { Response } from 'express';
 import type { StreamEndReason } from '../events.js';
 import type { AnswerSpan, Recheck, StreamRecheck } from '../verify/recheck.js';
@@ -52,6 +55,16 @@ function byteLength(args: unknown[]): number {
   const [chunk, encoding] = args;
   if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
   return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
+}
+
+/**
+ * Whether a 'drain' emitted on `res` reaches whoever listens for it: `res.on`, `once` and
+ * `addListener` are the emitter's own (a hook such as `compression` replaces `res.on` and puts
+ * 'drain' listeners on its zlib stream).
+ */
+function drainListenersOnResponse(res: Response): boolean {
+  const own = EventEmitter.prototype;
+  return res.on === own.on && res.once === own.once && res.addListener === own.addListener;
 }
 
 /** What `endStreamWithToken` watches. */
@@ -91,9 +104,10 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   let state: 'open' | 'ending' | 'ended' | 'done' = 'open';
   /** While the token is asked about again: the writes and `end` made meanwhile, in order. */
   let held: Held[] | undefined;
-  /** The bytes of the writes held, and whether a write was answered `false` (then 'drain' follows the answer). */
+  /** The bytes of the writes held. */
   let heldBytes = 0;
-  let owesDrain = false;
+  /** Whether held writes may answer `false` (a 'drain' from here reaches the writer: decided before any later hook). */
+  const slows = drainListenersOnResponse(res);
 
   function isWatched(): boolean {
     if (watched === undefined) {
@@ -156,9 +170,9 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   function release(answer: Recheck): void {
     const queue = held!;
     held = undefined;
+    // (Whether a held write was answered `false`: then 'drain' follows.)
+    const drain = slows && heldBytes >= res.writableHighWaterMark;
     heldBytes = 0;
-    const drain = owesDrain;
-    owesDrain = false;
     if (res.destroyed) {
       for (const h of queue) settle(h.args);
       state = 'done';
@@ -173,22 +187,28 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
       else expireAtEnd(r.reason, end.args);
       // (A writer waiting for it, a compressor's paused stream, then finishes into the ended
       // answer, its writes dropped: without it, it would wait forever.)
-      if (drain) res.emit('drain');
+      if (drain) emitDrain();
       return;
     }
     span = r;
+    /** Whether the layer beneath answered a released write `false`: then it owes the 'drain' (Node, once the socket drains). */
+    let full = false;
     for (const h of queue) {
       if (!h.end) {
-        orig.write.apply(res, h.args);
+        if (orig.write.apply(res, h.args) === false) full = true;
         continue;
       }
       state = 'done';
       orig.end.apply(res, h.args);
     }
-    // (Still full on the socket: Node emits it once the socket drains. Node counts a string's
-    // characters, the held bytes counted more: then it needs none, and it comes from here. Ended:
-    // nobody waits.)
-    if (drain && !res.writableEnded && !res.writableNeedDrain) res.emit('drain');
+    // (Node counts a string's characters, the held bytes counted more: it may owe none, and then
+    // it comes from here. Ended: nobody waits.)
+    if (drain && !full && !res.writableEnded) emitDrain();
+  }
+
+  /** 'drain', on the next tick, as Node emits it: outside this promise chain (a listener that throws is not swallowed). */
+  function emitDrain(): void {
+    process.nextTick(() => res.emit('drain'));
   }
 
   function streamWrite(args: unknown[]): boolean {
@@ -201,9 +221,7 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
         // As a slow client would: past the response's highWaterMark, a writer that honours `false`
         // waits for 'drain', which follows the answer; what it writes meanwhile is held too.
         heldBytes += byteLength(args);
-        if (heldBytes < res.writableHighWaterMark) return true;
-        owesDrain = true;
-        return false;
+        return !slows || heldBytes < res.writableHighWaterMark;
       }
       expire(g.reason);
     }

@@ -8,7 +8,8 @@
  *   for at most `negativeCacheSeconds`, so a flood of junk cannot evict good entries.
  * - Concurrent verifications of one uncached token share one promise (one upstream call); a
  *   request never joins a stream's recheck (`coalesce`), so those two may make two calls. A
- *   recheck is wanted while any stream that asked for it is: one nobody waits for is given up.
+ *   recheck is wanted while any stream that asked for it is open: one still waiting for an
+ *   introspection slot when none is any more is given up.
  *
  * Deliberately not cached: outages (503) and misconfiguration (500).
  */

@@ -311,7 +311,6 @@ export function introspectionVerifier(
 
   /** `wanted`: given for a stream's recheck (it waits for a slot, while a stream waits for it). */
   return async function introspect(token: string, wanted?: () => boolean): Promise<IntrospectedClaims> {
-    const recheck = wanted !== undefined;
     let config: client.Configuration;
     try {
       config = await discovery.introspection();
@@ -339,7 +338,7 @@ export function introspectionVerifier(
       // An endpoint that may have moved: the metadata may say where.
       throw mapFailure(err, url, c.clock(), emit, () => discovery.moved('introspection'));
     } finally {
-      release(recheck);
+      release(wanted !== undefined);
     }
     try {
       return check(answer, c.clock() / 1000);
