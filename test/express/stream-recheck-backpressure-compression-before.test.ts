@@ -9,8 +9,8 @@
  */
 import { gunzipSync, type Gzip } from 'node:zlib';
 import type { Response } from 'express';
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
-import { recheckSuite, turnsUntil } from '../helpers/recheck-suite.js';
+import { activeAnswer } from '../helpers/opaque.js';
+import { recheckSuite } from '../helpers/recheck-suite.js';
 import { compressionLike } from '../helpers/compression-like.js';
 
 /** Each response's zlib stream. */
@@ -28,20 +28,12 @@ const suite = recheckSuite({
 });
 const { clock } = suite;
 
-/** Age the stream's answer, write `EVENTS` events while the answer waits, counting `false`s, with a 'drain' listener as a writer would; then answer `late`. */
+/** Open a stream whose next write asks again, write `EVENTS` events while the answer waits, counting `false`s; then answer `late`. */
 async function writeWhileHeld(late: () => Record<string, unknown>) {
-  let again = false;
-  let answer!: () => void;
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    return new Promise((resolve) => { answer = () => resolve({ body: late() }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
-  again = true;
-  clock.advance(MAX_AGE_S * 1000 + 1);
+  const { s, res, asked, answer } = await suite.openAged(late);
   let falses = 0;
   for (let i = 0; i < EVENTS; i++) if (!res.write(CHUNK)) falses++;
-  await turnsUntil(() => answer !== undefined);
+  await asked;
   answer();
   return { s, res, falses };
 }

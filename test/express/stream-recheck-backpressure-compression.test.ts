@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, type Gzip } from 'node:zlib';
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer } from '../helpers/opaque.js';
 import { recheckSuite, turnsUntil } from '../helpers/recheck-suite.js';
 import { compressionLike } from '../helpers/compression-like.js';
 
@@ -19,26 +19,18 @@ let gz: Gzip;
 
 /** 64 events of incompressible text (≈ 64 KiB after gzip), then the stream's end, while the answer waits; then `late`. */
 async function bigEndWhileRechecking(late: () => Record<string, unknown>) {
-  let again = false;
-  let answer!: () => void;
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    return new Promise((resolve) => { answer = () => resolve({ body: late() }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
+  const { s, res, asked, answer } = await suite.openAged(late);
   const paused = new Promise((r) => gz.once('pause', r));
   let finished = false;
   res.on('finish', () => { finished = true; });
   let clientEnded = false;
   void s.ended.then(() => { clientEnded = true; });
-  again = true;
-  clock.advance(MAX_AGE_S * 1000 + 1);
   const events = Array.from({ length: 64 }, () => `data: ${randomBytes(768).toString('base64')}\n\n`);
   for (const e of events) res.write(e);
   res.end('data: bye\n\n');
   // zlib's output past the highWaterMark is held, and the guard's false paused zlib: nothing has finished.
   await paused;
-  await turnsUntil(() => answer !== undefined);
+  await asked;
   expect(finished).toBe(false);
   answer();
   await turnsUntil(() => finished && clientEnded);

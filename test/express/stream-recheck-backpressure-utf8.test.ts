@@ -4,7 +4,7 @@
  * returned `false`) and yet go out on the answer without Node ever needing 'drain'. The writer
  * still gets 'drain' once they have gone out, and goes on.
  */
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer } from '../helpers/opaque.js';
 import { recheckSuite, turnsUntil } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
@@ -16,15 +16,7 @@ const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S } });
 const { clock } = suite;
 
 test('held writes of multi-byte text past the highWaterMark: drain follows the answer, and the writer goes on', async () => {
-  let again = false;
-  let answer!: () => void;
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    return new Promise((resolve) => { answer = () => resolve({ body: activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
-  again = true;
-  clock.advance(MAX_AGE_S * 1000 + 1);
+  const { s, res, asked, answer } = await suite.openAged(() => activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }));
   let drained = 0;
   res.on('drain', () => { drained++; });
   let written = 0;
@@ -35,7 +27,7 @@ test('held writes of multi-byte text past the highWaterMark: drain follows the a
   // (Stopped at the mark's worth of bytes, a third of it in characters.)
   expect(written * Buffer.byteLength(CHUNK)).toBeGreaterThanOrEqual(res.writableHighWaterMark);
   expect(written * CHUNK.length).toBeLessThan(res.writableHighWaterMark);
-  await turnsUntil(() => answer !== undefined);
+  await asked;
   answer();
   await turnsUntil(() => drained > 0 && s.text().length >= written * CHUNK.length);
   expect(drained).toBe(1);

@@ -6,11 +6,10 @@
  * waits for it never hangs. Real HTTP to a loopback introspection endpoint the test controls; an
  * injected clock.
  */
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer } from '../helpers/opaque.js';
 import { recheckSuite, turnsUntil } from '../helpers/recheck-suite.js';
 
 const MAX_AGE_S = 60;
-const AGED_MS = MAX_AGE_S * 1000 + 1;
 const CHUNK = `data: ${'x'.repeat(1000)}\n\n`;
 
 const suite = recheckSuite({ options: { cacheMaxAgeSeconds: MAX_AGE_S } });
@@ -22,18 +21,7 @@ const { clock } = suite;
  * the answer, and a function that lets the answer (`late`) come.
  */
 async function writeUntilFull(late: () => Record<string, unknown>) {
-  let again = false;
-  let answer!: () => void;
-  let asked!: () => void;
-  const askedP = new Promise<void>((r) => { asked = r; });
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    asked();
-    return new Promise((resolve) => { answer = () => resolve({ body: late() }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
-  again = true;
-  clock.advance(AGED_MS);
+  const { s, res, asked, answer } = await suite.openAged(late);
   let drained = 0;
   res.on('drain', () => { drained++; });
   let writes = 0;
@@ -42,9 +30,9 @@ async function writeUntilFull(late: () => Record<string, unknown>) {
     writes++;
     if (!res.write(CHUNK)) { full = true; break; }
   }
-  await askedP;
+  await asked;
   const drainedBeforeAnswer = drained;
-  return { s, res, writes, full, drainedBeforeAnswer, drained: () => drained, answer: () => answer() };
+  return { s, res, writes, full, drainedBeforeAnswer, drained: () => drained, answer };
 }
 
 test('held writes past the highWaterMark: write() returns false, and drain follows an answer that keeps the stream', async () => {
@@ -76,19 +64,11 @@ test('held writes past the highWaterMark, the token revoked: drain still comes, 
 
 test('control: under the highWaterMark, a held write returns true and no drain is emitted', async () => {
   suite.events.length = 0;
-  let answer!: () => void;
-  let again = false;
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    return new Promise((resolve) => { answer = () => resolve({ body: activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }) }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
-  again = true;
-  clock.advance(AGED_MS);
+  const { s, res, asked, answer } = await suite.openAged(() => activeAnswer(suite.as, clock.seconds(), { exp: clock.seconds() + 7200 }));
   let drained = 0;
   res.on('drain', () => { drained++; });
   expect(res.write(CHUNK)).toBe(true);
-  await turnsUntil(() => answer !== undefined);
+  await asked;
   answer();
   await turnsUntil(() => s.text().length >= CHUNK.length);
   expect(s.text()).toBe(CHUNK);

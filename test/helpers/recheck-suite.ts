@@ -9,8 +9,8 @@ import express, { type Express, type RequestHandler, type Response } from 'expre
 import { mcpAuth, type GuardEvent, type McpAuthGuard, type Options } from '../../lib/index.js';
 import { fakeClock, type FakeClock } from './clock.js';
 import { listen, type Listening } from './http.js';
-import { startLoopbackAS, type LoopbackAS } from './loopback-as.js';
-import { activeAnswer, opaqueOptions, PING } from './opaque.js';
+import { startLoopbackAS, type IntrospectionAnswer, type LoopbackAS } from './loopback-as.js';
+import { activeAnswer, opaqueOptions, opaqueToken, PING } from './opaque.js';
 import { openStream, type Opened } from './sse-client.js';
 
 export interface RecheckSuite {
@@ -29,6 +29,12 @@ export interface RecheckSuite {
    * until the returned `revoke()`, then inactive.
    */
   answerUntilRevoked(claims?: Record<string, unknown>): () => void;
+  /**
+   * Open a `GET` stream with a new opaque token (answered active), then age its answer past
+   * `cacheMaxAgeSeconds`, so its next write asks again, and make that introspection wait:
+   * `asked` resolves when it is asked, and it is answered `late()` once `answer()` is called.
+   */
+  openAged(late: () => IntrospectionAnswer['body']): Promise<{ s: Opened; res: Response; asked: Promise<void>; answer: () => void }>;
 }
 
 export interface RecheckSuiteSetup {
@@ -73,21 +79,38 @@ export function recheckSuite({ options = {}, startMs, before = [], after, writeH
     await guard?.close();
     await as?.close();
   });
+  async function open(token: string, headers: Record<string, string> = {}): Promise<{ s: Opened; res: Response }> {
+    const s = await openStream(`${srv!.url}/mcp`, token, 'GET', undefined, headers);
+    expect(s.res.statusCode).toBe(200);
+    return { s, res: opened.at(-1)! };
+  }
   return {
     get as() { return as!; },
     clock,
     events,
-    async open(token, headers = {}) {
-      const s = await openStream(`${srv!.url}/mcp`, token, 'GET', undefined, headers);
-      expect(s.res.statusCode).toBe(200);
-      return { s, res: opened.at(-1)! };
-    },
+    open,
     async post(token) {
       const r = await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(PING) });
       await r.arrayBuffer();
       return r.status;
     },
     streamEnded: () => events.filter((e) => e.type === 'stream_ended'),
+    async openAged(late) {
+      let again = false;
+      let asked!: () => void;
+      const askedP = new Promise<void>((r) => { asked = r; });
+      let answer!: () => void;
+      const answered = new Promise<void>((r) => { answer = r; });
+      as!.introspect = () => {
+        if (!again) return { body: activeAnswer(as!, clock.seconds()) };
+        asked();
+        return answered.then(() => ({ body: late() }));
+      };
+      const { s, res } = await open(opaqueToken());
+      again = true;
+      clock.advance((options.cacheMaxAgeSeconds ?? 60) * 1000 + 1);
+      return { s, res, asked: askedP, answer };
+    },
     answerUntilRevoked(claims) {
       let revoked = false;
       as!.introspect = () => ({ body: revoked ? { active: false } : activeAnswer(as!, clock.seconds(), claims ?? { exp: clock.seconds() + 7200 }) });
