@@ -108,6 +108,8 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
   let heldBytes = 0;
   /** Whether held writes may answer `false` (a 'drain' from here reaches the writer: decided before any later hook). */
   const slows = drainListenersOnResponse(res);
+  /** Whether anybody still waits for this stream's answer (a recheck waiting for a slot is given up otherwise). */
+  const clientStays = (): boolean => !res.destroyed;
 
   function isWatched(): boolean {
     if (watched === undefined) {
@@ -148,7 +150,7 @@ export function endStreamWithToken(res: Response, watch: StreamWatch): void {
     if (now <= span.askAgainAtMs && now >= span.answeredAtMs) return 'pass';
     // The client has left: the write goes nowhere, and nobody need be asked.
     if (res.destroyed) return 'pass';
-    const r = recheck(() => !res.destroyed);
+    const r = recheck(clientStays);
     if (r instanceof Promise) {
       held = [];
       // (A write that throws while released, bad arguments to `write`, must not become an unhandled

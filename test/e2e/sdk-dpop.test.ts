@@ -141,6 +141,23 @@ function recording(base: typeof fetch, answers: Answer[]): typeof fetch {
   };
 }
 
+/**
+ * A token bound to `key` for `target`, and an SDK client on it through the example's `dpopFetch`,
+ * connected (its answers recorded in `answers`); `from`: the arrivals before it. Clears `decisions`.
+ */
+async function dpopClient(target: URL, name: string): Promise<{ token: string; from: number; answers: Answer[]; transport: StreamableHTTPClientTransport; client: Client }> {
+  const token = await boundToken(key, target);
+  const from = arrivals.length;
+  decisions.length = 0;
+  const answers: Answer[] = [];
+  const transport = new StreamableHTTPClientTransport(target, {
+    fetch: recording(dpopFetch({ privateKey: key.privateKey, publicJwk: key.publicJwk, alg: key.alg, accessToken: token }), answers),
+  });
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(transport);
+  return { token, from, answers, transport, client };
+}
+
 /** Resolves when `pred` holds (polled), or fails after `ms`. */
 async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -152,15 +169,7 @@ async function until(pred: () => boolean, what: string, ms = 5000): Promise<void
 
 describe("the MCP SDK client with dpopFetch, an SDK McpServer behind mcpAuth({ dpop: 'required' })", () => {
   test('connect, listTools, callTool: every request carries its own proof, the tool sees cnf.jkt', async () => {
-    const token = await boundToken(key);
-    const from = arrivals.length;
-    decisions.length = 0;
-    const answers: Answer[] = [];
-    const transport = new StreamableHTTPClientTransport(url, {
-      fetch: recording(dpopFetch({ privateKey: key.privateKey, publicJwk: key.publicJwk, alg: key.alg, accessToken: token }), answers),
-    });
-    const client = new Client({ name: 'dpop-e2e', version: '1.0.0' });
-    await client.connect(transport);
+    const { token, from, answers, transport, client } = await dpopClient(url, 'dpop-e2e');
     expect(transport.sessionId).toEqual(expect.any(String));
 
     const { tools } = await client.listTools();
@@ -192,15 +201,7 @@ describe("the MCP SDK client with dpopFetch, an SDK McpServer behind mcpAuth({ d
   });
 
   test('behind dpopNonceSeconds: the first POST is asked for a nonce and sent again with it; every later proof carries it', async () => {
-    const token = await boundToken(key, nonceUrl);
-    const from = arrivals.length;
-    decisions.length = 0;
-    const answers: Answer[] = [];
-    const transport = new StreamableHTTPClientTransport(nonceUrl, {
-      fetch: recording(dpopFetch({ privateKey: key.privateKey, publicJwk: key.publicJwk, alg: key.alg, accessToken: token }), answers),
-    });
-    const client = new Client({ name: 'dpop-nonce-e2e', version: '1.0.0' });
-    await client.connect(transport);
+    const { from, answers, transport, client } = await dpopClient(nonceUrl, 'dpop-nonce-e2e');
     const result = await client.callTool({ name: 'whoami', arguments: {} });
     expect(result.content).toEqual([{ type: 'text', text: `test-cc-client/${key.thumbprint}` }]);
     await until(() => arrivals.slice(from).some((a) => a.method === 'GET'), 'the GET stream');

@@ -9,7 +9,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import type { IntrospectionAnswer } from '../helpers/loopback-as.js';
-import { activeAnswer, opaqueToken } from '../helpers/opaque.js';
+import { activeAnswer } from '../helpers/opaque.js';
 import { recheckSuite, turnsUntil } from '../helpers/recheck-suite.js';
 import { compressionLike } from '../helpers/compression-like.js';
 
@@ -33,23 +33,12 @@ const { clock } = suite;
  * client side, and whether the response finished and the client saw the end.
  */
 async function endWhileRechecking(late: () => IntrospectionAnswer['body']): Promise<{ s: Awaited<ReturnType<typeof suite.open>>['s']; state: { finished: boolean; clientEnded: boolean; writableEnded: boolean } }> {
-  let again = false;
-  let introspected!: () => void;
-  const asked = new Promise<void>((r) => { introspected = r; });
-  let answer!: () => void;
-  suite.as.introspect = () => {
-    if (!again) return { body: activeAnswer(suite.as, clock.seconds()) };
-    introspected();
-    return new Promise((resolve) => { answer = () => resolve({ body: late() }); });
-  };
-  const { s, res } = await suite.open(opaqueToken());
+  const { s, res, asked, answer } = await suite.openAged(late);
   let clientEnded = false;
   void s.ended.then(() => { clientEnded = true; });
   let finished = false;
   res.on('finish', () => { finished = true; });
 
-  again = true;
-  clock.advance(MAX_AGE_S * 1000 + 1);
   // The server's last event and its end, after the answer aged: zlib's output and its end are held.
   res.end('data: bye\n\n');
   await asked;
